@@ -1,0 +1,3 @@
+from clearinghouse.cli.main import main
+
+main()

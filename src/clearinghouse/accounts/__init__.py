@@ -1,0 +1,1 @@
+"""Accounts: organisations, users, memberships, API tokens, and the authorisation policy."""

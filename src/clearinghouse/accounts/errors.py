@@ -1,0 +1,13 @@
+from clearinghouse.core.errors import Unauthenticated
+
+
+class TokenInvalid(Unauthenticated):
+    default_code = "token_invalid"
+
+
+class TokenExpired(Unauthenticated):
+    default_code = "token_expired"
+
+
+class TokenRevoked(Unauthenticated):
+    default_code = "token_revoked"

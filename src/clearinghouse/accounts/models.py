@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from clearinghouse.storage.base import Base
+
+
+class OrgKind(StrEnum):
+    lab = "lab"
+    evaluator = "evaluator"
+    coordinator = "coordinator"
+    vendor = "vendor"
+    operator = "operator"
+
+
+class Role(StrEnum):
+    admin = "admin"
+    member = "member"
+    viewer = "viewer"
+
+
+class Scope(StrEnum):
+    read = "read"
+    write = "write"
+
+
+class Org(Base):
+    __tablename__ = "orgs"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime]
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    created_at: Mapped[datetime]
+    disabled_at: Mapped[datetime | None]
+
+    membership: Mapped[Membership] = relationship(
+        lazy="joined", uselist=False, back_populates="user"
+    )
+
+
+class Membership(Base):
+    """A user's place in an organisation.
+
+    A user has exactly one membership: a person who works for two organisations gets two users,
+    so that every token acts for exactly one organisation and a lab liaison's token can never
+    reach, say, a vendor's cases by accident.
+    """
+
+    __tablename__ = "memberships"
+
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id"), index=True)
+    role: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime]
+
+    user: Mapped[User] = relationship(back_populates="membership")
+    org: Mapped[Org] = relationship(lazy="joined")
+
+
+class ApiToken(Base):
+    """A bearer token. Only the SHA-256 of its secret part is stored.
+
+    The token has 256 bits of randomness, so a fast hash is enough: there is nothing to brute
+    force, unlike a password.
+    """
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    hint: Mapped[str] = mapped_column(String(8))
+    scopes: Mapped[list[str]]
+    description: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]

@@ -1,0 +1,253 @@
+"""Authorisation: the one place where access is decided.
+
+Services call `authorize()` before they act and `list_scope()` before they list; routes and CLI
+commands never decide access themselves. The policy denies by default: an action without a rule
+below is refused, and a rule that does not say yes means no.
+
+Decisions depend on the principal's organisation kind, role and token scopes, and on the
+relation to the object (own organisation, assigned evaluator). An object the principal may not
+see answers `NotFound`, exactly like an unknown id, so its existence does not leak. An object it
+may see but not change answers `PermissionDenied`.
+
+Confidential review content (findings, report files, model secrets) reaches only the lab that
+owns the submission and the evaluator assigned to it. Coordinators administer the program and
+see its metadata (agreements, submissions, windows), never the findings themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from clearinghouse.accounts.models import OrgKind, Role, Scope
+from clearinghouse.audit.schemas import Actor
+from clearinghouse.core.errors import NotFound, PermissionDenied
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is acting: a user of one organisation through one token, or the system itself."""
+
+    user_id: str | None
+    org_id: str | None
+    org_kind: OrgKind | None
+    role: Role | None
+    scopes: frozenset[Scope] = field(default_factory=lambda: frozenset(Scope))
+    token_id: str | None = None
+    is_system: bool = False
+
+    @classmethod
+    def system(cls) -> Principal:
+        """The operator at the console or a background worker: trusted by deployment."""
+        return cls(None, None, None, None, frozenset(Scope), None, True)
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(self.user_id, self.org_id)
+
+    def is_kind(self, kind: OrgKind) -> bool:
+        return self.org_kind is kind
+
+    def at_least(self, role: Role) -> bool:
+        order = {Role.viewer: 0, Role.member: 1, Role.admin: 2}
+        return self.role is not None and order[self.role] >= order[role]
+
+
+@dataclass(frozen=True)
+class Target:
+    """The facts about an object that authorisation needs (no ORM objects in here)."""
+
+    kind: str
+    id: str | None = None
+    org_id: str | None = None  # org / user / token: the organisation it belongs to
+    user_id: str | None = None  # token: the user it belongs to
+    lab_org_id: str | None = None  # agreement / submission
+    evaluator_org_id: str | None = None  # submission
+
+
+class Action(StrEnum):
+    org_create = "org:create"
+    org_read = "org:read"
+    user_create = "user:create"
+    user_read = "user:read"
+    token_create = "token:create"
+    token_read = "token:read"
+    token_revoke = "token:revoke"
+    agreement_create = "agreement:create"
+    agreement_read = "agreement:read"
+    agreement_withdraw = "agreement:withdraw"
+    submission_create = "submission:create"
+    submission_read = "submission:read"
+    submission_verify = "submission:verify-access"
+    submission_advance = "submission:advance"
+    submission_close = "submission:close"
+    submission_withdraw = "submission:withdraw"
+    finding_create = "finding:create"
+    finding_read = "finding:read"
+    report_create = "report:create"
+    report_read = "report:read"
+    report_deliver = "report:deliver"
+    report_acknowledge = "report:acknowledge"
+    audit_read = "audit:read"
+    job_read = "job:read"
+
+
+READ_ACTIONS = {
+    Action.org_read,
+    Action.user_read,
+    Action.token_read,
+    Action.agreement_read,
+    Action.submission_read,
+    Action.finding_read,
+    Action.report_read,
+    Action.audit_read,
+    Action.job_read,
+}
+
+
+# --- visibility: may the principal know the object exists? ---------------------------------
+
+
+def _own_lab(p: Principal, t: Target) -> bool:
+    return p.is_kind(OrgKind.lab) and t.lab_org_id == p.org_id
+
+
+def _assigned_evaluator(p: Principal, t: Target) -> bool:
+    return p.is_kind(OrgKind.evaluator) and t.evaluator_org_id == p.org_id
+
+
+def can_see(p: Principal, t: Target) -> bool:
+    if p.is_system:
+        return True
+    coordinator = p.is_kind(OrgKind.coordinator)
+    match t.kind:
+        case "org" | "user":
+            return coordinator or t.org_id == p.org_id
+        case "token":
+            return (
+                t.user_id == p.user_id
+                or (coordinator and p.at_least(Role.admin))
+                or (t.org_id == p.org_id and p.at_least(Role.admin))
+            )
+        case "agreement":
+            return coordinator or _own_lab(p, t)
+        case "submission":
+            return coordinator or _own_lab(p, t) or _assigned_evaluator(p, t)
+    return False
+
+
+# --- permission: may the principal do this to an object it can see? -------------------------
+
+Rule = Callable[[Principal, Target | None], bool]
+
+
+def _coordinator(role: Role) -> Rule:
+    return lambda p, t: p.is_kind(OrgKind.coordinator) and p.at_least(role)
+
+
+def _visible(p: Principal, t: Target | None) -> bool:
+    return t is not None and can_see(p, t)
+
+
+def _content(role: Role) -> Rule:
+    """Findings and reports: the owning lab and the assigned evaluator, never anyone else."""
+    return lambda p, t: (
+        t is not None and (_own_lab(p, t) or _assigned_evaluator(p, t)) and p.at_least(role)
+    )
+
+
+def _evaluator_work(p: Principal, t: Target | None) -> bool:
+    return t is not None and _assigned_evaluator(p, t) and p.at_least(Role.member)
+
+
+def _lab(role: Role) -> Rule:
+    return lambda p, t: t is not None and _own_lab(p, t) and p.at_least(role)
+
+
+def _either(*rules: Rule) -> Rule:
+    return lambda p, t: any(rule(p, t) for rule in rules)
+
+
+def _org_admin(p: Principal, t: Target | None) -> bool:
+    return t is not None and t.org_id == p.org_id and p.at_least(Role.admin)
+
+
+def _token_owner(p: Principal, t: Target | None) -> bool:
+    return t is not None and t.user_id is not None and t.user_id == p.user_id
+
+
+RULES: dict[Action, Rule] = {
+    Action.org_create: _coordinator(Role.admin),
+    Action.org_read: _visible,
+    Action.user_create: _either(_coordinator(Role.admin), _org_admin),
+    Action.user_read: _visible,
+    Action.token_create: _either(_token_owner, _org_admin, _coordinator(Role.admin)),
+    Action.token_read: _visible,
+    Action.token_revoke: _either(_token_owner, _org_admin, _coordinator(Role.admin)),
+    Action.agreement_create: _either(_coordinator(Role.member), _lab(Role.admin)),
+    Action.agreement_read: _visible,
+    Action.agreement_withdraw: _either(_coordinator(Role.admin), _lab(Role.admin)),
+    Action.submission_create: _lab(Role.member),
+    Action.submission_read: _visible,
+    Action.submission_verify: _either(
+        _coordinator(Role.member), _lab(Role.member), _evaluator_work
+    ),
+    Action.submission_advance: _evaluator_work,
+    Action.submission_close: _either(_coordinator(Role.member), _lab(Role.member)),
+    Action.submission_withdraw: _lab(Role.member),
+    Action.finding_create: _evaluator_work,
+    Action.finding_read: _content(Role.viewer),
+    Action.report_create: _evaluator_work,
+    Action.report_read: _content(Role.viewer),
+    Action.report_deliver: _evaluator_work,
+    Action.report_acknowledge: _lab(Role.member),
+    Action.audit_read: _coordinator(Role.viewer),
+    Action.job_read: _coordinator(Role.viewer),
+}
+
+
+def authorize(p: Principal, action: Action, target: Target | None = None) -> None:
+    """Raise unless `p` may perform `action` on `target`. Returns None when allowed."""
+    if target is not None and not can_see(p, target):
+        raise NotFound(f"no {target.kind} with id {target.id!r}")
+    if p.is_system:
+        return
+    rule = RULES.get(action)
+    if rule is None or not rule(p, target):
+        raise PermissionDenied(
+            f"your organisation and role may not {action.value.replace(':', ' ')}"
+        )
+    if action not in READ_ACTIONS and Scope.write not in p.scopes:
+        raise PermissionDenied("this token is read-only", code="scope_missing")
+
+
+@dataclass(frozen=True)
+class ListScope:
+    """Which rows a listing may return: everything, nothing, or rows matching one org column."""
+
+    everything: bool = False
+    column: str | None = None
+    org_id: str | None = None
+
+    @property
+    def nothing(self) -> bool:
+        return not self.everything and self.org_id is None
+
+
+def list_scope(p: Principal, kind: str) -> ListScope:
+    """The listing counterpart of `can_see`; it must stay consistent with it (tests check)."""
+    if p.is_system or (
+        p.is_kind(OrgKind.coordinator) and kind in {"org", "user", "agreement", "submission"}
+    ):
+        return ListScope(everything=True)
+    match kind:
+        case "org" | "user":
+            return ListScope(column="org_id", org_id=p.org_id)
+        case "agreement" if p.is_kind(OrgKind.lab):
+            return ListScope(column="lab_org_id", org_id=p.org_id)
+        case "submission" if p.is_kind(OrgKind.lab):
+            return ListScope(column="lab_org_id", org_id=p.org_id)
+        case "submission" if p.is_kind(OrgKind.evaluator):
+            return ListScope(column="evaluator_org_id", org_id=p.org_id)
+    return ListScope()

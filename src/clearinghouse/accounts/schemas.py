@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from clearinghouse.accounts.models import OrgKind, Role, Scope
+
+
+class OrgCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    kind: OrgKind
+
+
+class OrgOut(BaseModel):
+    id: str
+    name: str
+    kind: OrgKind
+    created_at: datetime
+
+
+class UserCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    org_id: str = Field(min_length=1, max_length=40)
+    email: str = Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
+    role: Role
+
+
+class UserOut(BaseModel):
+    id: str
+    email: str
+    org_id: str
+    role: Role
+    created_at: datetime
+
+
+class TokenCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    user_id: str = Field(min_length=1, max_length=40)
+    scopes: list[Scope] = Field(default_factory=lambda: [Scope.read, Scope.write], min_length=1)
+    expires_in_days: int = Field(default=90, ge=1, le=366)
+    description: str = Field(default="", max_length=200)
+
+
+class TokenOut(BaseModel):
+    """A token's metadata. The secret itself is never returned after creation."""
+
+    id: str
+    user_id: str
+    scopes: list[Scope]
+    hint: str
+    description: str
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+class TokenIssued(TokenOut):
+    """Returned once, at creation: `token` is the bearer secret and cannot be shown again."""
+
+    token: str
+
+
+class BootstrapResult(BaseModel):
+    org_id: str
+    user_id: str
+    token: str

@@ -1,0 +1,56 @@
+"""Request-scoped dependencies: the services, a transaction, and the authenticated principal."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from clearinghouse.accounts import services as accounts
+from clearinghouse.accounts.policy import Principal
+from clearinghouse.container import Services
+from clearinghouse.core.errors import Unauthenticated
+
+bearer = HTTPBearer(auto_error=False, description="An API token: `Authorization: Bearer chk_...`")
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def get_session(services: ServicesDep) -> Iterator[Session]:
+    """One transaction per request: committed when the route returns, rolled back if it raises."""
+    with services.db.transaction() as session:
+        yield session
+
+
+# scope="function": the transaction ends when the route returns, before the response is sent,
+# so a client never sees a 2xx for a write that then fails to commit.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def get_principal(
+    request: Request,
+    services: ServicesDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthenticated("send an API token as `Authorization: Bearer <token>`")
+    with services.db.transaction() as session:
+        principal = accounts.authenticate(session, credentials.credentials)
+    request.state.principal = principal
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+Limit = Annotated[int, Query(ge=1, le=200, description="page size")]
+Cursor = Annotated[
+    str | None, Query(max_length=200, description="`next_cursor` from the previous page")
+]

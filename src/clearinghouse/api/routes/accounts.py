@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from clearinghouse.accounts import services
+from clearinghouse.accounts.schemas import (
+    OrgCreate,
+    OrgOut,
+    TokenCreate,
+    TokenIssued,
+    TokenOut,
+    UserCreate,
+    UserOut,
+)
+from clearinghouse.api.deps import Cursor, Limit, PrincipalDep, SessionDep
+from clearinghouse.core.pagination import Page
+
+router = APIRouter(prefix="/api/v1", tags=["accounts"])
+
+
+@router.post("/orgs", status_code=201, response_model=OrgOut)
+def create_org(body: OrgCreate, p: PrincipalDep, session: SessionDep) -> OrgOut:
+    return services.create_org(session, p, body)
+
+
+@router.get("/orgs", response_model=Page[OrgOut])
+def list_orgs(
+    p: PrincipalDep, session: SessionDep, limit: Limit = 50, cursor: Cursor = None
+) -> Page[OrgOut]:
+    return services.list_orgs(session, p, limit=limit, cursor=cursor)
+
+
+@router.get("/orgs/{org_id}", response_model=OrgOut)
+def get_org(org_id: str, p: PrincipalDep, session: SessionDep) -> OrgOut:
+    return services.get_org(session, p, org_id)
+
+
+@router.post("/users", status_code=201, response_model=UserOut)
+def create_user(body: UserCreate, p: PrincipalDep, session: SessionDep) -> UserOut:
+    return services.create_user(session, p, body)
+
+
+@router.get("/users", response_model=Page[UserOut])
+def list_users(
+    p: PrincipalDep, session: SessionDep, limit: Limit = 50, cursor: Cursor = None
+) -> Page[UserOut]:
+    return services.list_users(session, p, limit=limit, cursor=cursor)
+
+
+@router.get("/users/{user_id}", response_model=UserOut)
+def get_user(user_id: str, p: PrincipalDep, session: SessionDep) -> UserOut:
+    return services.get_user(session, p, user_id)
+
+
+@router.post("/tokens", status_code=201, response_model=TokenIssued)
+def create_token(body: TokenCreate, p: PrincipalDep, session: SessionDep) -> TokenIssued:
+    """Issue a token. The `token` field is shown once and cannot be retrieved again."""
+    return services.issue_token(session, p, body)
+
+
+@router.get("/tokens", response_model=Page[TokenOut])
+def list_tokens(
+    p: PrincipalDep, session: SessionDep, limit: Limit = 50, cursor: Cursor = None
+) -> Page[TokenOut]:
+    return services.list_tokens(session, p, limit=limit, cursor=cursor)
+
+
+@router.delete("/tokens/{token_id}", response_model=TokenOut)
+def revoke_token(token_id: str, p: PrincipalDep, session: SessionDep) -> TokenOut:
+    return services.revoke_token(session, p, token_id)

@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+
+from clearinghouse.api.deps import Cursor, Limit, PrincipalDep, SessionDep
+from clearinghouse.audit import services as audit
+from clearinghouse.audit.schemas import AuditEventOut, ChainVerification
+from clearinghouse.core.pagination import Page
+from clearinghouse.workers import services as jobs
+from clearinghouse.workers.services import JobOut
+
+router = APIRouter(prefix="/api/v1", tags=["operations"])
+
+
+@router.get("/audit/events", response_model=list[AuditEventOut])
+def audit_events(
+    p: PrincipalDep,
+    session: SessionDep,
+    tag: Annotated[str | None, Query(max_length=120)] = None,
+    subject_id: Annotated[str | None, Query(max_length=80)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    after_seq: Annotated[int | None, Query(ge=0, le=2**62)] = None,
+) -> list[AuditEventOut]:
+    return audit.list_events(
+        session, p, tag=tag, subject_id=subject_id, limit=limit, after_seq=after_seq
+    )
+
+
+@router.get("/audit/verify", response_model=ChainVerification)
+def audit_verify(p: PrincipalDep, session: SessionDep) -> ChainVerification:
+    return audit.verify(session, p)
+
+
+@router.get("/jobs", response_model=Page[JobOut])
+def list_jobs(
+    p: PrincipalDep,
+    session: SessionDep,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+    state: Annotated[Literal["queued", "running", "succeeded", "dead"] | None, Query()] = None,
+) -> Page[JobOut]:
+    return jobs.list_jobs(session, p, state=state, limit=limit, cursor=cursor)
+
+
+@router.get("/jobs/{job_id}", response_model=JobOut)
+def get_job(job_id: str, p: PrincipalDep, session: SessionDep) -> JobOut:
+    return jobs.get_job(session, p, job_id)

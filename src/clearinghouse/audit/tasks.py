@@ -1,0 +1,1 @@
+"""Audit has no background jobs yet; `clearinghouse audit verify` runs on demand."""

@@ -1,0 +1,1 @@
+"""The command-line shell (Typer). Commands parse, call a service, and print."""

@@ -1,0 +1,141 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from clearinghouse.accounts import services as svc
+from clearinghouse.accounts.models import OrgKind, Role, Scope
+from clearinghouse.accounts.schemas import OrgCreate, TokenCreate, UserCreate
+from clearinghouse.cli.common import JsonOpt, TokenOpt, acting, emit, handles_errors, services
+
+orgs = typer.Typer(help="Organisations.", no_args_is_help=True)
+users = typer.Typer(help="Users and their roles.", no_args_is_help=True)
+tokens = typer.Typer(help="API tokens.", no_args_is_help=True)
+admin = typer.Typer(help="Instance administration.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(admin, name="admin")
+    app.add_typer(orgs, name="orgs")
+    app.add_typer(users, name="users")
+    app.add_typer(tokens, name="tokens")
+
+
+@admin.command("bootstrap")
+@handles_errors
+def bootstrap(
+    org_name: Annotated[
+        str, typer.Option(help="name of the coordinator organisation")
+    ] = "Clearinghouse",
+    email: Annotated[
+        str, typer.Option(help="email of its first admin")
+    ] = "admin@clearinghouse.local",
+    as_json: JsonOpt = False,
+) -> None:
+    """Create the first coordinator organisation and its admin; print the admin token once."""
+    s = services()
+    with s.db.transaction() as session:
+        result = svc.bootstrap(session, org_name=org_name, email=email)
+    emit(result, as_json)
+
+
+@orgs.command("create")
+@handles_errors
+def org_create(
+    name: str,
+    kind: Annotated[OrgKind, typer.Option()],
+    token: TokenOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    with acting(token) as (session, p, _):
+        emit(svc.create_org(session, p, OrgCreate(name=name, kind=kind)), as_json)
+
+
+@orgs.command("list")
+@handles_errors
+def org_list(
+    token: TokenOpt = None, limit: int = 50, cursor: str | None = None, as_json: JsonOpt = False
+) -> None:
+    with acting(token) as (session, p, _):
+        emit(
+            svc.list_orgs(session, p, limit=limit, cursor=cursor),
+            as_json,
+            ["id", "name", "kind", "created_at"],
+        )
+
+
+@orgs.command("show")
+@handles_errors
+def org_show(org_id: str, token: TokenOpt = None, as_json: JsonOpt = False) -> None:
+    with acting(token) as (session, p, _):
+        emit(svc.get_org(session, p, org_id), as_json)
+
+
+@users.command("create")
+@handles_errors
+def user_create(
+    org_id: Annotated[str, typer.Option("--org")],
+    email: Annotated[str, typer.Option()],
+    role: Annotated[Role, typer.Option()] = Role.member,
+    token: TokenOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    with acting(token) as (session, p, _):
+        emit(
+            svc.create_user(session, p, UserCreate(org_id=org_id, email=email, role=role)), as_json
+        )
+
+
+@users.command("list")
+@handles_errors
+def user_list(
+    token: TokenOpt = None, limit: int = 50, cursor: str | None = None, as_json: JsonOpt = False
+) -> None:
+    with acting(token) as (session, p, _):
+        emit(
+            svc.list_users(session, p, limit=limit, cursor=cursor),
+            as_json,
+            ["id", "email", "org_id", "role"],
+        )
+
+
+@tokens.command("create")
+@handles_errors
+def token_create(
+    user_id: Annotated[str, typer.Option("--user")],
+    scope: Annotated[
+        list[Scope] | None, typer.Option(help="repeat for several; default read and write")
+    ] = None,
+    expires_in_days: int = 90,
+    description: str = "",
+    token: TokenOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Issue a token for a user. The token is printed once."""
+    body = TokenCreate(
+        user_id=user_id,
+        scopes=scope or [Scope.read, Scope.write],
+        expires_in_days=expires_in_days,
+        description=description,
+    )
+    with acting(token) as (session, p, _):
+        emit(svc.issue_token(session, p, body), as_json)
+
+
+@tokens.command("list")
+@handles_errors
+def token_list(token: TokenOpt = None, as_json: JsonOpt = False) -> None:
+    with acting(token) as (session, p, _):
+        emit(
+            svc.list_tokens(session, p),
+            as_json,
+            ["id", "hint", "scopes", "expires_at", "revoked_at"],
+        )
+
+
+@tokens.command("revoke")
+@handles_errors
+def token_revoke(token_id: str, token: TokenOpt = None, as_json: JsonOpt = False) -> None:
+    with acting(token) as (session, p, _):
+        emit(svc.revoke_token(session, p, token_id), as_json)

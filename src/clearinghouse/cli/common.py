@@ -1,0 +1,138 @@
+"""What every command shares: services, the acting principal, output and error handling."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any, TypeVar
+
+import typer
+from pydantic import BaseModel
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.orm import Session
+
+from clearinghouse.accounts import services as accounts
+from clearinghouse.accounts.policy import Principal
+from clearinghouse.container import Services, build_services
+from clearinghouse.core.config import get_settings
+from clearinghouse.core.errors import ClearinghouseError, Unauthenticated
+from clearinghouse.core.logging import configure_logging
+
+T = TypeVar("T")
+err = Console(stderr=True)
+out = Console()
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="print machine-readable JSON")]
+TokenOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--token",
+        envvar="CLEARINGHOUSE_TOKEN",
+        help="API token to act as (env CLEARINGHOUSE_TOKEN)",
+        show_default=False,
+    ),
+]
+
+_services: Services | None = None
+
+
+def services() -> Services:
+    global _services
+    if _services is None:
+        settings = get_settings()
+        configure_logging(
+            settings.log_level, "text" if sys.stderr.isatty() else settings.log_format
+        )
+        _services = build_services(settings)
+    return _services
+
+
+def fail(exc: ClearinghouseError) -> None:
+    err.print(f"[bold red]error[/]: {exc.diagnostics()}", highlight=False)
+    raise typer.Exit(1)
+
+
+def guarded(fn: Callable[[], T]) -> T:
+    """Run `fn`, turning product errors into a readable message and exit status 1."""
+    try:
+        return fn()
+    except ClearinghouseError as exc:
+        fail(exc)
+        raise AssertionError("unreachable") from exc
+
+
+@contextmanager
+def acting(token: str | None) -> Iterator[tuple[Session, Principal, Services]]:
+    """A transaction, acting as the token's principal (policy applies as over HTTP)."""
+    svc = services()
+    if not token:
+        fail(Unauthenticated("pass --token or set CLEARINGHOUSE_TOKEN"))
+    assert token is not None
+    with svc.db.transaction() as session:
+        principal = accounts.authenticate(session, token)
+    with svc.db.transaction() as session:
+        yield session, principal, svc
+
+
+def to_jsonable(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, list):
+        return [to_jsonable(v) for v in value]
+    return value
+
+
+def emit(value: Any, as_json: bool, columns: list[str] | None = None) -> None:
+    """Print `value` as JSON, or as a table (lists) / key-value lines (objects)."""
+    data = to_jsonable(value)
+    if as_json:
+        sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+        return
+    if isinstance(data, dict) and "items" in data and "next_cursor" in data:
+        data_list = data["items"]
+        emit(data_list, False, columns)
+        if data["next_cursor"]:
+            out.print(f"more: --cursor {data['next_cursor']}")
+        return
+    if isinstance(data, list):
+        if not data:
+            out.print("(none)")
+            return
+        cols = columns or list(data[0].keys())
+        table = Table(*cols)
+        for row in data:
+            table.add_row(*[_cell(row.get(c)) for c in cols])
+        out.print(table)
+        return
+    if isinstance(data, dict):
+        width = max(len(k) for k in data) if data else 0
+        for key, val in data.items():
+            out.print(f"{key.ljust(width)}  {_cell(val)}", highlight=False)
+        return
+    out.print(str(data))
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, dict | list):
+        return json.dumps(value, default=str)
+    return "" if value is None else str(value)
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def handles_errors(fn: F) -> F:
+    """Decorator for commands: product errors become a message on stderr and exit status 1."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except ClearinghouseError as exc:
+            fail(exc)
+
+    return wrapper  # type: ignore[return-value]

@@ -1,0 +1,239 @@
+"""Operator commands: database, keys, audit, jobs, worker, server and the local model."""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+from typing import Annotated
+
+import typer
+
+from clearinghouse.audit import services as audit
+from clearinghouse.cli.common import JsonOpt, TokenOpt, acting, emit, err, handles_errors, services
+from clearinghouse.core.config import decode_key, get_settings
+from clearinghouse.core.crypto import Keyring, kek_id
+from clearinghouse.core.errors import ConfigurationError, InvalidInput
+from clearinghouse.storage import migrate
+from clearinghouse.storage.vault import Vault
+from clearinghouse.workers import services as job_services
+
+db = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
+keys = typer.Typer(help="Master keys and envelope encryption.", no_args_is_help=True)
+audit_app = typer.Typer(help="The hash-chained audit trail.", no_args_is_help=True)
+jobs_app = typer.Typer(help="The durable job queue.", no_args_is_help=True)
+model = typer.Typer(help="The stand-in lab model.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(db, name="db")
+    app.add_typer(keys, name="keys")
+    app.add_typer(audit_app, name="audit")
+    app.add_typer(jobs_app, name="jobs")
+    app.add_typer(model, name="model")
+    app.command("worker")(worker)
+    app.command("serve")(serve)
+
+
+@db.command("upgrade")
+@handles_errors
+def db_upgrade(revision: str = "head", as_json: JsonOpt = False) -> None:
+    """Apply migrations up to REVISION (default: the newest)."""
+    s = services()
+    migrate.upgrade(s.db, revision)
+    emit(
+        {
+            "database": s.db.engine.url.render_as_string(hide_password=True),
+            "revision": migrate.current(s.db),
+        },
+        as_json,
+    )
+
+
+@db.command("current")
+@handles_errors
+def db_current(as_json: JsonOpt = False) -> None:
+    s = services()
+    emit({"revision": migrate.current(s.db), "head": migrate.head(s.db)}, as_json)
+
+
+@keys.command("generate")
+def keys_generate() -> None:
+    """Print a new random master key (base64 of 32 bytes) for CLEARINGHOUSE_MASTER_KEY."""
+    typer.echo(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
+
+
+@keys.command("rotate")
+@handles_errors
+def keys_rotate(
+    generate: Annotated[
+        bool, typer.Option(help="development only: make a new key file, retiring the old one")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Re-wrap every data key under the current master key.
+
+    In production: set CLEARINGHOUSE_MASTER_KEY to the new key and add the old one to
+    CLEARINGHOUSE_RETIRED_MASTER_KEYS, then run this. Rotation is resumable.
+    """
+    settings = get_settings()
+    if generate:
+        if settings.is_production or settings.master_key is not None:
+            raise InvalidInput(
+                "--generate only manages the development key file", code="rotate_generate_refused"
+            )
+        old = settings.dev_key_file.read_text().strip() if settings.dev_key_file.exists() else None
+        if old is not None:
+            retired = settings.var_dir / "retired-keys"
+            retired.mkdir(parents=True, exist_ok=True)
+            (retired / f"{kek_id(decode_key(old))}.key").write_text(old + "\n")
+            (retired / f"{kek_id(decode_key(old))}.key").chmod(0o600)
+        new = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+        tmp = settings.dev_key_file.with_suffix(".tmp")
+        tmp.write_text(new + "\n")
+        tmp.chmod(0o600)
+        os.replace(tmp, settings.dev_key_file)
+        settings = get_settings()
+    s = services()
+    vault = Vault(Keyring(settings.master_key_bytes, tuple(settings.retired_master_key_bytes)))
+    total = 0
+    while True:
+        with s.db.transaction() as session:
+            n = vault.rewrap_batch(session)
+            if n:
+                audit.record(
+                    session,
+                    "storage:data-key:rewrap",
+                    actor=audit.Actor(),
+                    subject_type="keyring",
+                    subject_id=vault.keyring.current_id,
+                    data={"count": n},
+                )
+        total += n
+        if n == 0:
+            break
+    emit({"kek_id": vault.keyring.current_id, "rewrapped": total}, as_json)
+
+
+@audit_app.command("verify")
+@handles_errors
+def audit_verify(as_json: JsonOpt = False) -> None:
+    """Recompute the hash chain. Exits 1 when it is broken, naming the first bad event."""
+    s = services()
+    with s.db.transaction() as session:
+        result = audit.verify_chain(session)
+    emit(result, as_json)
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@audit_app.command("list")
+@handles_errors
+def audit_list(
+    tag: str | None = None,
+    subject_id: str | None = None,
+    limit: int = 50,
+    after_seq: int | None = None,
+    token: TokenOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    with acting(token) as (session, p, _):
+        emit(
+            audit.list_events(
+                session, p, tag=tag, subject_id=subject_id, limit=limit, after_seq=after_seq
+            ),
+            as_json,
+            ["seq", "occurred_at", "tag", "actor_user_id", "subject_id"],
+        )
+
+
+@jobs_app.command("list")
+@handles_errors
+def jobs_list(
+    state: str | None = None,
+    token: TokenOpt = None,
+    limit: int = 50,
+    cursor: str | None = None,
+    as_json: JsonOpt = False,
+) -> None:
+    with acting(token) as (session, p, _):
+        emit(
+            job_services.list_jobs(session, p, state=state, limit=limit, cursor=cursor),
+            as_json,
+            ["id", "kind", "state", "attempts", "run_at", "last_error"],
+        )
+
+
+@handles_errors
+def worker(
+    until_idle: Annotated[
+        bool, typer.Option(help="exit when no job is due (for scripts, cron and tests)")
+    ] = False,
+    max_jobs: Annotated[int | None, typer.Option(help="exit after this many jobs")] = None,
+    worker_id: Annotated[
+        str | None, typer.Option(help="lease owner name (default host:pid)")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run background jobs from the database queue."""
+    from clearinghouse.workers.runner import Worker
+
+    w = Worker(services(), worker_id=worker_id)
+    w.install_signal_handlers()
+    stats = w.run(until_idle=until_idle, max_jobs=max_jobs)
+    if until_idle or max_jobs:
+        emit(
+            {
+                "succeeded": stats.succeeded,
+                "failed": stats.failed,
+                "lost": stats.lost,
+                "kinds": stats.kinds,
+            },
+            as_json,
+        )
+
+
+@handles_errors
+def serve(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8000,
+    workers: Annotated[int, typer.Option(help="uvicorn worker processes")] = 1,
+) -> None:
+    """Serve the HTTP API (and, later, the web pages)."""
+    import uvicorn
+
+    s = services()
+    if migrate.current(s.db) != migrate.head(s.db):
+        raise ConfigurationError(
+            "the database schema is not current; run `clearinghouse db upgrade`",
+            code="migrations_pending",
+        )
+    uvicorn.run(
+        "clearinghouse.api.asgi:app",
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=None,
+        access_log=False,
+        proxy_headers=True,
+    )
+
+
+@model.command("serve-local")
+@handles_errors
+def serve_local(
+    port: Annotated[int, typer.Option()] = 8011,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            envvar="CLEARINGHOUSE_LOCAL_MODEL_API_KEY",
+            help="key clients must send (env CLEARINGHOUSE_LOCAL_MODEL_API_KEY)",
+        ),
+    ] = None,
+) -> None:
+    """Serve SmolLM2-135M-Instruct on 127.0.0.1 with an OpenAI-compatible API (llama.cpp)."""
+    from clearinghouse.evals.localmodel import MODEL_ALIAS, server_argv
+
+    argv = server_argv(port, api_key)
+    err.print(f"serving {MODEL_ALIAS} on http://127.0.0.1:{port}/v1", highlight=False)
+    os.execv(argv[0], argv)  # noqa: S606 - fixed argv, our own interpreter

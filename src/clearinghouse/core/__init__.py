@@ -1,0 +1,1 @@
+"""Shared kernel: configuration, errors, crypto, clock and ids. Imports no domain."""

@@ -1,0 +1,175 @@
+"""One typed settings object, read from `CLEARINGHOUSE_*` environment variables.
+
+This is the only module that reads the environment. Production refuses insecure defaults at
+startup instead of warning about them: a missing master key, a generated development key file,
+a weak key, or model endpoints on private addresses.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+from enum import StrEnum
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from clearinghouse.core.errors import ConfigurationError
+
+# Keys that appear in our docs or are trivially weak; production refuses them outright.
+_INSECURE_KEY_DIGESTS = {
+    hashlib.sha256(bytes(32)).hexdigest(),
+    hashlib.sha256(b"\xff" * 32).hexdigest(),
+    hashlib.sha256(b"changethis" * 3 + b"ch").hexdigest(),
+}
+
+
+class Environment(StrEnum):
+    development = "development"
+    test = "test"
+    production = "production"
+
+
+def decode_key(raw: str) -> bytes:
+    """Decode a base64 (standard or URL-safe) 256-bit key, or raise ConfigurationError."""
+    text = raw.strip()
+    try:
+        key = base64.urlsafe_b64decode(
+            text.replace("+", "-").replace("/", "_") + "=" * (-len(text) % 4)
+        )
+    except (binascii.Error, ValueError) as exc:
+        raise ConfigurationError(
+            "master key is not valid base64", code="master_key_invalid"
+        ) from exc
+    if len(key) != 32:
+        raise ConfigurationError(
+            f"master key must decode to 32 bytes (AES-256), got {len(key)}",
+            code="master_key_invalid",
+        )
+    return key
+
+
+class Settings(BaseSettings):
+    """Every setting of the product. See docs/user-guide.md for the table."""
+
+    model_config = SettingsConfigDict(env_prefix="CLEARINGHOUSE_", extra="ignore")
+
+    env: Environment = Environment.development
+    var_dir: Path = Path("var")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default sqlite:///<var_dir>/clearinghouse.db"
+    )
+    master_key: SecretStr | None = Field(default=None, description="base64 of 32 random bytes")
+    retired_master_keys: str = Field(
+        default="", description="comma-separated base64 keys still accepted for unwrapping"
+    )
+    shared_data: Path = Path("../shared/data")
+    log_level: str = "INFO"
+    log_format: str = "json"
+    allow_private_endpoints: bool | None = Field(
+        default=None,
+        description="let submissions point at loopback/private hosts; default off in production",
+    )
+    endpoint_timeout_seconds: float = 10.0
+    review_window_days: int = 30
+    job_modules: list[str] = Field(
+        default_factory=list, description="extra modules that register job handlers"
+    )
+    job_lease_seconds: float = 60.0
+    job_heartbeat_seconds: float = 10.0
+    job_max_attempts: int = 5
+    worker_poll_seconds: float = 1.0
+    periodic_interval_seconds: int = 60
+
+    @field_validator("log_format")
+    @classmethod
+    def _known_log_format(cls, value: str) -> str:
+        if value not in {"json", "text"}:
+            raise ValueError("log_format must be 'json' or 'text'")
+        return value
+
+    @property
+    def is_production(self) -> bool:
+        return self.env is Environment.production
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.var_dir / 'clearinghouse.db'}"
+
+    @property
+    def private_endpoints_allowed(self) -> bool:
+        if self.allow_private_endpoints is None:
+            return not self.is_production
+        return self.allow_private_endpoints
+
+    @property
+    def dev_key_file(self) -> Path:
+        return self.var_dir / "master.key"
+
+    @cached_property
+    def master_key_bytes(self) -> bytes:
+        """The current key-encryption key. In development a key file is generated on first use."""
+        if self.master_key is not None:
+            return decode_key(self.master_key.get_secret_value())
+        if self.is_production:
+            raise ConfigurationError(
+                "CLEARINGHOUSE_MASTER_KEY is required in production (base64 of 32 random bytes; "
+                "generate one with `clearinghouse keys generate`)",
+                code="master_key_missing",
+            )
+        return _load_or_create_key_file(self.dev_key_file)
+
+    @cached_property
+    def retired_master_key_bytes(self) -> list[bytes]:
+        keys = [decode_key(k) for k in self.retired_master_keys.split(",") if k.strip()]
+        retired_dir = self.var_dir / "retired-keys"
+        if not self.is_production and retired_dir.is_dir():
+            keys += [decode_key(p.read_text()) for p in sorted(retired_dir.glob("*.key"))]
+        return keys
+
+    def check_production(self) -> None:
+        """Refuse to start production with any insecure default. Called by every entry point."""
+        if not self.is_production:
+            return
+        key = self.master_key_bytes
+        if hashlib.sha256(key).hexdigest() in _INSECURE_KEY_DIGESTS or len(set(key)) < 8:
+            raise ConfigurationError(
+                "CLEARINGHOUSE_MASTER_KEY is a known or weak key", code="master_key_insecure"
+            )
+        if self.allow_private_endpoints:
+            raise ConfigurationError(
+                "CLEARINGHOUSE_ALLOW_PRIVATE_ENDPOINTS must not be enabled in production",
+                code="insecure_setting",
+            )
+        if self.database_url is None:
+            raise ConfigurationError(
+                "set CLEARINGHOUSE_DATABASE_URL explicitly in production (PostgreSQL recommended)",
+                code="database_url_missing",
+            )
+
+
+def _load_or_create_key_file(path: Path) -> bytes:
+    if path.exists():
+        return decode_key(path.read_text())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    import secrets
+
+    encoded = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+    # Create exclusively with 0600 so two processes starting together cannot both write a key.
+    try:
+        with path.open("x", encoding="ascii") as fh:
+            path.chmod(0o600)
+            fh.write(encoded + "\n")
+    except FileExistsError:
+        pass
+    return decode_key(path.read_text())
+
+
+def get_settings() -> Settings:
+    """Build settings from the environment and validate production constraints."""
+    settings = Settings()
+    settings.check_production()
+    return settings

@@ -1,0 +1,1 @@
+"""Evals: reaching models through OpenAI-compatible endpoints, and (next) the benchmark battery."""

