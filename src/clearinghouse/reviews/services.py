@@ -255,6 +255,7 @@ def create_submission(
         )
         sub.api_key_sealed_id, sub.api_key_hint = sealed.id, sealed.hint
     session.add(sub)
+    session.flush()
     session.add(
         StateChange(
             id=new_id("stc"),

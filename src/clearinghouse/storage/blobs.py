@@ -56,6 +56,7 @@ class DatabaseBlobStore:
             created_at=utcnow(),
         )
         session.add(blob)
+        session.flush()
         return blob
 
     def get(self, session: Session, blob_id: str) -> bytes:

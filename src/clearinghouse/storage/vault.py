@@ -59,6 +59,7 @@ class Vault:
             created_at=utcnow(),
         )
         session.add(row)
+        session.flush()  # rows that reference it may be added next
         return row
 
     def seal_text(
