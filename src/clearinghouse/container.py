@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 
 from clearinghouse.core.config import Settings, get_settings
@@ -9,6 +10,15 @@ from clearinghouse.core.crypto import Keyring
 from clearinghouse.storage.blobs import BlobStore, DatabaseBlobStore
 from clearinghouse.storage.db import Database
 from clearinghouse.storage.vault import Vault
+
+
+# Modules whose import registers job handlers (`@job_handler`). Each domain's tasks.py.
+JOB_MODULES = ("clearinghouse.reviews.tasks",)
+
+
+def load_job_handlers(extra: list[str]) -> None:
+    for module in (*JOB_MODULES, *extra):
+        importlib.import_module(module)
 
 
 @dataclass
@@ -24,6 +34,7 @@ def build_services(settings: Settings | None = None) -> Services:
     settings.check_production()
     keyring = Keyring(settings.master_key_bytes, tuple(settings.retired_master_key_bytes))
     vault = Vault(keyring)
+    load_job_handlers(settings.job_modules)
     return Services(
         settings=settings,
         db=Database(settings.effective_database_url),

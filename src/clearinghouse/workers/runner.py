@@ -8,7 +8,6 @@ claims it again.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import signal
@@ -25,14 +24,6 @@ from clearinghouse.storage import jobs
 
 log = logging.getLogger(__name__)
 
-BUILTIN_JOB_MODULES = ("clearinghouse.reviews.tasks",)
-
-
-def load_handlers(extra: list[str]) -> None:
-    for module in (*BUILTIN_JOB_MODULES, *extra):
-        importlib.import_module(module)
-
-
 @dataclass
 class RunStats:
     succeeded: int = 0
@@ -48,7 +39,6 @@ class Worker:
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
         self.stopping = threading.Event()
         self.stats = RunStats()
-        load_handlers(self.settings.job_modules)
 
     def install_signal_handlers(self) -> None:
         def stop(signum: int, _frame: FrameType | None) -> None:

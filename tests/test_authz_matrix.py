@@ -1,0 +1,345 @@
+"""The authorisation matrix: every route × every org kind × every role × own/other object.
+
+The route list comes from the application's OpenAPI document, so a new route that is not in
+`SPECS` fails `test_every_route_is_covered`. Each spec says what the caller should get:
+ALLOW (2xx), FORBID (403: may see, may not act) or HIDE (404: may not even know it exists).
+The expectations are written out here independently of `accounts.policy`; they are the spec.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from clearinghouse.accounts.models import OrgKind, Role
+from clearinghouse.accounts.policy import Principal
+from clearinghouse.core.clock import utcnow
+from clearinghouse.reviews import services as reviews
+from clearinghouse.reviews.models import Submission
+from clearinghouse.reviews.schemas import ReportCreate, ReportMediaType
+from clearinghouse.storage import jobs
+from tests.support.openai_stub import openai_endpoint
+from tests.support.world import Member, World
+
+ALLOW, FORBID, HIDE = "allow", "forbid", "hide"
+KINDS = list(OrgKind)
+ROLES = list(Role)
+RELATIONS = ["own", "other"]
+RANK = {Role.viewer: 0, Role.member: 1, Role.admin: 2}
+KEY = "sk-matrix-key-0123456789"
+
+
+@dataclass(frozen=True)
+class Caller:
+    kind: OrgKind
+    role: Role
+
+    def at_least(self, role: Role) -> bool:
+        return RANK[self.role] >= RANK[role]
+
+    def coordinator(self, role: Role = Role.viewer) -> bool:
+        return self.kind is OrgKind.coordinator and self.at_least(role)
+
+
+def see_org(c: Caller, rel: str) -> bool:
+    return c.kind is OrgKind.coordinator or rel == "own"
+
+
+def own_lab(c: Caller, rel: str) -> bool:
+    return c.kind is OrgKind.lab and rel == "own"
+
+
+def own_eval(c: Caller, rel: str) -> bool:
+    return c.kind is OrgKind.evaluator and rel == "own"
+
+
+def see_agreement(c: Caller, rel: str) -> bool:
+    return c.kind is OrgKind.coordinator or own_lab(c, rel)
+
+
+def see_submission(c: Caller, rel: str) -> bool:
+    return c.kind is OrgKind.coordinator or own_lab(c, rel) or own_eval(c, rel)
+
+
+def decide(visible: bool, allowed: bool) -> str:
+    return HIDE if not visible else (ALLOW if allowed else FORBID)
+
+
+def token_rule(c: Caller, rel: str) -> str:
+    visible = c.coordinator(Role.admin) or (rel == "own" and c.at_least(Role.admin))
+    return decide(visible, visible)
+
+
+def content_read(c: Caller, rel: str) -> str:
+    return decide(see_submission(c, rel), own_lab(c, rel) or own_eval(c, rel))
+
+
+def evaluator_work(c: Caller, rel: str) -> str:
+    return decide(see_submission(c, rel), own_eval(c, rel) and c.at_least(Role.member))
+
+
+def always(c: Caller, rel: str) -> str:
+    return ALLOW
+
+
+def coordinators(c: Caller, rel: str) -> str:
+    return ALLOW if c.coordinator() else FORBID
+
+
+@dataclass(frozen=True)
+class Spec:
+    expect: Callable[[Caller, str], str]
+    target: str | None = None  # which object the path/body refers to
+    state: str | None = None  # submission state the object is put in
+    body: Callable[[dict[str, str]], dict[str, Any]] | None = None
+    mutates: bool = False
+
+
+def _release() -> str:
+    return (utcnow() + timedelta(days=40)).isoformat()
+
+
+SPECS: dict[tuple[str, str], Spec] = {
+    ("GET", "/healthz"): Spec(always),
+    ("GET", "/readyz"): Spec(always),
+    ("GET", "/metrics"): Spec(always),
+    ("POST", "/api/v1/orgs"): Spec(lambda c, r: ALLOW if c.coordinator(Role.admin) else FORBID,
+                                   body=lambda t: {"name": f"new-{t['n']}", "kind": "vendor"}, mutates=True),
+    ("GET", "/api/v1/orgs"): Spec(always),
+    ("GET", "/api/v1/orgs/{org_id}"): Spec(lambda c, r: decide(see_org(c, r), True), target="org"),
+    ("POST", "/api/v1/users"): Spec(
+        lambda c, r: decide(see_org(c, r), c.coordinator(Role.admin) or (r == "own" and c.at_least(Role.admin))),
+        target="org", body=lambda t: {"org_id": t["org_id"], "email": f"new{t['n']}@x.org", "role": "viewer"},
+        mutates=True),
+    ("GET", "/api/v1/users"): Spec(always),
+    ("GET", "/api/v1/users/{user_id}"): Spec(lambda c, r: decide(see_org(c, r), True), target="user"),
+    ("POST", "/api/v1/tokens"): Spec(token_rule, target="user", body=lambda t: {"user_id": t["user_id"]}, mutates=True),
+    ("GET", "/api/v1/tokens"): Spec(always),
+    ("DELETE", "/api/v1/tokens/{token_id}"): Spec(token_rule, target="token", mutates=True),
+    ("POST", "/api/v1/agreements"): Spec(
+        lambda c, r: decide(see_agreement(c, r), c.coordinator(Role.member) or (own_lab(c, r) and c.at_least(Role.admin))),
+        target="lab", body=lambda t: {"lab_org_id": t["lab_org_id"], "scope": "s", "confidentiality_terms": "t",
+                                      "retention_days": 10}, mutates=True),
+    ("GET", "/api/v1/agreements"): Spec(always),
+    ("GET", "/api/v1/agreements/{agreement_id}"): Spec(lambda c, r: decide(see_agreement(c, r), True), target="agreement"),
+    ("POST", "/api/v1/agreements/{agreement_id}/withdraw"): Spec(
+        lambda c, r: decide(see_agreement(c, r), c.coordinator(Role.admin) or (own_lab(c, r) and c.at_least(Role.admin))),
+        target="agreement", body=lambda t: {}, mutates=True),
+    ("POST", "/api/v1/submissions"): Spec(
+        lambda c, r: decide(see_agreement(c, r), own_lab(c, r) and c.at_least(Role.member)), target="agreement",
+        body=lambda t: {"agreement_id": t["agreement_id"], "model_name": "m", "model_version": "1",
+                        "planned_release_at": _release(), "weights_digest": "sha256:" + "b" * 64,
+                        "evaluator_org_id": t["evaluator_org_id"]}, mutates=True),
+    ("GET", "/api/v1/submissions"): Spec(always),
+    ("GET", "/api/v1/submissions/{submission_id}"): Spec(lambda c, r: decide(see_submission(c, r), True),
+                                                          target="submission", state="submitted"),
+    ("POST", "/api/v1/submissions/{submission_id}/verify-access"): Spec(
+        lambda c, r: decide(see_submission(c, r), c.coordinator(Role.member)
+                            or ((own_lab(c, r) or own_eval(c, r)) and c.at_least(Role.member))),
+        target="submission", state="submitted", mutates=True),
+    ("POST", "/api/v1/submissions/{submission_id}/transition"): Spec(
+        evaluator_work, target="submission", state="access_verified", body=lambda t: {"to": "testing"}, mutates=True),
+    ("GET", "/api/v1/submissions/{submission_id}/timeline"): Spec(lambda c, r: decide(see_submission(c, r), True),
+                                                                   target="submission", state="submitted"),
+    ("POST", "/api/v1/submissions/{submission_id}/findings"): Spec(
+        evaluator_work, target="submission", state="testing", mutates=True,
+        body=lambda t: {"title": "t", "severity": "low", "body": "b"}),
+    ("GET", "/api/v1/submissions/{submission_id}/findings"): Spec(content_read, target="submission", state="testing"),
+    ("POST", "/api/v1/submissions/{submission_id}/reports"): Spec(
+        evaluator_work, target="submission", state="testing", mutates=True,
+        body=lambda t: {"title": "r", "media_type": "text/html", "content": "<p>r</p>"}),
+    ("GET", "/api/v1/submissions/{submission_id}/reports"): Spec(content_read, target="submission", state="testing"),
+    ("GET", "/api/v1/submissions/{submission_id}/reports/{version}"): Spec(content_read, target="report",
+                                                                            state="findings_drafted"),
+    ("GET", "/api/v1/submissions/{submission_id}/reports/{version}/content"): Spec(content_read, target="report",
+                                                                                    state="findings_drafted"),
+    ("POST", "/api/v1/submissions/{submission_id}/reports/{version}/deliver"): Spec(
+        evaluator_work, target="report", state="findings_drafted", mutates=True),
+    ("POST", "/api/v1/submissions/{submission_id}/reports/{version}/acknowledge"): Spec(
+        lambda c, r: decide(see_submission(c, r), own_lab(c, r) and c.at_least(Role.member)),
+        target="delivered_report", state="findings_drafted", mutates=True),
+    ("GET", "/api/v1/audit/events"): Spec(coordinators),
+    ("GET", "/api/v1/audit/verify"): Spec(coordinators),
+    ("GET", "/api/v1/jobs"): Spec(coordinators),
+    ("GET", "/api/v1/jobs/{job_id}"): Spec(coordinators, target="job"),
+}
+
+
+def route_table(client: TestClient) -> list[tuple[str, str]]:
+    paths = client.get("/api/openapi.json").json()["paths"]
+    return sorted((m.upper(), p) for p, ops in paths.items() for m in ops)
+
+
+def test_every_route_is_covered(client: TestClient) -> None:
+    routes = set(route_table(client))
+    assert routes - set(SPECS) == set(), "new routes need an authorisation spec in SPECS"
+    assert set(SPECS) - routes == set(), "SPECS names routes that no longer exist"
+
+
+class Fixtures:
+    """Builds the target objects, related to the caller's org ('own') or not ('other')."""
+
+    def __init__(self, world: World, endpoint: str) -> None:
+        self.world = world
+        self.endpoint = endpoint
+        self.n = itertools.count()
+        self.mine = {k: world.org(k) for k in KINDS}
+        self.others = {k: world.org(k) for k in KINDS}
+        self.callers = {(k, r): world.member(self.mine[k], k, r) for k in KINDS for r in ROLES}
+        self.lab_submitters = {org: world.member(org, OrgKind.lab, Role.member)
+                               for org in (self.mine[OrgKind.lab], self.others[OrgKind.lab])}
+        self.agreements: dict[str, str] = {}
+        self.cache: dict[tuple[Any, ...], dict[str, str]] = {}
+
+    def org_for(self, caller: Caller, rel: str) -> str:
+        return self.mine[caller.kind] if rel == "own" else self.others[caller.kind]
+
+    def parties(self, caller: Caller, rel: str) -> tuple[str, str]:
+        lab = self.mine[OrgKind.lab] if (rel == "own" and caller.kind is OrgKind.lab) else self.others[OrgKind.lab]
+        ev = self.mine[OrgKind.evaluator] if (rel == "own" and caller.kind is OrgKind.evaluator) else self.others[OrgKind.evaluator]
+        return lab, ev
+
+    def agreement(self, lab: str, fresh: bool) -> str:
+        if fresh or lab not in self.agreements:
+            self.agreements[lab] = self.world.agreement(lab)
+        return self.agreements[lab]
+
+    def build(self, spec: Spec, caller: Caller, rel: str) -> dict[str, str]:
+        key = (spec.target, spec.state, caller.kind, rel)
+        if not spec.mutates and key in self.cache:
+            return self.cache[key]
+        t = self._build(spec, caller, rel)
+        if not spec.mutates:
+            self.cache[key] = t
+        return t
+
+    def _build(self, spec: Spec, caller: Caller, rel: str) -> dict[str, str]:
+        t: dict[str, str] = {"n": str(next(self.n))}
+        w = self.world
+        lab, ev = self.parties(caller, rel)
+        match spec.target:
+            case "org":
+                t["org_id"] = self.org_for(caller, rel)
+            case "user":
+                org = self.org_for(caller, rel)
+                t["user_id"] = w.member(org, caller.kind, Role.viewer).user_id
+            case "token":
+                org = self.org_for(caller, rel)
+                m = w.member(org, caller.kind, Role.viewer)
+                with w.services.db.transaction() as s:
+                    from clearinghouse.accounts.services import authenticate
+
+                    t["token_id"] = authenticate(s, m.token).token_id or ""
+            case "lab":
+                t["lab_org_id"] = lab
+            case "agreement":
+                t["agreement_id"] = self.agreement(lab, spec.mutates)
+                t["evaluator_org_id"] = ev
+            case "submission" | "report" | "delivered_report":
+                t.update(self._submission(lab, ev, spec))
+            case "job":
+                with w.services.db.transaction() as s:
+                    t["job_id"] = jobs.enqueue(s, "reviews.lapse_windows", {}).id
+        return t
+
+    def _submission(self, lab: str, ev: str, spec: Spec) -> dict[str, str]:
+        w = self.world
+        sid = w.submission(self.agreement(lab, False), self.lab_submitters[lab], ev, endpoint_url=self.endpoint,
+                           api_key=KEY)
+        system = Principal.system()
+        with w.services.db.transaction() as s:
+            sub = s.get(Submission, sid)
+            assert sub is not None
+            now = utcnow()
+            if spec.state != "submitted":
+                sub.state = "testing"  # reports may be added from testing on
+                sub.window_opened_at, sub.deadline = now, now + timedelta(days=30)
+            if spec.target in {"report", "delivered_report"}:
+                reviews.add_report(s, system, w.services.blobs, sid,
+                                   ReportCreate(title="r", media_type=ReportMediaType.html, content="<p>x</p>"))
+            if spec.state:
+                sub.state = spec.state
+            if spec.target == "delivered_report":
+                reviews.deliver_report(s, system, w.services.settings, sid, 1)
+        return {"submission_id": sid, "version": "1"}
+
+
+@pytest.fixture
+def fixtures(world: World) -> Iterator[Fixtures]:
+    with openai_endpoint(KEY) as (endpoint, _):
+        yield Fixtures(world, endpoint)
+
+
+def _call(client: TestClient, method: str, path: str, spec: Spec, member: Member | None, t: dict[str, str]):
+    url = path.format(**t)
+    body = spec.body(t) if spec.body else None
+    headers = member.headers if member else {}
+    return client.request(method, url, headers=headers, json=body if method in {"POST", "PUT", "PATCH"} else None)
+
+
+@pytest.mark.slow
+def test_authorisation_matrix(client: TestClient, fixtures: Fixtures) -> None:
+    failures: list[str] = []
+    cases = 0
+    for (method, path), spec in SPECS.items():
+        for kind, role, rel in itertools.product(KINDS, ROLES, RELATIONS):
+            if spec.target is None and rel == "other":
+                continue  # no object, so no relation to vary
+            caller = Caller(kind, role)
+            t = fixtures.build(spec, caller, rel)
+            r = _call(client, method, path, spec, fixtures.callers[(kind, role)], t)
+            cases += 1
+            expected = spec.expect(caller, rel)
+            got = ALLOW if r.status_code < 300 else {403: FORBID, 404: HIDE}.get(r.status_code, f"HTTP {r.status_code}")
+            if got != expected:
+                failures.append(f"{method} {path} as {kind.value}/{role.value} on {rel}: expected {expected}, "
+                                f"got {r.status_code} {r.text[:160]}")
+            if got in {FORBID, HIDE} and r.headers["content-type"] != "application/problem+json":
+                failures.append(f"{method} {path}: denial is not problem+json")
+    assert not failures, f"{len(failures)} of {cases} cases wrong:\n" + "\n".join(failures[:40])
+
+
+def test_unauthenticated_requests_get_401_on_every_api_route(client: TestClient) -> None:
+    for method, path in route_table(client):
+        if not path.startswith("/api/v1/"):
+            continue
+        url = path.replace("{", "").replace("}", "")
+        r = client.request(method, url, json={} if method == "POST" else None)
+        assert r.status_code == 401, (method, path, r.status_code)
+        assert r.json()["code"] == "unauthenticated"
+
+
+def test_listings_show_only_what_the_caller_may_see(client: TestClient, fixtures: Fixtures) -> None:
+    lab_own = fixtures.build(SPECS[("GET", "/api/v1/submissions/{submission_id}")], Caller(OrgKind.lab, Role.viewer), "own")
+    other = fixtures.build(SPECS[("GET", "/api/v1/submissions/{submission_id}")], Caller(OrgKind.lab, Role.viewer), "other")
+    ev_own = fixtures.build(SPECS[("GET", "/api/v1/submissions/{submission_id}")], Caller(OrgKind.evaluator, Role.viewer), "own")
+
+    def ids(kind: OrgKind, path: str) -> set[str]:
+        r = client.get(path, headers=fixtures.callers[(kind, Role.viewer)].headers)
+        assert r.status_code == 200
+        return {x["id"] for x in r.json()["items"]}
+
+    assert ids(OrgKind.lab, "/api/v1/submissions") == {lab_own["submission_id"]}
+    assert ids(OrgKind.evaluator, "/api/v1/submissions") == {ev_own["submission_id"]}
+    assert {lab_own["submission_id"], other["submission_id"], ev_own["submission_id"]} <= ids(OrgKind.coordinator, "/api/v1/submissions")
+    for outsider in (OrgKind.vendor, OrgKind.operator):
+        assert ids(outsider, "/api/v1/submissions") == set()
+        assert ids(outsider, "/api/v1/agreements") == set()
+        assert ids(outsider, "/api/v1/orgs") == {fixtures.mine[outsider]}
+
+
+def test_read_only_token_cannot_write(client: TestClient, world: World) -> None:
+    org = world.org(OrgKind.coordinator)
+    ro = world.member(org, OrgKind.coordinator, Role.admin, scopes=["read"])
+    r = client.post("/api/v1/orgs", headers=ro.headers, json={"name": "x", "kind": "lab"})
+    assert r.status_code == 403 and r.json()["code"] == "scope_missing"
+    assert client.get("/api/v1/orgs", headers=ro.headers).status_code == 200
+    # and it cannot mint itself a stronger token
+    r = client.post("/api/v1/tokens", headers=ro.headers, json={"user_id": ro.user_id, "scopes": ["read", "write"]})
+    assert r.status_code in (403, 422)
