@@ -11,6 +11,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from pydantic import BaseModel
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.orm import Session
 
@@ -51,7 +52,7 @@ def services() -> Services:
 
 
 def fail(exc: ClearinghouseError) -> None:
-    err.print(f"[bold red]error[/]: {exc.diagnostics()}", highlight=False)
+    err.print(f"[bold red]error[/]: {escape(exc.diagnostics())}", highlight=False, soft_wrap=True)
     raise typer.Exit(1)
 
 

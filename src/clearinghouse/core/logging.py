@@ -73,7 +73,7 @@ class JsonFormatter(logging.Formatter):
                 payload[key] = redact(value, key)
         if record.exc_info:
             payload["exc"] = redact_text(self.formatException(record.exc_info))
-        return json.dumps(payload, default=str)
+        return json.dumps(payload, default=str, ensure_ascii=False)
 
 
 class TextFormatter(logging.Formatter):
