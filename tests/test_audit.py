@@ -1,0 +1,113 @@
+"""The audit chain: appended in the same transaction, append-only, and tamper-evident."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from clearinghouse.audit import services as audit
+from clearinghouse.audit.schemas import Actor
+from clearinghouse.container import Services
+
+
+def _events(services: Services, n: int) -> None:
+    with services.db.transaction() as s:
+        for i in range(n):
+            audit.record(s, "test:thing:touch", actor=Actor("usr_1", "org_1"), subject_type="thing",
+                         subject_id=f"t{i}", data={"i": i, "api_key": "sk-must-be-redacted"})
+
+
+def _tamper(services: Services, stmt: str) -> None:
+    """Change rows the way a database superuser could: around the append-only triggers."""
+    with services.db.engine.begin() as c:
+        if services.db.dialect == "postgresql":
+            c.execute(text("SET LOCAL session_replication_role = replica"))  # triggers off
+        else:
+            c.execute(text("DROP TRIGGER IF EXISTS audit_events_no_update"))
+            c.execute(text("DROP TRIGGER IF EXISTS audit_events_no_delete"))
+        c.execute(text(stmt))
+
+
+def test_chain_verifies_and_redacts(services: Services) -> None:
+    _events(services, 5)
+    with services.db.transaction() as s:
+        assert audit.verify_chain(s).model_dump() == {"ok": True, "events": 5, "first_bad": None}
+        rows = audit.list_events(s, _system(), limit=10)
+    assert [r.seq for r in rows] == [1, 2, 3, 4, 5]
+    assert all(r.data["api_key"] == "[redacted]" for r in rows)
+
+
+def _system():
+    from clearinghouse.accounts.policy import Principal
+
+    return Principal.system()
+
+
+def test_database_refuses_update_and_delete(services: Services) -> None:
+    _events(services, 2)
+    for stmt in ("UPDATE audit_events SET tag = 'x:y:z' WHERE seq = 1", "DELETE FROM audit_events WHERE seq = 2"):
+        with pytest.raises(DBAPIError, match="append-only"), services.db.engine.begin() as c:
+            c.execute(text(stmt))
+
+
+@pytest.mark.parametrize("tamper", [
+    "UPDATE audit_events SET data = '{\"i\": 99}' WHERE seq = 3",
+    "UPDATE audit_events SET actor_user_id = 'usr_evil' WHERE seq = 3",
+    "DELETE FROM audit_events WHERE seq = 3",
+    "UPDATE audit_events SET occurred_at = occurred_at + INTERVAL '1 second' WHERE seq = 3",
+])
+def test_tampering_is_detected_at_the_first_bad_row(services: Services, tamper: str) -> None:
+    _events(services, 6)
+    if services.db.dialect == "sqlite":
+        tamper = tamper.replace("occurred_at + INTERVAL '1 second'", "datetime(occurred_at, '+1 second')")
+    _tamper(services, tamper)
+    with services.db.transaction() as s:
+        result = audit.verify_chain(s)
+    assert result.ok is False and result.first_bad in (3, 4)  # a deleted row shows up at the next seq
+    if "DELETE" not in tamper:
+        assert result.first_bad == 3
+
+
+def test_rehashing_a_tampered_row_still_breaks_the_link(services: Services) -> None:
+    """An attacker who recomputes the changed row's own hash still breaks the next row's link."""
+    _events(services, 4)
+    from clearinghouse.audit.models import AuditEvent
+
+    with services.db.transaction() as s:
+        row = s.query(AuditEvent).filter_by(seq=2).one()
+        row.data = {"i": 42}
+        forged = audit._digest(row.prev_hash, audit._fields(row))
+        s.expunge(row)
+    _tamper(services, f"UPDATE audit_events SET data = '{{\"i\": 42}}', hash = '{forged}' WHERE seq = 2")
+    with services.db.transaction() as s:
+        assert audit.verify_chain(s).first_bad == 3
+
+
+def test_cli_audit_verify_exit_codes(services: Services, cli_env: dict[str, str]) -> None:
+    _events(services, 3)
+    cmd = [sys.executable, "-m", "clearinghouse", "audit", "verify", "--json"]
+    ok = subprocess.run(cmd, env=cli_env, capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout) == {"ok": True, "events": 3, "first_bad": None}
+    _tamper(services, "UPDATE audit_events SET tag = 'test:thing:forged' WHERE seq = 2")
+    bad = subprocess.run(cmd, env=cli_env, capture_output=True, text=True)
+    assert bad.returncode == 1
+    assert json.loads(bad.stdout) == {"ok": False, "events": 2, "first_bad": 2}
+
+
+def test_event_and_change_commit_together(services: Services) -> None:
+    """A failed transaction leaves neither the change nor its event behind."""
+    from clearinghouse.accounts import services as accounts
+    from clearinghouse.accounts.models import OrgKind
+    from clearinghouse.accounts.schemas import OrgCreate
+
+    with pytest.raises(RuntimeError), services.db.transaction() as s:
+        accounts.create_org(s, _system(), OrgCreate(name="doomed", kind=OrgKind.vendor))
+        raise RuntimeError("crash after the change")
+    with services.db.transaction() as s:
+        assert audit.verify_chain(s).events == 0
