@@ -11,7 +11,6 @@ from clearinghouse.storage.blobs import BlobStore, DatabaseBlobStore
 from clearinghouse.storage.db import Database
 from clearinghouse.storage.vault import Vault
 
-
 # Modules whose import registers job handlers (`@job_handler`). Each domain's tasks.py.
 JOB_MODULES = ("clearinghouse.reviews.tasks",)
 

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from clearinghouse.core.errors import ClearinghouseError
@@ -15,6 +16,35 @@ from clearinghouse.core.logging import request_id_var
 
 log = logging.getLogger(__name__)
 PROBLEM = "application/problem+json"
+
+
+class Problem(BaseModel):
+    """An error, as RFC 9457 problem details. `code` is stable; match on it, not on `detail`."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    request_id: str | None = None
+
+
+def problem_response(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {PROBLEM: {"schema": Problem.model_json_schema()}},
+    }
+
+
+# Declared on every authenticated route so the OpenAPI document describes real behaviour.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: problem_response("the body could not be decoded"),
+    401: problem_response("missing, invalid, expired or revoked token"),
+    403: problem_response("the caller may see the object but not do this"),
+    404: problem_response("unknown id, or an object the caller may not see"),
+    409: problem_response("conflicts with the current state (e.g. an illegal transition)"),
+    422: problem_response("the request breaks the schema or a rule"),
+}
 
 
 def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> JSONResponse:
@@ -68,7 +98,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "route_not_found", 405: "method_not_allowed"}.get(
+        code = {400: "malformed_body", 404: "route_not_found", 405: "method_not_allowed"}.get(
             exc.status_code, f"http_{exc.status_code}"
         )
         return problem(exc.status_code, code, str(exc.detail), str(exc.detail))

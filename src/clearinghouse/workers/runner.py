@@ -24,6 +24,7 @@ from clearinghouse.storage import jobs
 
 log = logging.getLogger(__name__)
 
+
 @dataclass
 class RunStats:
     succeeded: int = 0

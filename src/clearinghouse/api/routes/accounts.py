@@ -13,9 +13,10 @@ from clearinghouse.accounts.schemas import (
     UserOut,
 )
 from clearinghouse.api.deps import Cursor, Limit, PrincipalDep, SessionDep
+from clearinghouse.api.problems import ERROR_RESPONSES
 from clearinghouse.core.pagination import Page
 
-router = APIRouter(prefix="/api/v1", tags=["accounts"])
+router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["accounts"])
 
 
 @router.post("/orgs", status_code=201, response_model=OrgOut)

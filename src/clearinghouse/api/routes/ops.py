@@ -5,13 +5,14 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 
 from clearinghouse.api.deps import Cursor, Limit, PrincipalDep, SessionDep
+from clearinghouse.api.problems import ERROR_RESPONSES
 from clearinghouse.audit import services as audit
 from clearinghouse.audit.schemas import AuditEventOut, ChainVerification
 from clearinghouse.core.pagination import Page
 from clearinghouse.workers import services as jobs
 from clearinghouse.workers.services import JobOut
 
-router = APIRouter(prefix="/api/v1", tags=["operations"])
+router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["operations"])
 
 
 @router.get("/audit/events", response_model=list[AuditEventOut])

@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response
 
 from clearinghouse.api.deps import Cursor, Limit, PrincipalDep, ServicesDep, SessionDep
+from clearinghouse.api.problems import ERROR_RESPONSES, problem_response
 from clearinghouse.core.pagination import Page
 from clearinghouse.reviews import services
 from clearinghouse.reviews.schemas import (
@@ -22,7 +23,7 @@ from clearinghouse.reviews.schemas import (
 )
 from clearinghouse.reviews.states import SubmissionState
 
-router = APIRouter(prefix="/api/v1", tags=["reviews"])
+router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["reviews"])
 Version = Annotated[int, Path(ge=1, le=1_000_000)]
 
 
@@ -83,7 +84,11 @@ def get_submission(
     return services.get_submission(session, p, submission_id, svc.settings)
 
 
-@router.post("/submissions/{submission_id}/verify-access", response_model=SubmissionOut)
+@router.post(
+    "/submissions/{submission_id}/verify-access",
+    response_model=SubmissionOut,
+    responses={502: problem_response("the model endpoint was unreachable or refused the key")},
+)
 def verify_access(submission_id: str, p: PrincipalDep, svc: ServicesDep) -> SubmissionOut:
     """Call the model endpoint's `GET /v1/models` with the key; on success the window opens."""
     return services.verify_access(svc.db, p, svc.vault, svc.settings, submission_id)
