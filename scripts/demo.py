@@ -36,7 +36,13 @@ def step(text: str) -> None:
     print(f"\n==> {text}", flush=True)
 
 
-def wait_for(url: str, *, headers: dict[str, str] | None = None, timeout: float = 120, proc: subprocess.Popen[bytes] | None = None) -> None:
+def wait_for(
+    url: str,
+    *,
+    headers: dict[str, str] | None = None,
+    timeout: float = 120,
+    proc: subprocess.Popen[bytes] | None = None,
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
@@ -59,32 +65,57 @@ def main() -> None:
     procs: list[subprocess.Popen[bytes]] = []
 
     def run(*args: str) -> dict:
-        out = subprocess.run([*CLI, *args, "--json"], env=env, check=True, capture_output=True, text=True)
+        out = subprocess.run(
+            [*CLI, *args, "--json"], env=env, check=True, capture_output=True, text=True
+        )
         return json.loads(out.stdout)
 
     try:
         step("Create the database (SQLite, WAL) and apply migrations")
         print(run("db", "upgrade"))
         step("Bootstrap the coordinator organisation and its admin")
-        boot = run("admin", "bootstrap", "--org-name", "National Clearinghouse", "--email", "admin@clearinghouse.gov")
+        boot = run(
+            "admin",
+            "bootstrap",
+            "--org-name",
+            "National Clearinghouse",
+            "--email",
+            "admin@clearinghouse.gov",
+        )
         print({k: (v if k != "token" else v[:12] + "…") for k, v in boot.items()})
 
         api_port, model_port = free_port(), free_port()
         model_key = "sk-demo-" + secrets.token_urlsafe(16)
-        step(f"Start the API on 127.0.0.1:{api_port} and the stand-in lab model on 127.0.0.1:{model_port}")
+        step(
+            f"Start the API on 127.0.0.1:{api_port} and the stand-in lab model on 127.0.0.1:{model_port}"
+        )
         api_log = (VAR / "api.log").open("wb")
-        procs.append(subprocess.Popen([*CLI, "serve", "--port", str(api_port)], env=env, stdout=api_log, stderr=api_log))
+        procs.append(
+            subprocess.Popen(
+                [*CLI, "serve", "--port", str(api_port)], env=env, stdout=api_log, stderr=api_log
+            )
+        )
         model_log = (VAR / "model.log").open("wb")
-        procs.append(subprocess.Popen([*CLI, "model", "serve-local", "--port", str(model_port)],
-                                      env={**env, "CLEARINGHOUSE_LOCAL_MODEL_API_KEY": model_key},
-                                      stdout=model_log, stderr=model_log))
+        procs.append(
+            subprocess.Popen(
+                [*CLI, "model", "serve-local", "--port", str(model_port)],
+                env={**env, "CLEARINGHOUSE_LOCAL_MODEL_API_KEY": model_key},
+                stdout=model_log,
+                stderr=model_log,
+            )
+        )
         base = f"http://127.0.0.1:{api_port}"
         wait_for(f"{base}/readyz", proc=procs[0])
-        wait_for(f"http://127.0.0.1:{model_port}/v1/models", headers={"Authorization": f"Bearer {model_key}"},
-                 proc=procs[1])
+        wait_for(
+            f"http://127.0.0.1:{model_port}/v1/models",
+            headers={"Authorization": f"Bearer {model_key}"},
+            proc=procs[1],
+        )
         print("both ready")
 
-        api = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {boot['token']}"}, timeout=30)
+        api = httpx.Client(
+            base_url=base, headers={"Authorization": f"Bearer {boot['token']}"}, timeout=30
+        )
 
         def call(method: str, path: str, token: str | None = None, **kw: object) -> dict:
             headers = {"Authorization": f"Bearer {token}"} if token else None
@@ -95,37 +126,73 @@ def main() -> None:
 
         step("Coordinator registers a lab and an evaluator agency, each with a user and token")
         lab = call("POST", "/api/v1/orgs", json={"name": "Frontier Lab", "kind": "lab"})
-        agency = call("POST", "/api/v1/orgs", json={"name": "Evaluation Agency", "kind": "evaluator"})
-        liaison = call("POST", "/api/v1/users", json={"org_id": lab["id"], "email": "liaison@lab.example", "role": "admin"})
-        evaluator = call("POST", "/api/v1/users", json={"org_id": agency["id"], "email": "eval@agency.example", "role": "member"})
+        agency = call(
+            "POST", "/api/v1/orgs", json={"name": "Evaluation Agency", "kind": "evaluator"}
+        )
+        liaison = call(
+            "POST",
+            "/api/v1/users",
+            json={"org_id": lab["id"], "email": "liaison@lab.example", "role": "admin"},
+        )
+        evaluator = call(
+            "POST",
+            "/api/v1/users",
+            json={"org_id": agency["id"], "email": "eval@agency.example", "role": "member"},
+        )
         lab_token = call("POST", "/api/v1/tokens", json={"user_id": liaison["id"]})["token"]
         ev_token = call("POST", "/api/v1/tokens", json={"user_id": evaluator["id"]})["token"]
         print(f"lab {lab['id']}  evaluator {agency['id']}")
 
         step("The lab signs a voluntary agreement")
-        agreement = call("POST", "/api/v1/agreements", token=lab_token, json={
-            "lab_org_id": lab["id"], "scope": "Cyber offence and defence capabilities of pre-release models",
-            "confidentiality_terms": "Findings are TLP:AMBER+STRICT; model access is used only for this review.",
-            "retention_days": 180})
+        agreement = call(
+            "POST",
+            "/api/v1/agreements",
+            token=lab_token,
+            json={
+                "lab_org_id": lab["id"],
+                "scope": "Cyber offence and defence capabilities of pre-release models",
+                "confidentiality_terms": "Findings are TLP:AMBER+STRICT; model access is used only for this review.",
+                "retention_days": 180,
+            },
+        )
         print(f"agreement {agreement['id']} ({agreement['status']})")
 
         step("The lab submits its model: endpoint + key (write-only), planned release in 45 days")
         release = (datetime.now(UTC) + timedelta(days=45)).replace(microsecond=0)
-        sub = call("POST", "/api/v1/submissions", token=lab_token, json={
-            "agreement_id": agreement["id"], "model_name": "smollm2-135m-instruct", "model_version": "2024-11",
-            "planned_release_at": release.isoformat(), "endpoint_url": f"http://127.0.0.1:{model_port}/v1",
-            "api_key": model_key, "evaluator_org_id": agency["id"]})
-        print(f"submission {sub['id']}: state={sub['state']}, key shown as {sub['access']['api_key_hint']!r}")
+        sub = call(
+            "POST",
+            "/api/v1/submissions",
+            token=lab_token,
+            json={
+                "agreement_id": agreement["id"],
+                "model_name": "smollm2-135m-instruct",
+                "model_version": "2024-11",
+                "planned_release_at": release.isoformat(),
+                "endpoint_url": f"http://127.0.0.1:{model_port}/v1",
+                "api_key": model_key,
+                "evaluator_org_id": agency["id"],
+            },
+        )
+        print(
+            f"submission {sub['id']}: state={sub['state']}, key shown as {sub['access']['api_key_hint']!r}"
+        )
 
         step("The evaluator verifies access (GET /v1/models with the key): the review window opens")
         sub = call("POST", f"/api/v1/submissions/{sub['id']}/verify-access", token=ev_token)
         print(f"models seen: {sub['access']['models']}")
 
         step("Ask the stand-in model one question through its OpenAI-compatible API")
-        answer = httpx.post(f"http://127.0.0.1:{model_port}/v1/chat/completions",
-                            headers={"Authorization": f"Bearer {model_key}"}, timeout=60,
-                            json={"model": "smollm2-135m-instruct", "max_tokens": 40, "temperature": 0,
-                                  "messages": [{"role": "user", "content": "What does a buffer overflow overwrite?"}]})
+        answer = httpx.post(
+            f"http://127.0.0.1:{model_port}/v1/chat/completions",
+            headers={"Authorization": f"Bearer {model_key}"},
+            timeout=60,
+            json={
+                "model": "smollm2-135m-instruct",
+                "max_tokens": 40,
+                "temperature": 0,
+                "messages": [{"role": "user", "content": "What does a buffer overflow overwrite?"}],
+            },
+        )
         print(answer.json()["choices"][0]["message"]["content"].strip()[:200])
 
         step("Run the background worker once (lapse check, retention) and verify the audit chain")
@@ -136,10 +203,14 @@ def main() -> None:
         print(f"  submission        {sub['id']}  ({sub['model_name']} {sub['model_version']})")
         print(f"  state             {sub['state']}")
         print(f"  window opened at  {sub['window_opened_at']}")
-        print(f"  deadline          {sub['deadline']}  (min(opened + {sub['window_days']} days, planned release))")
+        print(
+            f"  deadline          {sub['deadline']}  (min(opened + {sub['window_days']} days, planned release))"
+        )
         print(f"  planned release   {sub['planned_release_at']}")
         print(f"  shortened         {sub['window_shortened']}")
-        print("\nThe review delivers findings before the deadline. It never approves, clears or blocks a release.")
+        print(
+            "\nThe review delivers findings before the deadline. It never approves, clears or blocks a release."
+        )
     finally:
         for p in procs:
             p.send_signal(signal.SIGTERM)

@@ -39,7 +39,9 @@ def shared_data_dir() -> Path:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if not shared_data_dir().is_dir():
-        skip = pytest.mark.skip(reason=f"shared data not found at {shared_data_dir()} (set CLEARINGHOUSE_SHARED_DATA)")
+        skip = pytest.mark.skip(
+            reason=f"shared data not found at {shared_data_dir()} (set CLEARINGHOUSE_SHARED_DATA)"
+        )
         for item in items:
             if "shared_data" in item.keywords:
                 item.add_marker(skip)
@@ -74,7 +76,9 @@ def postgres_url(worker_id: str) -> Iterator[str]:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> Iterator[str]:
+def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
+) -> Iterator[str]:
     if request.param == "sqlite":
         path = tmp_path / "clearinghouse.db"
         shutil.copy(sqlite_template, path)
@@ -96,8 +100,13 @@ def master_key() -> str:
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path, master_key: str) -> Settings:
-    return Settings(env=Environment.test, var_dir=tmp_path / "var", database_url=database_url,
-                    master_key=master_key, log_format="json")  # type: ignore[arg-type]
+    return Settings(
+        env=Environment.test,
+        var_dir=tmp_path / "var",
+        database_url=database_url,
+        master_key=master_key,
+        log_format="json",
+    )  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -122,11 +131,13 @@ def world(services: Services) -> World:
 def cli_env(settings: Settings, master_key: str) -> dict[str, str]:
     """Environment for running `clearinghouse` as a subprocess against the test database."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLEARINGHOUSE_")}
-    env.update({
-        "CLEARINGHOUSE_DATABASE_URL": settings.effective_database_url,
-        "CLEARINGHOUSE_VAR_DIR": str(settings.var_dir),
-        "CLEARINGHOUSE_MASTER_KEY": master_key,
-        "CLEARINGHOUSE_ENV": "test",
-        "PYTHONPATH": str(REPO),
-    })
+    env.update(
+        {
+            "CLEARINGHOUSE_DATABASE_URL": settings.effective_database_url,
+            "CLEARINGHOUSE_VAR_DIR": str(settings.var_dir),
+            "CLEARINGHOUSE_MASTER_KEY": master_key,
+            "CLEARINGHOUSE_ENV": "test",
+            "PYTHONPATH": str(REPO),
+        }
+    )
     return env

@@ -18,8 +18,14 @@ from clearinghouse.container import Services
 def _events(services: Services, n: int) -> None:
     with services.db.transaction() as s:
         for i in range(n):
-            audit.record(s, "test:thing:touch", actor=Actor("usr_1", "org_1"), subject_type="thing",
-                         subject_id=f"t{i}", data={"i": i, "api_key": "sk-must-be-redacted"})
+            audit.record(
+                s,
+                "test:thing:touch",
+                actor=Actor("usr_1", "org_1"),
+                subject_type="thing",
+                subject_id=f"t{i}",
+                data={"i": i, "api_key": "sk-must-be-redacted"},
+            )
 
 
 def _tamper(services: Services, stmt: str) -> None:
@@ -50,25 +56,36 @@ def _system():
 
 def test_database_refuses_update_and_delete(services: Services) -> None:
     _events(services, 2)
-    for stmt in ("UPDATE audit_events SET tag = 'x:y:z' WHERE seq = 1", "DELETE FROM audit_events WHERE seq = 2"):
+    for stmt in (
+        "UPDATE audit_events SET tag = 'x:y:z' WHERE seq = 1",
+        "DELETE FROM audit_events WHERE seq = 2",
+    ):
         with pytest.raises(DBAPIError, match="append-only"), services.db.engine.begin() as c:
             c.execute(text(stmt))
 
 
-@pytest.mark.parametrize("tamper", [
-    "UPDATE audit_events SET data = '{\"i\": 99}' WHERE seq = 3",
-    "UPDATE audit_events SET actor_user_id = 'usr_evil' WHERE seq = 3",
-    "DELETE FROM audit_events WHERE seq = 3",
-    "UPDATE audit_events SET occurred_at = occurred_at + INTERVAL '1 second' WHERE seq = 3",
-])
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        "UPDATE audit_events SET data = '{\"i\": 99}' WHERE seq = 3",
+        "UPDATE audit_events SET actor_user_id = 'usr_evil' WHERE seq = 3",
+        "DELETE FROM audit_events WHERE seq = 3",
+        "UPDATE audit_events SET occurred_at = occurred_at + INTERVAL '1 second' WHERE seq = 3",
+    ],
+)
 def test_tampering_is_detected_at_the_first_bad_row(services: Services, tamper: str) -> None:
     _events(services, 6)
     if services.db.dialect == "sqlite":
-        tamper = tamper.replace("occurred_at + INTERVAL '1 second'", "datetime(occurred_at, '+1 second')")
+        tamper = tamper.replace(
+            "occurred_at + INTERVAL '1 second'", "datetime(occurred_at, '+1 second')"
+        )
     _tamper(services, tamper)
     with services.db.transaction() as s:
         result = audit.verify_chain(s)
-    assert result.ok is False and result.first_bad in (3, 4)  # a deleted row shows up at the next seq
+    assert result.ok is False and result.first_bad in (
+        3,
+        4,
+    )  # a deleted row shows up at the next seq
     if "DELETE" not in tamper:
         assert result.first_bad == 3
 
@@ -83,7 +100,9 @@ def test_rehashing_a_tampered_row_still_breaks_the_link(services: Services) -> N
         row.data = {"i": 42}
         forged = audit._digest(row.prev_hash, audit._fields(row))
         s.expunge(row)
-    _tamper(services, f"UPDATE audit_events SET data = '{{\"i\": 42}}', hash = '{forged}' WHERE seq = 2")
+    _tamper(
+        services, f"UPDATE audit_events SET data = '{{\"i\": 42}}', hash = '{forged}' WHERE seq = 2"
+    )
     with services.db.transaction() as s:
         assert audit.verify_chain(s).first_bad == 3
 

@@ -109,61 +109,129 @@ SPECS: dict[tuple[str, str], Spec] = {
     ("GET", "/healthz"): Spec(always),
     ("GET", "/readyz"): Spec(always),
     ("GET", "/metrics"): Spec(always),
-    ("POST", "/api/v1/orgs"): Spec(lambda c, r: ALLOW if c.coordinator(Role.admin) else FORBID,
-                                   body=lambda t: {"name": f"new-{t['n']}", "kind": "vendor"}, mutates=True),
+    ("POST", "/api/v1/orgs"): Spec(
+        lambda c, r: ALLOW if c.coordinator(Role.admin) else FORBID,
+        body=lambda t: {"name": f"new-{t['n']}", "kind": "vendor"},
+        mutates=True,
+    ),
     ("GET", "/api/v1/orgs"): Spec(always),
     ("GET", "/api/v1/orgs/{org_id}"): Spec(lambda c, r: decide(see_org(c, r), True), target="org"),
     ("POST", "/api/v1/users"): Spec(
-        lambda c, r: decide(see_org(c, r), c.coordinator(Role.admin) or (r == "own" and c.at_least(Role.admin))),
-        target="org", body=lambda t: {"org_id": t["org_id"], "email": f"new{t['n']}@x.org", "role": "viewer"},
-        mutates=True),
+        lambda c, r: decide(
+            see_org(c, r), c.coordinator(Role.admin) or (r == "own" and c.at_least(Role.admin))
+        ),
+        target="org",
+        body=lambda t: {"org_id": t["org_id"], "email": f"new{t['n']}@x.org", "role": "viewer"},
+        mutates=True,
+    ),
     ("GET", "/api/v1/users"): Spec(always),
-    ("GET", "/api/v1/users/{user_id}"): Spec(lambda c, r: decide(see_org(c, r), True), target="user"),
-    ("POST", "/api/v1/tokens"): Spec(token_rule, target="user", body=lambda t: {"user_id": t["user_id"]}, mutates=True),
+    ("GET", "/api/v1/users/{user_id}"): Spec(
+        lambda c, r: decide(see_org(c, r), True), target="user"
+    ),
+    ("POST", "/api/v1/tokens"): Spec(
+        token_rule, target="user", body=lambda t: {"user_id": t["user_id"]}, mutates=True
+    ),
     ("GET", "/api/v1/tokens"): Spec(always),
     ("DELETE", "/api/v1/tokens/{token_id}"): Spec(token_rule, target="token", mutates=True),
     ("POST", "/api/v1/agreements"): Spec(
-        lambda c, r: decide(see_agreement(c, r), c.coordinator(Role.member) or (own_lab(c, r) and c.at_least(Role.admin))),
-        target="lab", body=lambda t: {"lab_org_id": t["lab_org_id"], "scope": "s", "confidentiality_terms": "t",
-                                      "retention_days": 10}, mutates=True),
+        lambda c, r: decide(
+            see_agreement(c, r),
+            c.coordinator(Role.member) or (own_lab(c, r) and c.at_least(Role.admin)),
+        ),
+        target="lab",
+        body=lambda t: {
+            "lab_org_id": t["lab_org_id"],
+            "scope": "s",
+            "confidentiality_terms": "t",
+            "retention_days": 10,
+        },
+        mutates=True,
+    ),
     ("GET", "/api/v1/agreements"): Spec(always),
-    ("GET", "/api/v1/agreements/{agreement_id}"): Spec(lambda c, r: decide(see_agreement(c, r), True), target="agreement"),
+    ("GET", "/api/v1/agreements/{agreement_id}"): Spec(
+        lambda c, r: decide(see_agreement(c, r), True), target="agreement"
+    ),
     ("POST", "/api/v1/agreements/{agreement_id}/withdraw"): Spec(
-        lambda c, r: decide(see_agreement(c, r), c.coordinator(Role.admin) or (own_lab(c, r) and c.at_least(Role.admin))),
-        target="agreement", body=lambda t: {}, mutates=True),
+        lambda c, r: decide(
+            see_agreement(c, r),
+            c.coordinator(Role.admin) or (own_lab(c, r) and c.at_least(Role.admin)),
+        ),
+        target="agreement",
+        body=lambda t: {},
+        mutates=True,
+    ),
     ("POST", "/api/v1/submissions"): Spec(
-        lambda c, r: decide(see_agreement(c, r), own_lab(c, r) and c.at_least(Role.member)), target="agreement",
-        body=lambda t: {"agreement_id": t["agreement_id"], "model_name": "m", "model_version": "1",
-                        "planned_release_at": _release(), "weights_digest": "sha256:" + "b" * 64,
-                        "evaluator_org_id": t["evaluator_org_id"]}, mutates=True),
+        lambda c, r: decide(see_agreement(c, r), own_lab(c, r) and c.at_least(Role.member)),
+        target="agreement",
+        body=lambda t: {
+            "agreement_id": t["agreement_id"],
+            "model_name": "m",
+            "model_version": "1",
+            "planned_release_at": _release(),
+            "weights_digest": "sha256:" + "b" * 64,
+            "evaluator_org_id": t["evaluator_org_id"],
+        },
+        mutates=True,
+    ),
     ("GET", "/api/v1/submissions"): Spec(always),
-    ("GET", "/api/v1/submissions/{submission_id}"): Spec(lambda c, r: decide(see_submission(c, r), True),
-                                                          target="submission", state="submitted"),
+    ("GET", "/api/v1/submissions/{submission_id}"): Spec(
+        lambda c, r: decide(see_submission(c, r), True), target="submission", state="submitted"
+    ),
     ("POST", "/api/v1/submissions/{submission_id}/verify-access"): Spec(
-        lambda c, r: decide(see_submission(c, r), c.coordinator(Role.member)
-                            or ((own_lab(c, r) or own_eval(c, r)) and c.at_least(Role.member))),
-        target="submission", state="submitted", mutates=True),
+        lambda c, r: decide(
+            see_submission(c, r),
+            c.coordinator(Role.member)
+            or ((own_lab(c, r) or own_eval(c, r)) and c.at_least(Role.member)),
+        ),
+        target="submission",
+        state="submitted",
+        mutates=True,
+    ),
     ("POST", "/api/v1/submissions/{submission_id}/transition"): Spec(
-        evaluator_work, target="submission", state="access_verified", body=lambda t: {"to": "testing"}, mutates=True),
-    ("GET", "/api/v1/submissions/{submission_id}/timeline"): Spec(lambda c, r: decide(see_submission(c, r), True),
-                                                                   target="submission", state="submitted"),
+        evaluator_work,
+        target="submission",
+        state="access_verified",
+        body=lambda t: {"to": "testing"},
+        mutates=True,
+    ),
+    ("GET", "/api/v1/submissions/{submission_id}/timeline"): Spec(
+        lambda c, r: decide(see_submission(c, r), True), target="submission", state="submitted"
+    ),
     ("POST", "/api/v1/submissions/{submission_id}/findings"): Spec(
-        evaluator_work, target="submission", state="testing", mutates=True,
-        body=lambda t: {"title": "t", "severity": "low", "body": "b"}),
-    ("GET", "/api/v1/submissions/{submission_id}/findings"): Spec(content_read, target="submission", state="testing"),
+        evaluator_work,
+        target="submission",
+        state="testing",
+        mutates=True,
+        body=lambda t: {"title": "t", "severity": "low", "body": "b"},
+    ),
+    ("GET", "/api/v1/submissions/{submission_id}/findings"): Spec(
+        content_read, target="submission", state="testing"
+    ),
     ("POST", "/api/v1/submissions/{submission_id}/reports"): Spec(
-        evaluator_work, target="submission", state="testing", mutates=True,
-        body=lambda t: {"title": "r", "media_type": "text/html", "content": "<p>r</p>"}),
-    ("GET", "/api/v1/submissions/{submission_id}/reports"): Spec(content_read, target="submission", state="testing"),
-    ("GET", "/api/v1/submissions/{submission_id}/reports/{version}"): Spec(content_read, target="report",
-                                                                            state="findings_drafted"),
-    ("GET", "/api/v1/submissions/{submission_id}/reports/{version}/content"): Spec(content_read, target="report",
-                                                                                    state="findings_drafted"),
+        evaluator_work,
+        target="submission",
+        state="testing",
+        mutates=True,
+        body=lambda t: {"title": "r", "media_type": "text/html", "content": "<p>r</p>"},
+    ),
+    ("GET", "/api/v1/submissions/{submission_id}/reports"): Spec(
+        content_read, target="submission", state="testing"
+    ),
+    ("GET", "/api/v1/submissions/{submission_id}/reports/{version}"): Spec(
+        content_read, target="report", state="findings_drafted"
+    ),
+    ("GET", "/api/v1/submissions/{submission_id}/reports/{version}/content"): Spec(
+        content_read, target="report", state="findings_drafted"
+    ),
     ("POST", "/api/v1/submissions/{submission_id}/reports/{version}/deliver"): Spec(
-        evaluator_work, target="report", state="findings_drafted", mutates=True),
+        evaluator_work, target="report", state="findings_drafted", mutates=True
+    ),
     ("POST", "/api/v1/submissions/{submission_id}/reports/{version}/acknowledge"): Spec(
         lambda c, r: decide(see_submission(c, r), own_lab(c, r) and c.at_least(Role.member)),
-        target="delivered_report", state="findings_drafted", mutates=True),
+        target="delivered_report",
+        state="findings_drafted",
+        mutates=True,
+    ),
     ("GET", "/api/v1/audit/events"): Spec(coordinators),
     ("GET", "/api/v1/audit/verify"): Spec(coordinators),
     ("GET", "/api/v1/jobs"): Spec(coordinators),
@@ -192,8 +260,10 @@ class Fixtures:
         self.mine = {k: world.org(k) for k in KINDS}
         self.others = {k: world.org(k) for k in KINDS}
         self.callers = {(k, r): world.member(self.mine[k], k, r) for k in KINDS for r in ROLES}
-        self.lab_submitters = {org: world.member(org, OrgKind.lab, Role.member)
-                               for org in (self.mine[OrgKind.lab], self.others[OrgKind.lab])}
+        self.lab_submitters = {
+            org: world.member(org, OrgKind.lab, Role.member)
+            for org in (self.mine[OrgKind.lab], self.others[OrgKind.lab])
+        }
         self.agreements: dict[str, str] = {}
         self.cache: dict[tuple[Any, ...], dict[str, str]] = {}
 
@@ -201,8 +271,16 @@ class Fixtures:
         return self.mine[caller.kind] if rel == "own" else self.others[caller.kind]
 
     def parties(self, caller: Caller, rel: str) -> tuple[str, str]:
-        lab = self.mine[OrgKind.lab] if (rel == "own" and caller.kind is OrgKind.lab) else self.others[OrgKind.lab]
-        ev = self.mine[OrgKind.evaluator] if (rel == "own" and caller.kind is OrgKind.evaluator) else self.others[OrgKind.evaluator]
+        lab = (
+            self.mine[OrgKind.lab]
+            if (rel == "own" and caller.kind is OrgKind.lab)
+            else self.others[OrgKind.lab]
+        )
+        ev = (
+            self.mine[OrgKind.evaluator]
+            if (rel == "own" and caller.kind is OrgKind.evaluator)
+            else self.others[OrgKind.evaluator]
+        )
         return lab, ev
 
     def agreement(self, lab: str, fresh: bool) -> str:
@@ -250,8 +328,13 @@ class Fixtures:
 
     def _submission(self, lab: str, ev: str, spec: Spec) -> dict[str, str]:
         w = self.world
-        sid = w.submission(self.agreement(lab, False), self.lab_submitters[lab], ev, endpoint_url=self.endpoint,
-                           api_key=KEY)
+        sid = w.submission(
+            self.agreement(lab, False),
+            self.lab_submitters[lab],
+            ev,
+            endpoint_url=self.endpoint,
+            api_key=KEY,
+        )
         system = Principal.system()
         with w.services.db.transaction() as s:
             sub = s.get(Submission, sid)
@@ -261,8 +344,13 @@ class Fixtures:
                 sub.state = "testing"  # reports may be added from testing on
                 sub.window_opened_at, sub.deadline = now, now + timedelta(days=30)
             if spec.target in {"report", "delivered_report"}:
-                reviews.add_report(s, system, w.services.blobs, sid,
-                                   ReportCreate(title="r", media_type=ReportMediaType.html, content="<p>x</p>"))
+                reviews.add_report(
+                    s,
+                    system,
+                    w.services.blobs,
+                    sid,
+                    ReportCreate(title="r", media_type=ReportMediaType.html, content="<p>x</p>"),
+                )
             if spec.state:
                 sub.state = spec.state
             if spec.target == "delivered_report":
@@ -276,11 +364,15 @@ def fixtures(world: World) -> Iterator[Fixtures]:
         yield Fixtures(world, endpoint)
 
 
-def _call(client: TestClient, method: str, path: str, spec: Spec, member: Member | None, t: dict[str, str]):
+def _call(
+    client: TestClient, method: str, path: str, spec: Spec, member: Member | None, t: dict[str, str]
+):
     url = path.format(**t)
     body = spec.body(t) if spec.body else None
     headers = member.headers if member else {}
-    return client.request(method, url, headers=headers, json=body if method in {"POST", "PUT", "PATCH"} else None)
+    return client.request(
+        method, url, headers=headers, json=body if method in {"POST", "PUT", "PATCH"} else None
+    )
 
 
 @pytest.mark.slow
@@ -296,10 +388,16 @@ def test_authorisation_matrix(client: TestClient, fixtures: Fixtures) -> None:
             r = _call(client, method, path, spec, fixtures.callers[(kind, role)], t)
             cases += 1
             expected = spec.expect(caller, rel)
-            got = ALLOW if r.status_code < 300 else {403: FORBID, 404: HIDE}.get(r.status_code, f"HTTP {r.status_code}")
+            got = (
+                ALLOW
+                if r.status_code < 300
+                else {403: FORBID, 404: HIDE}.get(r.status_code, f"HTTP {r.status_code}")
+            )
             if got != expected:
-                failures.append(f"{method} {path} as {kind.value}/{role.value} on {rel}: expected {expected}, "
-                                f"got {r.status_code} {r.text[:160]}")
+                failures.append(
+                    f"{method} {path} as {kind.value}/{role.value} on {rel}: expected {expected}, "
+                    f"got {r.status_code} {r.text[:160]}"
+                )
             if got in {FORBID, HIDE} and r.headers["content-type"] != "application/problem+json":
                 failures.append(f"{method} {path}: denial is not problem+json")
     assert not failures, f"{len(failures)} of {cases} cases wrong:\n" + "\n".join(failures[:40])
@@ -316,9 +414,21 @@ def test_unauthenticated_requests_get_401_on_every_api_route(client: TestClient)
 
 
 def test_listings_show_only_what_the_caller_may_see(client: TestClient, fixtures: Fixtures) -> None:
-    lab_own = fixtures.build(SPECS[("GET", "/api/v1/submissions/{submission_id}")], Caller(OrgKind.lab, Role.viewer), "own")
-    other = fixtures.build(SPECS[("GET", "/api/v1/submissions/{submission_id}")], Caller(OrgKind.lab, Role.viewer), "other")
-    ev_own = fixtures.build(SPECS[("GET", "/api/v1/submissions/{submission_id}")], Caller(OrgKind.evaluator, Role.viewer), "own")
+    lab_own = fixtures.build(
+        SPECS[("GET", "/api/v1/submissions/{submission_id}")],
+        Caller(OrgKind.lab, Role.viewer),
+        "own",
+    )
+    other = fixtures.build(
+        SPECS[("GET", "/api/v1/submissions/{submission_id}")],
+        Caller(OrgKind.lab, Role.viewer),
+        "other",
+    )
+    ev_own = fixtures.build(
+        SPECS[("GET", "/api/v1/submissions/{submission_id}")],
+        Caller(OrgKind.evaluator, Role.viewer),
+        "own",
+    )
 
     def ids(kind: OrgKind, path: str) -> set[str]:
         r = client.get(path, headers=fixtures.callers[(kind, Role.viewer)].headers)
@@ -327,7 +437,9 @@ def test_listings_show_only_what_the_caller_may_see(client: TestClient, fixtures
 
     assert ids(OrgKind.lab, "/api/v1/submissions") == {lab_own["submission_id"]}
     assert ids(OrgKind.evaluator, "/api/v1/submissions") == {ev_own["submission_id"]}
-    assert {lab_own["submission_id"], other["submission_id"], ev_own["submission_id"]} <= ids(OrgKind.coordinator, "/api/v1/submissions")
+    assert {lab_own["submission_id"], other["submission_id"], ev_own["submission_id"]} <= ids(
+        OrgKind.coordinator, "/api/v1/submissions"
+    )
     for outsider in (OrgKind.vendor, OrgKind.operator):
         assert ids(outsider, "/api/v1/submissions") == set()
         assert ids(outsider, "/api/v1/agreements") == set()
@@ -341,5 +453,9 @@ def test_read_only_token_cannot_write(client: TestClient, world: World) -> None:
     assert r.status_code == 403 and r.json()["code"] == "scope_missing"
     assert client.get("/api/v1/orgs", headers=ro.headers).status_code == 200
     # and it cannot mint itself a stronger token
-    r = client.post("/api/v1/tokens", headers=ro.headers, json={"user_id": ro.user_id, "scopes": ["read", "write"]})
+    r = client.post(
+        "/api/v1/tokens",
+        headers=ro.headers,
+        json={"user_id": ro.user_id, "scopes": ["read", "write"]},
+    )
     assert r.status_code in (403, 422)

@@ -31,31 +31,44 @@ def people(world: World) -> dict[str, Member | str]:
 
 
 def _submission_body(people: dict, **over: object) -> dict:
-    body = {"agreement_id": people["agr"], "model_name": "m", "model_version": "1",
-            "planned_release_at": (utcnow() + timedelta(days=20)).isoformat(),
-            "endpoint_url": "http://127.0.0.1:9/v1", "api_key": "sk-very-secret-value-123",
-            "evaluator_org_id": people["ev"]}
+    body = {
+        "agreement_id": people["agr"],
+        "model_name": "m",
+        "model_version": "1",
+        "planned_release_at": (utcnow() + timedelta(days=20)).isoformat(),
+        "endpoint_url": "http://127.0.0.1:9/v1",
+        "api_key": "sk-very-secret-value-123",
+        "evaluator_org_id": people["ev"],
+    }
     body.update(over)
     return {k: v for k, v in body.items() if v is not None}
 
 
-@pytest.mark.parametrize(("override", "code"), [
-    ({"planned_release_at": "2020-01-01T00:00:00Z"}, "release_in_past"),
-    ({"planned_release_at": "2030-01-01T00:00:00"}, "invalid_request"),  # no timezone
-    ({"api_key": None}, "invalid_request"),  # endpoint without key
-    ({"weights_digest": "sha256:" + "a" * 64}, "invalid_request"),  # both access methods
-    ({"endpoint_url": None, "api_key": None, "weights_digest": "md5:abc"}, "invalid_request"),
-    ({"endpoint_url": "ftp://example.org/v1"}, "endpoint_refused"),
-    ({"endpoint_url": "http://user:pw@127.0.0.1/v1"}, "endpoint_refused"),
-    ({"evaluator_org_id": "org_nope"}, "evaluator_org_invalid"),
-    ({"agreement_id": "agr_nope"}, "not_found"),
-    ({"model_name": ""}, "invalid_request"),
-    ({"unexpected": 1}, "invalid_request"),
-])
-def test_invalid_submissions_are_rejected_and_store_nothing(client: TestClient, world: World, people: dict,
-                                                            override: dict, code: str) -> None:
+@pytest.mark.parametrize(
+    ("override", "code"),
+    [
+        ({"planned_release_at": "2020-01-01T00:00:00Z"}, "release_in_past"),
+        ({"planned_release_at": "2030-01-01T00:00:00"}, "invalid_request"),  # no timezone
+        ({"api_key": None}, "invalid_request"),  # endpoint without key
+        ({"weights_digest": "sha256:" + "a" * 64}, "invalid_request"),  # both access methods
+        ({"endpoint_url": None, "api_key": None, "weights_digest": "md5:abc"}, "invalid_request"),
+        ({"endpoint_url": "ftp://example.org/v1"}, "endpoint_refused"),
+        ({"endpoint_url": "http://user:pw@127.0.0.1/v1"}, "endpoint_refused"),
+        ({"evaluator_org_id": "org_nope"}, "evaluator_org_invalid"),
+        ({"agreement_id": "agr_nope"}, "not_found"),
+        ({"model_name": ""}, "invalid_request"),
+        ({"unexpected": 1}, "invalid_request"),
+    ],
+)
+def test_invalid_submissions_are_rejected_and_store_nothing(
+    client: TestClient, world: World, people: dict, override: dict, code: str
+) -> None:
     before = _audit_count(world)
-    r = client.post("/api/v1/submissions", headers=people["lab_m"].headers, json=_submission_body(people, **override))
+    r = client.post(
+        "/api/v1/submissions",
+        headers=people["lab_m"].headers,
+        json=_submission_body(people, **override),
+    )
     assert r.status_code in (404, 409, 422), r.text
     assert r.headers["content-type"] == "application/problem+json"
     assert r.json()["code"] == code
@@ -75,15 +88,23 @@ def test_malformed_json_and_unknown_routes(client: TestClient, people: dict) -> 
 
 def test_unknown_ids_are_404_with_code(client: TestClient, people: dict) -> None:
     h = people["coord"].headers
-    for path in ("/api/v1/orgs/org_x", "/api/v1/users/usr_x", "/api/v1/agreements/agr_x",
-                 "/api/v1/submissions/sub_x", "/api/v1/jobs/job_x"):
+    for path in (
+        "/api/v1/orgs/org_x",
+        "/api/v1/users/usr_x",
+        "/api/v1/agreements/agr_x",
+        "/api/v1/submissions/sub_x",
+        "/api/v1/jobs/job_x",
+    ):
         r = client.get(path, headers=h)
         assert r.status_code == 404 and r.json()["code"] == "not_found", path
 
 
 def test_duplicate_org_name_is_a_conflict(client: TestClient, world: World, people: dict) -> None:
     h = people["coord"].headers
-    assert client.post("/api/v1/orgs", headers=h, json={"name": "Acme", "kind": "vendor"}).status_code == 201
+    assert (
+        client.post("/api/v1/orgs", headers=h, json={"name": "Acme", "kind": "vendor"}).status_code
+        == 201
+    )
     before = _audit_count(world)
     r = client.post("/api/v1/orgs", headers=h, json={"name": "Acme", "kind": "vendor"})
     assert r.status_code == 409 and r.json()["code"] == "already_exists"
@@ -111,7 +132,9 @@ def test_pagination_walks_every_item_once(client: TestClient, world: World, peop
 
 
 @pytest.mark.parametrize("mutation", ["revoked", "expired", "garbage", "wrong_secret"])
-def test_bad_tokens_get_specific_401s(client: TestClient, world: World, people: dict, mutation: str) -> None:
+def test_bad_tokens_get_specific_401s(
+    client: TestClient, world: World, people: dict, mutation: str
+) -> None:
     m: Member = people["coord"]
     token = m.token
     with world.services.db.transaction() as s:
@@ -125,33 +148,58 @@ def test_bad_tokens_get_specific_401s(client: TestClient, world: World, people: 
     elif mutation == "wrong_secret":
         token = token[:-4] + "AAAA"
     before = _audit_count(world)
-    r = client.post("/api/v1/orgs", headers={"Authorization": f"Bearer {token}"}, json={"name": "z", "kind": "lab"})
+    r = client.post(
+        "/api/v1/orgs",
+        headers={"Authorization": f"Bearer {token}"},
+        json={"name": "z", "kind": "lab"},
+    )
     assert r.status_code == 401
-    assert r.json()["code"] == {"revoked": "token_revoked", "expired": "token_expired"}.get(mutation, "token_invalid")
+    assert r.json()["code"] == {"revoked": "token_revoked", "expired": "token_expired"}.get(
+        mutation, "token_invalid"
+    )
     assert r.headers["www-authenticate"] == "Bearer"
     assert _audit_count(world) == before
 
 
 def test_revoking_a_token_takes_effect_immediately(client: TestClient, people: dict) -> None:
     coord: Member = people["coord"]
-    issued = client.post("/api/v1/tokens", headers=coord.headers, json={"user_id": coord.user_id}).json()
+    issued = client.post(
+        "/api/v1/tokens", headers=coord.headers, json={"user_id": coord.user_id}
+    ).json()
     h2 = {"Authorization": f"Bearer {issued['token']}"}
     assert client.get("/api/v1/orgs", headers=h2).status_code == 200
-    assert client.delete(f"/api/v1/tokens/{issued['id']}", headers=coord.headers).json()["revoked_at"]
+    assert client.delete(f"/api/v1/tokens/{issued['id']}", headers=coord.headers).json()[
+        "revoked_at"
+    ]
     assert client.get("/api/v1/orgs", headers=h2).json()["code"] == "token_revoked"
     listed = client.get("/api/v1/tokens", headers=coord.headers).json()["items"]
     assert all("token" not in t and "secret_hash" not in t for t in listed)
 
 
-def test_illegal_transition_is_409_and_changes_nothing(client: TestClient, world: World, people: dict) -> None:
+def test_illegal_transition_is_409_and_changes_nothing(
+    client: TestClient, world: World, people: dict
+) -> None:
     ev_m = world.member(people["ev"], OrgKind.evaluator, Role.member)
     sid = world.submission(people["agr"], people["lab_m"], people["ev"])
     before = _audit_count(world)
-    r = client.post(f"/api/v1/submissions/{sid}/transition", headers=ev_m.headers, json={"to": "findings_drafted"})
+    r = client.post(
+        f"/api/v1/submissions/{sid}/transition",
+        headers=ev_m.headers,
+        json={"to": "findings_drafted"},
+    )
     assert r.status_code == 409
     body = r.json()
-    assert body["code"] == "illegal_transition" and body["current"] == "submitted" and body["target"] == "findings_drafted"
-    assert client.get(f"/api/v1/submissions/{sid}", headers=ev_m.headers).json()["state"] == "submitted"
+    assert (
+        body["code"] == "illegal_transition"
+        and body["current"] == "submitted"
+        and body["target"] == "findings_drafted"
+    )
+    assert (
+        client.get(f"/api/v1/submissions/{sid}", headers=ev_m.headers).json()["state"]
+        == "submitted"
+    )
     assert _audit_count(world) == before + 1  # only the read just above
-    r = client.post(f"/api/v1/submissions/{sid}/transition", headers=ev_m.headers, json={"to": "lapsed"})
+    r = client.post(
+        f"/api/v1/submissions/{sid}/transition", headers=ev_m.headers, json={"to": "lapsed"}
+    )
     assert r.status_code == 422  # lapsing is the job's to do, not a client's

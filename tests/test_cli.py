@@ -9,12 +9,22 @@ import sys
 from clearinghouse.container import Services
 
 
-def cli(env: dict[str, str], *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "clearinghouse", *args], env=env, capture_output=True, text=True,
-                          input=stdin, timeout=60)
+def cli(
+    env: dict[str, str], *args: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "clearinghouse", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        input=stdin,
+        timeout=60,
+    )
 
 
-def test_bootstrap_then_drive_the_program(cli_env: dict[str, str], services: Services, tmp_path) -> None:
+def test_bootstrap_then_drive_the_program(
+    cli_env: dict[str, str], services: Services, tmp_path
+) -> None:
     r = cli(cli_env, "admin", "bootstrap", "--json")
     assert r.returncode == 0, r.stderr
     boot = json.loads(r.stdout)
@@ -25,15 +35,59 @@ def test_bootstrap_then_drive_the_program(cli_env: dict[str, str], services: Ser
     env = {**cli_env, "CLEARINGHOUSE_TOKEN": boot["token"]}
     lab = json.loads(cli(env, "orgs", "create", "Lab One", "--kind", "lab", "--json").stdout)
     ev = json.loads(cli(env, "orgs", "create", "Agency", "--kind", "evaluator", "--json").stdout)
-    user = json.loads(cli(env, "users", "create", "--org", lab["id"], "--email", "l@lab.org", "--role", "admin",
-                          "--json").stdout)
-    lab_token = json.loads(cli(env, "tokens", "create", "--user", user["id"], "--json").stdout)["token"]
-    agr = json.loads(cli(env, "agreements", "create", "--lab", lab["id"], "--scope", "cyber", "--terms", "t",
-                         "--json").stdout)
+    user = json.loads(
+        cli(
+            env,
+            "users",
+            "create",
+            "--org",
+            lab["id"],
+            "--email",
+            "l@lab.org",
+            "--role",
+            "admin",
+            "--json",
+        ).stdout
+    )
+    lab_token = json.loads(cli(env, "tokens", "create", "--user", user["id"], "--json").stdout)[
+        "token"
+    ]
+    agr = json.loads(
+        cli(
+            env,
+            "agreements",
+            "create",
+            "--lab",
+            lab["id"],
+            "--scope",
+            "cyber",
+            "--terms",
+            "t",
+            "--json",
+        ).stdout
+    )
     lab_env = {**cli_env, "CLEARINGHOUSE_TOKEN": lab_token}
-    r = cli(lab_env, "submissions", "create", "--agreement", agr["id"], "--model", "m", "--version", "1",
-            "--release", "2099-01-01", "--evaluator", ev["id"], "--endpoint", "http://127.0.0.1:9/v1",
-            "--api-key-file", "-", "--json", stdin="sk-from-stdin-0123456789\n")
+    r = cli(
+        lab_env,
+        "submissions",
+        "create",
+        "--agreement",
+        agr["id"],
+        "--model",
+        "m",
+        "--version",
+        "1",
+        "--release",
+        "2099-01-01",
+        "--evaluator",
+        ev["id"],
+        "--endpoint",
+        "http://127.0.0.1:9/v1",
+        "--api-key-file",
+        "-",
+        "--json",
+        stdin="sk-from-stdin-0123456789\n",
+    )
     assert r.returncode == 0, r.stderr
     sub = json.loads(r.stdout)
     assert sub["state"] == "submitted" and sub["access"]["api_key_hint"] == "…6789"
@@ -67,5 +121,14 @@ def test_bootstrap_then_drive_the_program(cli_env: dict[str, str], services: Ser
 def test_python_dash_m_and_help(cli_env: dict[str, str]) -> None:
     r = cli(cli_env, "--help")
     assert r.returncode == 0
-    for group in ("admin", "agreements", "submissions", "audit", "keys", "worker", "serve", "model"):
+    for group in (
+        "admin",
+        "agreements",
+        "submissions",
+        "audit",
+        "keys",
+        "worker",
+        "serve",
+        "model",
+    ):
         assert group in r.stdout

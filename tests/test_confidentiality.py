@@ -29,9 +29,14 @@ def _exercise(world: World, client: TestClient, endpoint: str) -> tuple[str, lis
     texts = []
     for r in (
         client.post(f"/api/v1/submissions/{sid}/verify-access", headers=ev_m.headers),
-        client.post(f"/api/v1/submissions/{sid}/transition", headers=ev_m.headers, json={"to": "testing"}),
-        client.post(f"/api/v1/submissions/{sid}/findings", headers=ev_m.headers,
-                    json={"title": "t", "severity": "high", "body": FINDING}),
+        client.post(
+            f"/api/v1/submissions/{sid}/transition", headers=ev_m.headers, json={"to": "testing"}
+        ),
+        client.post(
+            f"/api/v1/submissions/{sid}/findings",
+            headers=ev_m.headers,
+            json={"title": "t", "severity": "high", "body": FINDING},
+        ),
         client.get(f"/api/v1/submissions/{sid}", headers=lab_m.headers),
         client.get("/api/v1/submissions", headers=ev_m.headers),
         client.get(f"/api/v1/submissions/{sid}/timeline", headers=lab_m.headers),
@@ -41,8 +46,9 @@ def _exercise(world: World, client: TestClient, endpoint: str) -> tuple[str, lis
     return sid, texts
 
 
-def test_api_key_and_findings_are_never_stored_or_shown_in_plaintext(world: World, client: TestClient,
-                                                                     database_url: str, caplog) -> None:
+def test_api_key_and_findings_are_never_stored_or_shown_in_plaintext(
+    world: World, client: TestClient, database_url: str, caplog
+) -> None:
     caplog.set_level(logging.DEBUG)
     with openai_endpoint(SECRET) as (endpoint, _):
         _, texts = _exercise(world, client, endpoint)
@@ -64,7 +70,12 @@ def test_api_key_and_findings_are_never_stored_or_shown_in_plaintext(world: Worl
     else:
         engine = create_engine(database_url)
         with engine.connect() as c:
-            tables = [r[0] for r in c.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'"))]
+            tables = [
+                r[0]
+                for r in c.execute(
+                    text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+                )
+            ]
             dump = "".join(str(c.execute(text(f'SELECT * FROM "{t}"')).fetchall()) for t in tables)
         engine.dispose()
         assert "sealed_values" in tables and len(dump) > 1000
@@ -84,19 +95,31 @@ def test_redaction_of_secret_shapes() -> None:
 
 
 def test_production_refuses_to_start_without_a_key(tmp_path: Path) -> None:
-    env = {"PATH": "/usr/bin:/bin", "CLEARINGHOUSE_ENV": "production", "CLEARINGHOUSE_VAR_DIR": str(tmp_path),
-           "CLEARINGHOUSE_DATABASE_URL": f"sqlite:///{tmp_path}/x.db"}
-    r = subprocess.run([sys.executable, "-m", "clearinghouse", "db", "upgrade"], env=env, capture_output=True, text=True)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "CLEARINGHOUSE_ENV": "production",
+        "CLEARINGHOUSE_VAR_DIR": str(tmp_path),
+        "CLEARINGHOUSE_DATABASE_URL": f"sqlite:///{tmp_path}/x.db",
+    }
+    r = subprocess.run(
+        [sys.executable, "-m", "clearinghouse", "db", "upgrade"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode != 0
     assert "master_key_missing" in r.stderr
     assert not (tmp_path / "master.key").exists()
 
 
-@pytest.mark.parametrize(("key", "code"), [
-    ("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "master_key_insecure"),
-    ("dG9vLXNob3J0", "master_key_invalid"),
-    ("%%%not base64%%%", "master_key_invalid"),
-])
+@pytest.mark.parametrize(
+    ("key", "code"),
+    [
+        ("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "master_key_insecure"),
+        ("dG9vLXNob3J0", "master_key_invalid"),
+        ("%%%not base64%%%", "master_key_invalid"),
+    ],
+)
 def test_production_refuses_weak_or_malformed_keys(key: str, code: str) -> None:
     from clearinghouse.core.config import Environment, Settings
     from clearinghouse.core.errors import ConfigurationError
@@ -112,8 +135,12 @@ def test_production_refuses_private_endpoints_and_implicit_database(master_key: 
     from clearinghouse.core.errors import ConfigurationError
 
     with pytest.raises(ConfigurationError, match="PRIVATE_ENDPOINTS"):
-        Settings(env=Environment.production, master_key=master_key, database_url="sqlite://",  # type: ignore[arg-type]
-                 allow_private_endpoints=True).check_production()
+        Settings(
+            env=Environment.production,
+            master_key=master_key,
+            database_url="sqlite://",  # type: ignore[arg-type]
+            allow_private_endpoints=True,
+        ).check_production()
     with pytest.raises(ConfigurationError) as info:
         Settings(env=Environment.production, master_key=master_key).check_production()  # type: ignore[arg-type]
     assert info.value.code == "database_url_missing"

@@ -36,8 +36,11 @@ def test_ciphertext_is_bound_to_its_row(services: Services) -> None:
         b = vault.seal_text(s, "secret-b", purpose="t")
         a_id, b_id = a.id, b.id
         # Move b's wrapped key and ciphertext into a's row: it must not open there.
-        s.execute(update(SealedValue).where(SealedValue.id == a_id).values(
-            wrapped_key=b.wrapped_key, ciphertext=b.ciphertext))
+        s.execute(
+            update(SealedValue)
+            .where(SealedValue.id == a_id)
+            .values(wrapped_key=b.wrapped_key, ciphertext=b.ciphertext)
+        )
     with services.db.transaction() as s, pytest.raises(DecryptionError):
         vault.reveal_text(s, a_id)
     with services.db.transaction() as s:
@@ -74,9 +77,15 @@ def test_cli_keys_rotate_generate(cli_env: dict[str, str], services: Services) -
     env["CLEARINGHOUSE_ENV"] = "development"
     var = services.settings.var_dir
     var.mkdir(parents=True, exist_ok=True)
-    (var / "master.key").write_text(base64.urlsafe_b64encode(services.vault.keyring.current).decode())
-    r = subprocess.run([sys.executable, "-m", "clearinghouse", "keys", "rotate", "--generate", "--json"],
-                       env=env, capture_output=True, text=True)
+    (var / "master.key").write_text(
+        base64.urlsafe_b64encode(services.vault.keyring.current).decode()
+    )
+    r = subprocess.run(
+        [sys.executable, "-m", "clearinghouse", "keys", "rotate", "--generate", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert out["rewrapped"] >= 1 and out["kek_id"] != services.vault.keyring.current_id

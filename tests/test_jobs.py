@@ -32,9 +32,15 @@ load_job_handlers(["tests.support.jobs"])
 
 
 def _worker_env(cli_env: dict[str, str]) -> dict[str, str]:
-    return {**cli_env, "CLEARINGHOUSE_JOB_MODULES": '["tests.support.jobs"]', "CLEARINGHOUSE_JOB_LEASE_SECONDS": "2",
-            "CLEARINGHOUSE_JOB_HEARTBEAT_SECONDS": "0.5", "CLEARINGHOUSE_WORKER_POLL_SECONDS": "0.1",
-            "CLEARINGHOUSE_PERIODIC_INTERVAL_SECONDS": "3600", "CLEARINGHOUSE_LOG_LEVEL": "WARNING"}
+    return {
+        **cli_env,
+        "CLEARINGHOUSE_JOB_MODULES": '["tests.support.jobs"]',
+        "CLEARINGHOUSE_JOB_LEASE_SECONDS": "2",
+        "CLEARINGHOUSE_JOB_HEARTBEAT_SECONDS": "0.5",
+        "CLEARINGHOUSE_WORKER_POLL_SECONDS": "0.1",
+        "CLEARINGHOUSE_PERIODIC_INTERVAL_SECONDS": "3600",
+        "CLEARINGHOUSE_LOG_LEVEL": "WARNING",
+    }
 
 
 def _effects(services: Services, job_id: str | None = None) -> int:
@@ -71,7 +77,9 @@ def test_retries_with_backoff_then_succeeds(services: Services) -> None:
         job = _job(services, job_id)
         assert job.state == "queued" and job.attempts == attempt
         assert job.run_at > before  # backed off
-        assert "attempt" in (job.last_error or "") and "0123456789abcdef" not in (job.last_error or "")
+        assert "attempt" in (job.last_error or "") and "0123456789abcdef" not in (
+            job.last_error or ""
+        )
         assert not w.run_once()  # not due yet
         with services.db.transaction() as s:
             s.execute(update(Job).where(Job.id == job_id).values(run_at=utcnow()))
@@ -107,17 +115,27 @@ def test_lease_lost_rolls_back_the_attempt(services: Services) -> None:
 
 
 @pytest.mark.slow
-def test_sigkill_mid_job_loses_nothing_repeatedly(services: Services, cli_env: dict[str, str], tmp_path: Path) -> None:
+def test_sigkill_mid_job_loses_nothing_repeatedly(
+    services: Services, cli_env: dict[str, str], tmp_path: Path
+) -> None:
     env = _worker_env(cli_env)
     for round_ in range(3):
         marker = tmp_path / f"started-{round_}"
         with services.db.transaction() as s:
-            job_id = jobs.enqueue(s, "test.effect", {"stall_first_attempt": True, "marker": str(marker)}).id
-        proc = subprocess.Popen([sys.executable, "-m", "clearinghouse", "worker"], env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            job_id = jobs.enqueue(
+                s, "test.effect", {"stall_first_attempt": True, "marker": str(marker)}
+            ).id
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "clearinghouse", "worker"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 30
         while not marker.exists():
-            assert time.monotonic() < deadline and proc.poll() is None, "worker never started the job"
+            assert time.monotonic() < deadline and proc.poll() is None, (
+                "worker never started the job"
+            )
             time.sleep(0.05)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
@@ -125,8 +143,13 @@ def test_sigkill_mid_job_loses_nothing_repeatedly(services: Services, cli_env: d
         assert job.state == "running" and job.attempts == 1  # claimed, never finished
         assert _effects(services, job_id) == 0  # the killed attempt's effects rolled back
         time.sleep(2.2)  # let the lease expire
-        done = subprocess.run([sys.executable, "-m", "clearinghouse", "worker", "--until-idle", "--json"], env=env,
-                              capture_output=True, text=True, timeout=60)
+        done = subprocess.run(
+            [sys.executable, "-m", "clearinghouse", "worker", "--until-idle", "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert done.returncode == 0, done.stderr
         job = _job(services, job_id)
         assert job.state == "succeeded" and job.attempts == 2
@@ -134,14 +157,32 @@ def test_sigkill_mid_job_loses_nothing_repeatedly(services: Services, cli_env: d
 
 
 @pytest.mark.slow
-def test_several_workers_run_each_job_exactly_once(services: Services, cli_env: dict[str, str]) -> None:
+def test_several_workers_run_each_job_exactly_once(
+    services: Services, cli_env: dict[str, str]
+) -> None:
     n = 30
     with services.db.transaction() as s:
         ids = [jobs.enqueue(s, "test.effect", {}).id for _ in range(n)]
     env = _worker_env(cli_env)
-    procs = [subprocess.Popen([sys.executable, "-m", "clearinghouse", "worker", "--until-idle", "--json",
-                               "--worker-id", f"w{i}"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True) for i in range(3)]
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "clearinghouse",
+                "worker",
+                "--until-idle",
+                "--json",
+                "--worker-id",
+                f"w{i}",
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(3)
+    ]
     outs = [p.communicate(timeout=120) for p in procs]
     assert all(p.returncode == 0 for p in procs), [o[1][-500:] for o in outs]
     assert sum(json.loads(o[0])["kinds"].get("test.effect", 0) for o in outs) == n
@@ -151,22 +192,42 @@ def test_several_workers_run_each_job_exactly_once(services: Services, cli_env: 
     assert _effects(services) == n
 
 
-def test_worker_lapses_overdue_windows(world: World, client: TestClient, cli_env: dict[str, str]) -> None:
+def test_worker_lapses_overdue_windows(
+    world: World, client: TestClient, cli_env: dict[str, str]
+) -> None:
     key = "sk-lapse-test-0123456789"
     lab = world.org(OrgKind.lab)
     ev = world.org(OrgKind.evaluator)
     lab_m = world.member(lab, OrgKind.lab, Role.member)
     with openai_endpoint(key) as (endpoint, _):
-        sid = world.submission(world.agreement(lab), lab_m, ev, endpoint_url=endpoint, api_key=key,
-                               release_in=timedelta(seconds=3))
-        assert client.post(f"/api/v1/submissions/{sid}/verify-access", headers=lab_m.headers).status_code == 200
+        sid = world.submission(
+            world.agreement(lab),
+            lab_m,
+            ev,
+            endpoint_url=endpoint,
+            api_key=key,
+            release_in=timedelta(seconds=3),
+        )
+        assert (
+            client.post(
+                f"/api/v1/submissions/{sid}/verify-access", headers=lab_m.headers
+            ).status_code
+            == 200
+        )
     sub = client.get(f"/api/v1/submissions/{sid}", headers=lab_m.headers).json()
     assert sub["window_shortened"] is True
-    never_opened = world.submission(world.agreement(lab), lab_m, ev, release_in=timedelta(seconds=3))
+    never_opened = world.submission(
+        world.agreement(lab), lab_m, ev, release_in=timedelta(seconds=3)
+    )
     time.sleep(3.2)
     env = {**cli_env, "CLEARINGHOUSE_LOG_LEVEL": "WARNING"}
-    r = subprocess.run([sys.executable, "-m", "clearinghouse", "worker", "--until-idle", "--json"], env=env,
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-m", "clearinghouse", "worker", "--until-idle", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["kinds"]["reviews.lapse_windows"] == 1
     with world.services.db.transaction() as s:
@@ -174,6 +235,11 @@ def test_worker_lapses_overdue_windows(world: World, client: TestClient, cli_env
             row = s.get(Submission, submission_id)
             assert row is not None and row.state == "lapsed" and row.api_key_sealed_id is None
     # The periodic job is enqueued once per interval, however many workers run.
-    r2 = subprocess.run([sys.executable, "-m", "clearinghouse", "worker", "--until-idle", "--json"], env=env,
-                        capture_output=True, text=True, timeout=60)
+    r2 = subprocess.run(
+        [sys.executable, "-m", "clearinghouse", "worker", "--until-idle", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert json.loads(r2.stdout)["kinds"] == {}

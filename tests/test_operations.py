@@ -31,7 +31,9 @@ def test_readiness_fails_when_the_database_is_gone(client: TestClient, world: Wo
         world.services.db.engine = world.services.db.engine.execution_options()
         from clearinghouse.storage.db import make_engine
 
-        world.services.db.engine = make_engine(url.set(port=1).render_as_string(hide_password=False))
+        world.services.db.engine = make_engine(
+            url.set(port=1).render_as_string(hide_password=False)
+        )
     r = client.get("/readyz")
     assert r.status_code == 503 and r.json()["status"] == "not_ready"
 
@@ -53,7 +55,9 @@ def test_request_ids_are_echoed_or_made(client: TestClient, world: World) -> Non
     assert r.headers["x-request-id"] == "abc-123" and r.json()["request_id"] == "abc-123"
     made = client.get("/healthz").headers["x-request-id"]
     assert made.startswith("req_")
-    weird = client.get("/healthz", headers={"X-Request-ID": "bad id\nwith newline"}).headers["x-request-id"]
+    weird = client.get("/healthz", headers={"X-Request-ID": "bad id\nwith newline"}).headers[
+        "x-request-id"
+    ]
     assert weird.startswith("req_")
 
 
@@ -61,7 +65,11 @@ def test_request_log_lines_are_json_with_ids(client: TestClient, world: World, c
     m = world.member(world.org(OrgKind.coordinator), OrgKind.coordinator, Role.admin)
     with caplog.at_level(logging.INFO, logger="clearinghouse.api"):
         client.get("/api/v1/orgs", headers={**m.headers, "X-Request-ID": "log-test-1"})
-    lines = [json.loads(JsonFormatter().format(r)) for r in caplog.records if r.name == "clearinghouse.api"]
+    lines = [
+        json.loads(JsonFormatter().format(r))
+        for r in caplog.records
+        if r.name == "clearinghouse.api"
+    ]
     line = next(x for x in lines if x.get("request_id") == "log-test-1")
     assert line["route"] == "/api/v1/orgs" and line["status"] == 200 and line["org_id"] == m.org_id
     assert m.token not in json.dumps(lines)

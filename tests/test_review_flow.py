@@ -15,21 +15,40 @@ from tests.support.world import World
 KEY = "sk-lab-secret-key-0123456789"
 
 
-def _setup(world: World, client: TestClient, endpoint: str, release_in: timedelta = timedelta(days=60)):
+def _setup(
+    world: World, client: TestClient, endpoint: str, release_in: timedelta = timedelta(days=60)
+):
     lab = world.org(OrgKind.lab)
     ev = world.org(OrgKind.evaluator)
     coord = world.member(world.org(OrgKind.coordinator), OrgKind.coordinator, Role.admin)
     lab_m = world.member(lab, OrgKind.lab, Role.member)
     lab_admin = world.member(lab, OrgKind.lab, Role.admin)
     ev_m = world.member(ev, OrgKind.evaluator, Role.member)
-    agr = client.post("/api/v1/agreements", headers=coord.headers, json={
-        "lab_org_id": lab, "scope": "cyber offence and defence", "confidentiality_terms": "no sharing",
-        "retention_days": 90})
+    agr = client.post(
+        "/api/v1/agreements",
+        headers=coord.headers,
+        json={
+            "lab_org_id": lab,
+            "scope": "cyber offence and defence",
+            "confidentiality_terms": "no sharing",
+            "retention_days": 90,
+        },
+    )
     assert agr.status_code == 201, agr.text
     release = (utcnow() + release_in).isoformat()
-    sub = client.post("/api/v1/submissions", headers=lab_m.headers, json={
-        "agreement_id": agr.json()["id"], "model_name": "frontier-x", "model_version": "2.0",
-        "planned_release_at": release, "endpoint_url": endpoint, "api_key": KEY, "evaluator_org_id": ev})
+    sub = client.post(
+        "/api/v1/submissions",
+        headers=lab_m.headers,
+        json={
+            "agreement_id": agr.json()["id"],
+            "model_name": "frontier-x",
+            "model_version": "2.0",
+            "planned_release_at": release,
+            "endpoint_url": endpoint,
+            "api_key": KEY,
+            "evaluator_org_id": ev,
+        },
+    )
     assert sub.status_code == 201, sub.text
     return coord, lab_m, lab_admin, ev_m, agr.json(), sub.json()
 
@@ -56,20 +75,41 @@ def test_full_review_lifecycle(world: World, client: TestClient) -> None:
     assert body["window_shortened"] is False
 
     sid = sub["id"]
-    assert client.post(f"/api/v1/submissions/{sid}/transition", headers=ev_m.headers,
-                       json={"to": "testing"}).json()["state"] == "testing"
-    f = client.post(f"/api/v1/submissions/{sid}/findings", headers=ev_m.headers,
-                    json={"title": "Solves 7/12 CTFs", "severity": "high", "body": "details of the uplift"})
+    assert (
+        client.post(
+            f"/api/v1/submissions/{sid}/transition", headers=ev_m.headers, json={"to": "testing"}
+        ).json()["state"]
+        == "testing"
+    )
+    f = client.post(
+        f"/api/v1/submissions/{sid}/findings",
+        headers=ev_m.headers,
+        json={"title": "Solves 7/12 CTFs", "severity": "high", "body": "details of the uplift"},
+    )
     assert f.status_code == 201, f.text
-    client.post(f"/api/v1/submissions/{sid}/transition", headers=ev_m.headers, json={"to": "findings_drafted"})
+    client.post(
+        f"/api/v1/submissions/{sid}/transition",
+        headers=ev_m.headers,
+        json={"to": "findings_drafted"},
+    )
     html = "<html><body><h1>Review</h1></body></html>"
-    rep = client.post(f"/api/v1/submissions/{sid}/reports", headers=ev_m.headers,
-                      json={"title": "Pre-release review", "media_type": "text/html", "content": html})
+    rep = client.post(
+        f"/api/v1/submissions/{sid}/reports",
+        headers=ev_m.headers,
+        json={"title": "Pre-release review", "media_type": "text/html", "content": html},
+    )
     assert rep.status_code == 201, rep.text
     assert rep.json()["version"] == 1 and rep.json()["receipt"] is None
-    rep2 = client.post(f"/api/v1/submissions/{sid}/reports", headers=ev_m.headers, json={
-        "title": "v2", "media_type": "text/html", "encoding": "base64",
-        "content": base64.b64encode(b"<html>v2</html>").decode()})
+    rep2 = client.post(
+        f"/api/v1/submissions/{sid}/reports",
+        headers=ev_m.headers,
+        json={
+            "title": "v2",
+            "media_type": "text/html",
+            "encoding": "base64",
+            "content": base64.b64encode(b"<html>v2</html>").decode(),
+        },
+    )
     assert rep2.json()["version"] == 2
 
     d = client.post(f"/api/v1/submissions/{sid}/reports/2/deliver", headers=ev_m.headers)
@@ -81,33 +121,63 @@ def test_full_review_lifecycle(world: World, client: TestClient) -> None:
     ack = client.post(f"/api/v1/submissions/{sid}/reports/2/acknowledge", headers=lab_m.headers)
     assert ack.json()["receipt"]["acknowledged_by_user_id"] == lab_m.user_id
 
-    assert client.get(f"/api/v1/submissions/{sid}", headers=lab_m.headers).json()["state"] == "report_delivered"
+    assert (
+        client.get(f"/api/v1/submissions/{sid}", headers=lab_m.headers).json()["state"]
+        == "report_delivered"
+    )
     lab_findings = client.get(f"/api/v1/submissions/{sid}/findings", headers=lab_m.headers).json()
     assert [x["body"] for x in lab_findings] == ["details of the uplift"]
     # The coordinator administers the program but does not read the lab's findings.
-    assert client.get(f"/api/v1/submissions/{sid}/findings", headers=coord.headers).status_code == 403
+    assert (
+        client.get(f"/api/v1/submissions/{sid}/findings", headers=coord.headers).status_code == 403
+    )
 
-    closed = client.post(f"/api/v1/submissions/{sid}/transition", headers=lab_m.headers, json={"to": "closed"})
+    closed = client.post(
+        f"/api/v1/submissions/{sid}/transition", headers=lab_m.headers, json={"to": "closed"}
+    )
     assert closed.json()["state"] == "closed"
-    assert closed.json()["access"]["api_key_available"] is False  # the key is destroyed when the review ends
+    assert (
+        closed.json()["access"]["api_key_available"] is False
+    )  # the key is destroyed when the review ends
     timeline = client.get(f"/api/v1/submissions/{sid}/timeline", headers=lab_m.headers).json()
-    assert [t["to_state"] for t in timeline] == ["submitted", "access_verified", "testing", "findings_drafted",
-                                                 "report_delivered", "closed"]
+    assert [t["to_state"] for t in timeline] == [
+        "submitted",
+        "access_verified",
+        "testing",
+        "findings_drafted",
+        "report_delivered",
+        "closed",
+    ]
     # Every change and confidential read is in the audit chain, and the chain holds.
-    tags = [e["tag"] for e in client.get("/api/v1/audit/events?limit=500", headers=coord.headers).json()]
-    for tag in ("reviews:submission-secret:reveal", "reviews:window:open", "reviews:finding:read",
-                "reviews:report:read", "reviews:report:deliver", "reviews:submission-secret:destroy"):
+    tags = [
+        e["tag"] for e in client.get("/api/v1/audit/events?limit=500", headers=coord.headers).json()
+    ]
+    for tag in (
+        "reviews:submission-secret:reveal",
+        "reviews:window:open",
+        "reviews:finding:read",
+        "reviews:report:read",
+        "reviews:report:deliver",
+        "reviews:submission-secret:destroy",
+    ):
         assert tag in tags
     assert client.get("/api/v1/audit/verify", headers=coord.headers).json() == {
-        "ok": True, "events": len(tags), "first_bad": None}
+        "ok": True,
+        "events": len(tags),
+        "first_bad": None,
+    }
 
 
 def test_early_release_shortens_the_window(world: World, client: TestClient) -> None:
     with openai_endpoint(KEY) as (endpoint, _):
         _, _, _, ev_m, _, sub = _setup(world, client, endpoint, release_in=timedelta(days=10))
-        body = client.post(f"/api/v1/submissions/{sub['id']}/verify-access", headers=ev_m.headers).json()
+        body = client.post(
+            f"/api/v1/submissions/{sub['id']}/verify-access", headers=ev_m.headers
+        ).json()
     assert body["window_shortened"] is True
-    assert datetime.fromisoformat(body["deadline"]) == datetime.fromisoformat(sub["planned_release_at"])
+    assert datetime.fromisoformat(body["deadline"]) == datetime.fromisoformat(
+        sub["planned_release_at"]
+    )
 
 
 def test_wrong_key_leaves_the_window_closed(world: World, client: TestClient) -> None:
@@ -131,16 +201,28 @@ def test_withdrawal_blocks_submissions_and_destroys_keys(world: World, client: T
     with openai_endpoint(KEY) as (endpoint, _):
         _, lab_m, lab_admin, ev_m, agr, sub = _setup(world, client, endpoint)
         client.post(f"/api/v1/submissions/{sub['id']}/verify-access", headers=ev_m.headers)
-    w = client.post(f"/api/v1/agreements/{agr['id']}/withdraw", headers=lab_admin.headers, json={"reason": "changed plans"})
+    w = client.post(
+        f"/api/v1/agreements/{agr['id']}/withdraw",
+        headers=lab_admin.headers,
+        json={"reason": "changed plans"},
+    )
     assert w.status_code == 200 and w.json()["status"] == "withdrawn"
     s = client.get(f"/api/v1/submissions/{sub['id']}", headers=lab_m.headers).json()
     assert s["state"] == "withdrawn" and s["access"]["api_key_available"] is False
     r = client.post(f"/api/v1/submissions/{sub['id']}/verify-access", headers=ev_m.headers)
     assert r.status_code == 409 and r.json()["code"] == "illegal_transition"
-    new = client.post("/api/v1/submissions", headers=lab_m.headers, json={
-        "agreement_id": agr["id"], "model_name": "m", "model_version": "1",
-        "planned_release_at": (datetime.now(UTC) + timedelta(days=5)).isoformat(),
-        "weights_digest": "sha256:" + "a" * 64, "evaluator_org_id": sub["evaluator_org_id"]})
+    new = client.post(
+        "/api/v1/submissions",
+        headers=lab_m.headers,
+        json={
+            "agreement_id": agr["id"],
+            "model_name": "m",
+            "model_version": "1",
+            "planned_release_at": (datetime.now(UTC) + timedelta(days=5)).isoformat(),
+            "weights_digest": "sha256:" + "a" * 64,
+            "evaluator_org_id": sub["evaluator_org_id"],
+        },
+    )
     assert new.status_code == 409 and new.json()["code"] == "agreement_withdrawn"
     with world.services.db.transaction() as session:
         from clearinghouse.storage.vault import SealedValue
@@ -155,7 +237,9 @@ def _sealed_id(world: World, submission_id: str) -> str:
     from clearinghouse.storage.vault import SealedValue
 
     with world.services.db.transaction() as session:
-        return session.scalars(select(SealedValue.id).where(SealedValue.purpose == "submission:api_key")).one()
+        return session.scalars(
+            select(SealedValue.id).where(SealedValue.purpose == "submission:api_key")
+        ).one()
 
 
 def test_nothing_approves_or_clears_a_release(client: TestClient) -> None:
@@ -164,5 +248,13 @@ def test_nothing_approves_or_clears_a_release(client: TestClient) -> None:
     for word in ("approve", "approved", "clearance", "cleared", "preclear"):
         assert word not in text
     states = spec["components"]["schemas"]["SubmissionState"]["enum"]
-    assert states == ["submitted", "access_verified", "testing", "findings_drafted", "report_delivered", "closed",
-                      "lapsed", "withdrawn"]
+    assert states == [
+        "submitted",
+        "access_verified",
+        "testing",
+        "findings_drafted",
+        "report_delivered",
+        "closed",
+        "lapsed",
+        "withdrawn",
+    ]

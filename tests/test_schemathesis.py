@@ -21,13 +21,15 @@ import pytest
 from clearinghouse.accounts.models import OrgKind, Role
 from tests.support.world import World
 
-CHECKS = ",".join([
-    "not_a_server_error",
-    "status_code_conformance",
-    "content_type_conformance",
-    "response_schema_conformance",
-    "response_headers_conformance",
-])
+CHECKS = ",".join(
+    [
+        "not_a_server_error",
+        "status_code_conformance",
+        "content_type_conformance",
+        "response_schema_conformance",
+        "response_headers_conformance",
+    ]
+)
 
 
 def _free_port() -> int:
@@ -37,16 +39,21 @@ def _free_port() -> int:
 
 
 @pytest.mark.slow
-def test_schemathesis_finds_no_server_errors_or_schema_violations(world: World, cli_env: dict[str, str],
-                                                                   tmp_path: Path) -> None:
+def test_schemathesis_finds_no_server_errors_or_schema_violations(
+    world: World, cli_env: dict[str, str], tmp_path: Path
+) -> None:
     st = shutil.which("schemathesis", path=str(Path(sys.executable).parent))
     assert st, "schemathesis is a dev dependency; run `make setup`"
     admin = world.member(world.org(OrgKind.coordinator), OrgKind.coordinator, Role.admin)
     low = world.member(world.org(OrgKind.operator), OrgKind.operator, Role.viewer)
     port = _free_port()
-    server = subprocess.Popen([sys.executable, "-m", "clearinghouse", "serve", "--port", str(port)],
-                              env={**cli_env, "CLEARINGHOUSE_LOG_LEVEL": "WARNING"},
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "clearinghouse", "serve", "--port", str(port)],
+        env={**cli_env, "CLEARINGHOUSE_LOG_LEVEL": "WARNING"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
@@ -61,10 +68,31 @@ def test_schemathesis_finds_no_server_errors_or_schema_violations(world: World, 
         budget = os.environ.get("CLEARINGHOUSE_SCHEMATHESIS_SECONDS", "40")
         for who, member in (("admin", admin), ("low-privilege", low)):
             r = subprocess.run(
-                [st, "run", f"{base}/api/openapi.json", "-H", f"Authorization: Bearer {member.token}",
-                 "--checks", CHECKS, "--exclude-method", "DELETE", "-n", "10", "--max-time", budget,
-                 "--seed", "20261122", "--warnings", "off", "--report-dir", str(tmp_path / who)],
-                capture_output=True, text=True, timeout=int(budget) + 120)
+                [
+                    st,
+                    "run",
+                    f"{base}/api/openapi.json",
+                    "-H",
+                    f"Authorization: Bearer {member.token}",
+                    "--checks",
+                    CHECKS,
+                    "--exclude-method",
+                    "DELETE",
+                    "-n",
+                    "10",
+                    "--max-time",
+                    budget,
+                    "--seed",
+                    "20261122",
+                    "--warnings",
+                    "off",
+                    "--report-dir",
+                    str(tmp_path / who),
+                ],
+                capture_output=True,
+                text=True,
+                timeout=int(budget) + 120,
+            )
             assert r.returncode == 0, f"schemathesis as {who}:\n{r.stdout[-6000:]}"
             assert "generated" in r.stdout
     finally:

@@ -10,15 +10,30 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from clearinghouse.core.errors import IllegalTransition
-from clearinghouse.reviews.states import TERMINAL, TRANSITIONS, SubmissionState, check_transition, review_deadline
+from clearinghouse.reviews.states import (
+    TERMINAL,
+    TRANSITIONS,
+    SubmissionState,
+    check_transition,
+    review_deadline,
+)
 
 S = SubmissionState
 LEGAL = {
-    (S.submitted, S.access_verified), (S.submitted, S.lapsed), (S.submitted, S.withdrawn),
-    (S.access_verified, S.testing), (S.access_verified, S.lapsed), (S.access_verified, S.withdrawn),
-    (S.testing, S.findings_drafted), (S.testing, S.lapsed), (S.testing, S.withdrawn),
-    (S.findings_drafted, S.report_delivered), (S.findings_drafted, S.lapsed), (S.findings_drafted, S.withdrawn),
-    (S.report_delivered, S.closed), (S.report_delivered, S.withdrawn),
+    (S.submitted, S.access_verified),
+    (S.submitted, S.lapsed),
+    (S.submitted, S.withdrawn),
+    (S.access_verified, S.testing),
+    (S.access_verified, S.lapsed),
+    (S.access_verified, S.withdrawn),
+    (S.testing, S.findings_drafted),
+    (S.testing, S.lapsed),
+    (S.testing, S.withdrawn),
+    (S.findings_drafted, S.report_delivered),
+    (S.findings_drafted, S.lapsed),
+    (S.findings_drafted, S.withdrawn),
+    (S.report_delivered, S.closed),
+    (S.report_delivered, S.withdrawn),
 }
 
 
@@ -40,13 +55,22 @@ def test_terminal_states_and_no_approval() -> None:
 
 def test_deadline_is_thirty_days_unless_release_is_earlier() -> None:
     opened = datetime(2026, 12, 1, 12, tzinfo=UTC)
-    assert review_deadline(opened, opened + timedelta(days=90)) == (opened + timedelta(days=30), False)
-    assert review_deadline(opened, opened + timedelta(days=30)) == (opened + timedelta(days=30), False)
+    assert review_deadline(opened, opened + timedelta(days=90)) == (
+        opened + timedelta(days=30),
+        False,
+    )
+    assert review_deadline(opened, opened + timedelta(days=30)) == (
+        opened + timedelta(days=30),
+        False,
+    )
     early = opened + timedelta(days=12, hours=3)
     assert review_deadline(opened, early) == (early, True)
 
 
-@given(st.datetimes(timezones=st.just(UTC)), st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=400)))
+@given(
+    st.datetimes(timezones=st.just(UTC)),
+    st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=400)),
+)
 def test_deadline_is_the_minimum(opened: datetime, until_release: timedelta) -> None:
     release = opened + until_release
     deadline, shortened = review_deadline(opened, release)

@@ -15,8 +15,14 @@ from clearinghouse.storage.jobs import JobContext, job_handler
 def effect(ctx: JobContext, payload: dict[str, Any]) -> None:
     """Records one audit event (the job's database effect). On the first attempt it can stall
     after announcing itself, so a test can SIGKILL the worker mid-job."""
-    audit.record(ctx.session, "test:job:effect", actor=Actor(), subject_type="job", subject_id=ctx.job_id,
-                 data={"attempt": ctx.attempt, "key": ctx.idempotency_key})
+    audit.record(
+        ctx.session,
+        "test:job:effect",
+        actor=Actor(),
+        subject_type="job",
+        subject_id=ctx.job_id,
+        data={"attempt": ctx.attempt, "key": ctx.idempotency_key},
+    )
     if payload.get("stall_first_attempt") and ctx.attempt == 1:
         Path(payload["marker"]).write_text("started")
         time.sleep(120)
@@ -25,5 +31,9 @@ def effect(ctx: JobContext, payload: dict[str, Any]) -> None:
 @job_handler("test.flaky")
 def flaky(ctx: JobContext, payload: dict[str, Any]) -> None:
     if ctx.attempt < payload["succeed_on"]:
-        raise RuntimeError(f"attempt {ctx.attempt} fails (token chk_ABCDEF_0123456789abcdef leaked?)")
-    audit.record(ctx.session, "test:job:effect", actor=Actor(), subject_type="job", subject_id=ctx.job_id)
+        raise RuntimeError(
+            f"attempt {ctx.attempt} fails (token chk_ABCDEF_0123456789abcdef leaked?)"
+        )
+    audit.record(
+        ctx.session, "test:job:effect", actor=Actor(), subject_type="job", subject_id=ctx.job_id
+    )

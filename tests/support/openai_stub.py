@@ -12,7 +12,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 @contextmanager
-def openai_endpoint(api_key: str, models: tuple[str, ...] = ("frontier-x",)) -> Iterator[tuple[str, list[str]]]:
+def openai_endpoint(
+    api_key: str, models: tuple[str, ...] = ("frontier-x",)
+) -> Iterator[tuple[str, list[str]]]:
     seen_auth: list[str] = []
 
     class Handler(BaseHTTPRequestHandler):
@@ -26,7 +28,9 @@ def openai_endpoint(api_key: str, models: tuple[str, ...] = ("frontier-x",)) -> 
                 self.send_response(401)
                 self.end_headers()
                 return
-            body = json.dumps({"object": "list", "data": [{"id": m, "object": "model"} for m in models]}).encode()
+            body = json.dumps(
+                {"object": "list", "data": [{"id": m, "object": "model"} for m in models]}
+            ).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))

@@ -38,28 +38,63 @@ class World:
 
     def org(self, kind: OrgKind, name: str | None = None) -> str:
         with self.services.db.transaction() as s:
-            return accounts.create_org(s, Principal.system(), OrgCreate(name=name or f"{kind}-{next(_counter)}", kind=kind)).id
+            return accounts.create_org(
+                s, Principal.system(), OrgCreate(name=name or f"{kind}-{next(_counter)}", kind=kind)
+            ).id
 
-    def member(self, org_id: str, kind: OrgKind, role: Role, scopes: list[str] | None = None) -> Member:
+    def member(
+        self, org_id: str, kind: OrgKind, role: Role, scopes: list[str] | None = None
+    ) -> Member:
         with self.services.db.transaction() as s:
-            user = accounts.create_user(s, Principal.system(),
-                                        UserCreate(org_id=org_id, email=f"u{next(_counter)}@example.org", role=role))
-            token = accounts.issue_token(s, Principal.system(),
-                                         TokenCreate(user_id=user.id, **({"scopes": scopes} if scopes else {})))
+            user = accounts.create_user(
+                s,
+                Principal.system(),
+                UserCreate(org_id=org_id, email=f"u{next(_counter)}@example.org", role=role),
+            )
+            token = accounts.issue_token(
+                s,
+                Principal.system(),
+                TokenCreate(user_id=user.id, **({"scopes": scopes} if scopes else {})),
+            )
         return Member(org_id, user.id, token.token, kind, role)
 
     def agreement(self, lab_org_id: str) -> str:
         with self.services.db.transaction() as s:
-            return reviews.create_agreement(s, Principal.system(), AgreementCreate(
-                lab_org_id=lab_org_id, scope="cyber capabilities", confidentiality_terms="TLP:AMBER+STRICT",
-                retention_days=30)).id
+            return reviews.create_agreement(
+                s,
+                Principal.system(),
+                AgreementCreate(
+                    lab_org_id=lab_org_id,
+                    scope="cyber capabilities",
+                    confidentiality_terms="TLP:AMBER+STRICT",
+                    retention_days=30,
+                ),
+            ).id
 
-    def submission(self, agreement_id: str, lab_member: Member, evaluator_org_id: str, *,
-                   endpoint_url: str = "http://127.0.0.1:9/v1", api_key: str = "sk-test-0123456789abcdef",
-                   release_in: timedelta = timedelta(days=45)) -> str:
+    def submission(
+        self,
+        agreement_id: str,
+        lab_member: Member,
+        evaluator_org_id: str,
+        *,
+        endpoint_url: str = "http://127.0.0.1:9/v1",
+        api_key: str = "sk-test-0123456789abcdef",
+        release_in: timedelta = timedelta(days=45),
+    ) -> str:
         with self.services.db.transaction() as s:
             p = accounts.authenticate(s, lab_member.token)
-            return reviews.create_submission(s, p, self.services.vault, self.services.settings, SubmissionCreate(
-                agreement_id=agreement_id, model_name="frontier-x", model_version="1.0",
-                planned_release_at=utcnow() + release_in, endpoint_url=endpoint_url,
-                api_key=api_key, evaluator_org_id=evaluator_org_id)).id  # type: ignore[arg-type]
+            return reviews.create_submission(
+                s,
+                p,
+                self.services.vault,
+                self.services.settings,
+                SubmissionCreate(
+                    agreement_id=agreement_id,
+                    model_name="frontier-x",
+                    model_version="1.0",
+                    planned_release_at=utcnow() + release_in,
+                    endpoint_url=endpoint_url,
+                    api_key=api_key,
+                    evaluator_org_id=evaluator_org_id,
+                ),
+            ).id  # type: ignore[arg-type]

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from clearinghouse.audit import services as audit
+from clearinghouse.audit.schemas import Actor
 from clearinghouse.cli.common import JsonOpt, TokenOpt, acting, emit, err, handles_errors, services
 from clearinghouse.core.config import decode_key, get_settings
 from clearinghouse.core.crypto import Keyring, kek_id
@@ -104,7 +105,7 @@ def keys_rotate(
                 audit.record(
                     session,
                     "storage:data-key:rewrap",
-                    actor=audit.Actor(),
+                    actor=Actor(),
                     subject_type="keyring",
                     subject_id=vault.keyring.current_id,
                     data={"count": n},
