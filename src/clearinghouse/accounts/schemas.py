@@ -2,14 +2,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from clearinghouse.accounts.models import OrgKind, Role, Scope
+from clearinghouse.core.schemas import Input
 
 
-class OrgCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class OrgCreate(Input):
     name: str = Field(min_length=1, max_length=200)
     kind: OrgKind
 
@@ -21,9 +20,7 @@ class OrgOut(BaseModel):
     created_at: datetime
 
 
-class UserCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class UserCreate(Input):
     org_id: str = Field(min_length=1, max_length=40)
     email: str = Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
     role: Role
@@ -37,9 +34,7 @@ class UserOut(BaseModel):
     created_at: datetime
 
 
-class TokenCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class TokenCreate(Input):
     user_id: str = Field(min_length=1, max_length=40)
     scopes: list[Scope] = Field(default_factory=lambda: [Scope.read, Scope.write], min_length=1)
     expires_in_days: int = Field(default=90, ge=1, le=366)

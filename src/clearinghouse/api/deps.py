@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
@@ -54,3 +54,8 @@ Limit = Annotated[int, Query(ge=1, le=200, description="page size")]
 Cursor = Annotated[
     str | None, Query(max_length=200, description="`next_cursor` from the previous page")
 ]
+
+# Object ids in paths: our ids are `<prefix>_<ULID>`; anything outside this alphabet is refused
+# with 422 before it reaches a query (and an unknown but well-formed id is a plain 404).
+Id = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+SafeQuery = Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_:.-]{1,120}$")]

@@ -36,7 +36,7 @@ def decode_cursor(cursor: str) -> str:
         raise InvalidInput(
             "the cursor is not one this server issued", code="cursor_invalid"
         ) from exc
-    if not value or len(value) > 80 or not value.isascii():
+    if not value or len(value) > 80 or not value.isascii() or not value.isprintable():
         raise InvalidInput("the cursor is not one this server issued", code="cursor_invalid")
     return value
 

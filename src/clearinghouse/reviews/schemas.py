@@ -5,24 +5,21 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import AwareDatetime, BaseModel, Field, SecretStr, model_validator
 
+from clearinghouse.core.schemas import Input
 from clearinghouse.reviews.states import SubmissionState
 
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 
-class Contact(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class Contact(Input):
     name: str = Field(min_length=1, max_length=200)
     email: str = Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
     role: str = Field(default="", max_length=100)
 
 
-class AgreementCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class AgreementCreate(Input):
     lab_org_id: str = Field(min_length=1, max_length=40)
     scope: str = Field(min_length=1, max_length=20_000)
     confidentiality_terms: str = Field(min_length=1, max_length=50_000)
@@ -30,9 +27,7 @@ class AgreementCreate(BaseModel):
     contacts: list[Contact] = Field(default_factory=list, max_length=50)
 
 
-class AgreementWithdraw(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class AgreementWithdraw(Input):
     reason: str = Field(default="", max_length=5000)
 
 
@@ -48,14 +43,12 @@ class AgreementOut(BaseModel):
     withdrawn_at: datetime | None
 
 
-class SubmissionCreate(BaseModel):
+class SubmissionCreate(Input):
     """A model version offered for review. Give `endpoint_url` + `api_key`, or `weights_digest`.
 
     `endpoint_url` is the OpenAI-compatible base URL (the one ending in `/v1`); `api_key` is
     write-only: it is encrypted at rest and never returned.
     """
-
-    model_config = ConfigDict(extra="forbid")
 
     agreement_id: str = Field(min_length=1, max_length=40)
     model_name: str = Field(min_length=1, max_length=200)
@@ -116,9 +109,7 @@ class TransitionTarget(StrEnum):
     withdrawn = "withdrawn"
 
 
-class TransitionRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class TransitionRequest(Input):
     to: TransitionTarget
     reason: str = Field(default="", max_length=5000)
 
@@ -139,9 +130,7 @@ class Severity(StrEnum):
     critical = "critical"
 
 
-class FindingCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class FindingCreate(Input):
     title: str = Field(min_length=1, max_length=300)
     severity: Severity
     category: str = Field(default="general", min_length=1, max_length=60)
@@ -165,9 +154,7 @@ class ReportMediaType(StrEnum):
     pdf = "application/pdf"
 
 
-class ReportCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ReportCreate(Input):
     title: str = Field(min_length=1, max_length=300)
     media_type: ReportMediaType
     content: str = Field(

@@ -12,7 +12,7 @@ from clearinghouse.accounts.schemas import (
     UserCreate,
     UserOut,
 )
-from clearinghouse.api.deps import Cursor, Limit, PrincipalDep, SessionDep
+from clearinghouse.api.deps import Cursor, Id, Limit, PrincipalDep, SessionDep
 from clearinghouse.api.problems import ERROR_RESPONSES
 from clearinghouse.core.pagination import Page
 
@@ -32,7 +32,7 @@ def list_orgs(
 
 
 @router.get("/orgs/{org_id}", response_model=OrgOut)
-def get_org(org_id: str, p: PrincipalDep, session: SessionDep) -> OrgOut:
+def get_org(org_id: Id, p: PrincipalDep, session: SessionDep) -> OrgOut:
     return services.get_org(session, p, org_id)
 
 
@@ -49,7 +49,7 @@ def list_users(
 
 
 @router.get("/users/{user_id}", response_model=UserOut)
-def get_user(user_id: str, p: PrincipalDep, session: SessionDep) -> UserOut:
+def get_user(user_id: Id, p: PrincipalDep, session: SessionDep) -> UserOut:
     return services.get_user(session, p, user_id)
 
 
@@ -67,5 +67,5 @@ def list_tokens(
 
 
 @router.delete("/tokens/{token_id}", response_model=TokenOut)
-def revoke_token(token_id: str, p: PrincipalDep, session: SessionDep) -> TokenOut:
+def revoke_token(token_id: Id, p: PrincipalDep, session: SessionDep) -> TokenOut:
     return services.revoke_token(session, p, token_id)

@@ -4,7 +4,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from clearinghouse.api.deps import Cursor, Limit, PrincipalDep, SessionDep
+from clearinghouse.api.deps import Cursor, Id, Limit, PrincipalDep, SafeQuery, SessionDep
 from clearinghouse.api.problems import ERROR_RESPONSES
 from clearinghouse.audit import services as audit
 from clearinghouse.audit.schemas import AuditEventOut, ChainVerification
@@ -19,8 +19,8 @@ router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["operation
 def audit_events(
     p: PrincipalDep,
     session: SessionDep,
-    tag: Annotated[str | None, Query(max_length=120)] = None,
-    subject_id: Annotated[str | None, Query(max_length=80)] = None,
+    tag: SafeQuery = None,
+    subject_id: SafeQuery = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     after_seq: Annotated[int | None, Query(ge=0, le=2**62)] = None,
 ) -> list[AuditEventOut]:
@@ -46,5 +46,5 @@ def list_jobs(
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut)
-def get_job(job_id: str, p: PrincipalDep, session: SessionDep) -> JobOut:
+def get_job(job_id: Id, p: PrincipalDep, session: SessionDep) -> JobOut:
     return jobs.get_job(session, p, job_id)

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 
-from clearinghouse.api.deps import Cursor, Limit, PrincipalDep, ServicesDep, SessionDep
+from clearinghouse.api.deps import Cursor, Id, Limit, PrincipalDep, ServicesDep, SessionDep
 from clearinghouse.api.problems import ERROR_RESPONSES, problem_response
 from clearinghouse.core.pagination import Page
 from clearinghouse.reviews import services
@@ -40,13 +40,13 @@ def list_agreements(
 
 
 @router.get("/agreements/{agreement_id}", response_model=AgreementOut)
-def get_agreement(agreement_id: str, p: PrincipalDep, session: SessionDep) -> AgreementOut:
+def get_agreement(agreement_id: Id, p: PrincipalDep, session: SessionDep) -> AgreementOut:
     return services.get_agreement(session, p, agreement_id)
 
 
 @router.post("/agreements/{agreement_id}/withdraw", response_model=AgreementOut)
 def withdraw_agreement(
-    agreement_id: str,
+    agreement_id: Id,
     body: AgreementWithdraw,
     p: PrincipalDep,
     session: SessionDep,
@@ -79,7 +79,7 @@ def list_submissions(
 
 @router.get("/submissions/{submission_id}", response_model=SubmissionOut)
 def get_submission(
-    submission_id: str, p: PrincipalDep, session: SessionDep, svc: ServicesDep
+    submission_id: Id, p: PrincipalDep, session: SessionDep, svc: ServicesDep
 ) -> SubmissionOut:
     return services.get_submission(session, p, submission_id, svc.settings)
 
@@ -89,14 +89,14 @@ def get_submission(
     response_model=SubmissionOut,
     responses={502: problem_response("the model endpoint was unreachable or refused the key")},
 )
-def verify_access(submission_id: str, p: PrincipalDep, svc: ServicesDep) -> SubmissionOut:
+def verify_access(submission_id: Id, p: PrincipalDep, svc: ServicesDep) -> SubmissionOut:
     """Call the model endpoint's `GET /v1/models` with the key; on success the window opens."""
     return services.verify_access(svc.db, p, svc.vault, svc.settings, submission_id)
 
 
 @router.post("/submissions/{submission_id}/transition", response_model=SubmissionOut)
 def transition(
-    submission_id: str,
+    submission_id: Id,
     body: TransitionRequest,
     p: PrincipalDep,
     session: SessionDep,
@@ -106,39 +106,39 @@ def transition(
 
 
 @router.get("/submissions/{submission_id}/timeline", response_model=list[StateChangeOut])
-def timeline(submission_id: str, p: PrincipalDep, session: SessionDep) -> list[StateChangeOut]:
+def timeline(submission_id: Id, p: PrincipalDep, session: SessionDep) -> list[StateChangeOut]:
     return services.timeline(session, p, submission_id)
 
 
 @router.post("/submissions/{submission_id}/findings", status_code=201, response_model=FindingOut)
 def add_finding(
-    submission_id: str, body: FindingCreate, p: PrincipalDep, session: SessionDep, svc: ServicesDep
+    submission_id: Id, body: FindingCreate, p: PrincipalDep, session: SessionDep, svc: ServicesDep
 ) -> FindingOut:
     return services.add_finding(session, p, svc.vault, submission_id, body)
 
 
 @router.get("/submissions/{submission_id}/findings", response_model=list[FindingOut])
 def list_findings(
-    submission_id: str, p: PrincipalDep, session: SessionDep, svc: ServicesDep
+    submission_id: Id, p: PrincipalDep, session: SessionDep, svc: ServicesDep
 ) -> list[FindingOut]:
     return services.list_findings(session, p, svc.vault, submission_id)
 
 
 @router.post("/submissions/{submission_id}/reports", status_code=201, response_model=ReportOut)
 def add_report(
-    submission_id: str, body: ReportCreate, p: PrincipalDep, session: SessionDep, svc: ServicesDep
+    submission_id: Id, body: ReportCreate, p: PrincipalDep, session: SessionDep, svc: ServicesDep
 ) -> ReportOut:
     return services.add_report(session, p, svc.blobs, submission_id, body)
 
 
 @router.get("/submissions/{submission_id}/reports", response_model=list[ReportOut])
-def list_reports(submission_id: str, p: PrincipalDep, session: SessionDep) -> list[ReportOut]:
+def list_reports(submission_id: Id, p: PrincipalDep, session: SessionDep) -> list[ReportOut]:
     return services.list_reports(session, p, submission_id)
 
 
 @router.get("/submissions/{submission_id}/reports/{version}", response_model=ReportOut)
 def get_report(
-    submission_id: str, version: Version, p: PrincipalDep, session: SessionDep
+    submission_id: Id, version: Version, p: PrincipalDep, session: SessionDep
 ) -> ReportOut:
     return services.get_report(session, p, submission_id, version)
 
@@ -148,7 +148,7 @@ def get_report(
     responses={200: {"content": {"application/octet-stream": {}}}},
 )
 def report_content(
-    submission_id: str, version: Version, p: PrincipalDep, session: SessionDep, svc: ServicesDep
+    submission_id: Id, version: Version, p: PrincipalDep, session: SessionDep, svc: ServicesDep
 ) -> Response:
     report, data = services.read_report_content(session, p, svc.blobs, submission_id, version)
     return Response(
@@ -160,13 +160,13 @@ def report_content(
 
 @router.post("/submissions/{submission_id}/reports/{version}/deliver", response_model=ReportOut)
 def deliver_report(
-    submission_id: str, version: Version, p: PrincipalDep, session: SessionDep, svc: ServicesDep
+    submission_id: Id, version: Version, p: PrincipalDep, session: SessionDep, svc: ServicesDep
 ) -> ReportOut:
     return services.deliver_report(session, p, svc.settings, submission_id, version)
 
 
 @router.post("/submissions/{submission_id}/reports/{version}/acknowledge", response_model=ReportOut)
 def acknowledge_report(
-    submission_id: str, version: Version, p: PrincipalDep, session: SessionDep
+    submission_id: Id, version: Version, p: PrincipalDep, session: SessionDep
 ) -> ReportOut:
     return services.acknowledge_report(session, p, submission_id, version)
