@@ -206,16 +206,23 @@ def test_illegal_transition_is_409_and_changes_nothing(
 
 
 @pytest.mark.parametrize("text", ["nul\x00byte", "lone \ud822 surrogate"])
-def test_unstorable_text_is_rejected_before_the_database(client: TestClient, world: World, people: dict,
-                                                         text: str) -> None:
+def test_unstorable_text_is_rejected_before_the_database(
+    client: TestClient, world: World, people: dict, text: str
+) -> None:
     """Found by schemathesis: PostgreSQL refuses NUL in text, and no backend stores surrogates."""
     import json
 
     before = _audit_count(world)
     payload = json.dumps({"name": text, "kind": "vendor"}).encode()
-    r = client.post("/api/v1/orgs", headers={**people["coord"].headers, "Content-Type": "application/json"},
-                    content=payload)
+    r = client.post(
+        "/api/v1/orgs",
+        headers={**people["coord"].headers, "Content-Type": "application/json"},
+        content=payload,
+    )
     assert r.status_code == 422 and r.json()["code"] == "invalid_request"
     assert client.get("/api/v1/orgs/bad%00id", headers=people["coord"].headers).status_code == 422
-    assert client.get("/api/v1/audit/events?tag=a%00b", headers=people["coord"].headers).status_code == 422
+    assert (
+        client.get("/api/v1/audit/events?tag=a%00b", headers=people["coord"].headers).status_code
+        == 422
+    )
     assert _audit_count(world) == before

@@ -43,6 +43,16 @@ def _worker_env(cli_env: dict[str, str]) -> dict[str, str]:
     }
 
 
+def run_until_idle(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "clearinghouse", "worker", "--until-idle", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
 def _effects(services: Services, job_id: str | None = None) -> int:
     with services.db.transaction() as s:
         q = select(func.count()).select_from(AuditEvent).where(AuditEvent.tag == "test:job:effect")
@@ -143,13 +153,7 @@ def test_sigkill_mid_job_loses_nothing_repeatedly(
         assert job.state == "running" and job.attempts == 1  # claimed, never finished
         assert _effects(services, job_id) == 0  # the killed attempt's effects rolled back
         time.sleep(2.2)  # let the lease expire
-        done = subprocess.run(
-            [sys.executable, "-m", "clearinghouse", "worker", "--until-idle", "--json"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        done = run_until_idle(env)
         assert done.returncode == 0, done.stderr
         job = _job(services, job_id)
         assert job.state == "succeeded" and job.attempts == 2
@@ -221,13 +225,7 @@ def test_worker_lapses_overdue_windows(
     )
     time.sleep(3.2)
     env = {**cli_env, "CLEARINGHOUSE_LOG_LEVEL": "WARNING"}
-    r = subprocess.run(
-        [sys.executable, "-m", "clearinghouse", "worker", "--until-idle", "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    r = run_until_idle(env)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["kinds"]["reviews.lapse_windows"] == 1
     with world.services.db.transaction() as s:
@@ -235,11 +233,32 @@ def test_worker_lapses_overdue_windows(
             row = s.get(Submission, submission_id)
             assert row is not None and row.state == "lapsed" and row.api_key_sealed_id is None
     # The periodic job is enqueued once per interval, however many workers run.
-    r2 = subprocess.run(
-        [sys.executable, "-m", "clearinghouse", "worker", "--until-idle", "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    r2 = run_until_idle(env)
     assert json.loads(r2.stdout)["kinds"] == {}
+
+
+def test_sigterm_lets_the_current_job_finish(
+    services: Services, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    marker = tmp_path / "started"
+    with services.db.transaction() as s:
+        job_id = jobs.enqueue(
+            s,
+            "test.effect",
+            {"stall_first_attempt": True, "stall_seconds": 2, "marker": str(marker)},
+        ).id
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "clearinghouse", "worker"],
+        env=_worker_env(cli_env),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while not marker.exists():
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 0
+    job = _job(services, job_id)
+    assert job.state == "succeeded" and job.attempts == 1
+    assert _effects(services, job_id) == 1

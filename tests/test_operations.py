@@ -21,21 +21,39 @@ def test_health_and_readiness(client: TestClient) -> None:
 
 
 def test_readiness_fails_when_the_database_is_gone(client: TestClient, world: World) -> None:
-    world.services.db.engine.dispose()
-    url = world.services.db.engine.url
-    if url.get_backend_name() == "sqlite":
-        from clearinghouse.storage.db import Database
+    from clearinghouse.storage.db import make_engine
 
-        world.services.db.engine = Database("sqlite:////nonexistent/dir/x.db").engine
-    else:
-        world.services.db.engine = world.services.db.engine.execution_options()
-        from clearinghouse.storage.db import make_engine
-
-        world.services.db.engine = make_engine(
-            url.set(port=1).render_as_string(hide_password=False)
-        )
+    db = world.services.db
+    unreachable = (
+        "sqlite:////dev/null/not-a-directory/x.db"
+        if db.dialect == "sqlite"
+        else db.engine.url.set(port=1).render_as_string(hide_password=False)
+    )
+    db.engine.dispose()
+    db.engine = (
+        make_engine(unreachable) if db.dialect == "postgresql" else _sqlite_engine(unreachable)
+    )
     r = client.get("/readyz")
     assert r.status_code == 503 and r.json()["status"] == "not_ready"
+    assert r.json()["checks"]["database"].startswith("error")
+
+
+def _sqlite_engine(url: str):  # make_engine would create the directory; this one must not exist
+    from sqlalchemy import create_engine
+
+    return create_engine(url)
+
+
+def test_unexpected_errors_are_problems_with_the_request_id(
+    client: TestClient, world: World
+) -> None:
+    def boom() -> None:
+        raise RuntimeError("a bug")
+
+    client.app.add_api_route("/boom-test", boom)  # type: ignore[attr-defined]
+    r = client.get("/boom-test", headers={"X-Request-ID": "trace-500"})
+    assert r.status_code == 500 and r.json()["code"] == "internal_error"
+    assert r.json()["request_id"] == "trace-500" and "a bug" not in r.text
 
 
 def test_metrics_count_requests_and_queue(client: TestClient, world: World) -> None:

@@ -25,7 +25,7 @@ def effect(ctx: JobContext, payload: dict[str, Any]) -> None:
     )
     if payload.get("stall_first_attempt") and ctx.attempt == 1:
         Path(payload["marker"]).write_text("started")
-        time.sleep(120)
+        time.sleep(payload.get("stall_seconds", 120))
 
 
 @job_handler("test.flaky")

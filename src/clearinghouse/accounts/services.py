@@ -252,7 +252,7 @@ def revoke_token(session: Session, p: Principal, token_id: str) -> TokenOut:
 def list_tokens(
     session: Session, p: Principal, *, limit: int = 50, cursor: str | None = None
 ) -> Page[TokenOut]:
-    """The principal's own tokens (an admin lists another user's with `?user_id=`, later)."""
+    """The principal's own tokens."""
     query = select(ApiToken).where(ApiToken.user_id == p.user_id)
     rows, nxt = paginate(session, query, ApiToken.id, limit=limit, cursor=cursor)
     return Page(items=[token_out(t) for t in rows], next_cursor=nxt)

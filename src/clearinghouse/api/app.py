@@ -46,10 +46,10 @@ def create_app(services: Services | None = None) -> FastAPI:
         rid = incoming if _REQUEST_ID.match(incoming) else new_id("req")
         token = request_id_var.set(rid)
         started = time.perf_counter()
-        try:
-            response = await call_next(request)
-        finally:
-            request_id_var.reset(token)
+        # On an unhandled exception the id stays set: the 500 handler runs outside this
+        # middleware and puts it in the problem body. The next request sets its own.
+        response = await call_next(request)
+        request_id_var.reset(token)
         elapsed = time.perf_counter() - started
         route = request.scope.get("route")
         template = getattr(route, "path", "unmatched")

@@ -106,9 +106,12 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error")
-        return problem(
+        response = problem(
             500,
             "internal_error",
             "Internal error",
-            "an unexpected error occurred; see the server log",
+            "an unexpected error occurred; see the server log with this request_id",
         )
+        if (rid := request_id_var.get()) is not None:
+            response.headers["X-Request-ID"] = rid
+        return response
