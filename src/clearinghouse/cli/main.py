@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from clearinghouse.cli import accounts, ops, reviews
+from clearinghouse.cli import accounts, evals, ops, reviews
 
 app = typer.Typer(
     name="clearinghouse",
@@ -16,6 +16,7 @@ app = typer.Typer(
 ops.register(app)
 accounts.register(app)
 reviews.register(app)
+evals.register(app)
 
 
 def main() -> None:
