@@ -134,9 +134,12 @@ class BwrapSandboxEnvironment(SandboxEnvironment):
 
     async def write_file(self, file: str, contents: str | bytes) -> None:
         host = self._host_path(file)
-        host.parent.mkdir(parents=True, exist_ok=True)
-        host.write_bytes(contents.encode() if isinstance(contents, str) else contents)
-        host.chmod(0o666)
+        data = contents.encode() if isinstance(contents, str) else contents
+        self.box.put_file(
+            str(host.relative_to(self.box.workdir.resolve())),
+            data,
+            executable=data[:4] == b"\x7fELF",
+        )
 
     @overload
     async def read_file(self, file: str, text: Literal[True] = True) -> str: ...

@@ -160,6 +160,21 @@ class Sandbox:
             raise SandboxBroken("the sandbox was not started")
         return self.root / "workspace"
 
+    def put_file(self, relative: str, data: bytes, *, executable: bool = False) -> Path:
+        """Write a file into the workdir, owned by the sandbox's user so it can chmod or delete it."""
+        path = (self.workdir / relative).resolve()
+        if not path.is_relative_to(self.workdir.resolve()):
+            raise PermissionError(f"{relative} escapes the sandbox workdir")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        path.chmod(0o755 if executable else 0o644)
+        if _is_root():
+            for p in [path, *path.parents]:
+                if p == self.workdir:
+                    break
+                os.chown(p, self.host_uid, self.host_uid)
+        return path
+
     def close(self) -> None:
         """Kill everything the sample started, then remove its namespace, cgroups and files."""
         for proc in self.services:
@@ -271,7 +286,7 @@ class Sandbox:
             bwrap += ["--setenv", key, value]
         # The root of the mount tree is bwrap's own tmpfs: make it read-only too.
         bwrap += ["--remount-ro", "/", "--cap-drop", "ALL", "--", *cmd]
-        wrapped = prlimit + ["--", *bwrap]
+        wrapped = [*prlimit, "--", *bwrap]
         if _is_root():
             uid = str(self.host_uid)
             wrapped = [
@@ -325,9 +340,37 @@ class Sandbox:
             raise SandboxBroken(f"the sandbox failed to start the command: {stderr.strip()[:500]}")
         return ExecOutcome(proc.returncode or 0, out.decode(errors="replace"), stderr)
 
-    def run(self, cmd: list[str], **kwargs: object) -> ExecOutcome:
-        """Synchronous `exec`, for the CLI and tests."""
-        return asyncio.run(self.exec(cmd, **kwargs))  # type: ignore[arg-type]
+    def run(
+        self,
+        cmd: list[str],
+        *,
+        input: str | bytes | None = None,
+        cwd: str | None = None,
+        env: dict[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> ExecOutcome:
+        """Synchronous `exec` (no event loop needed), for the CLI, services and tests."""
+        wall = min(timeout or self.limits.wall_seconds, self.limits.wall_seconds)
+        data = input.encode() if isinstance(input, str) else input
+        proc = subprocess.Popen(
+            self.argv(cmd, cwd=cwd, env=env),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+        try:
+            out, err = proc.communicate(data, timeout=wall)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc.pid)
+            for group in self.cgroups:
+                _kill_cgroup(group)
+            proc.communicate()
+            return ExecOutcome(124, "", f"killed after {wall:.0f}s wall time", timed_out=True)
+        stderr = err.decode(errors="replace")
+        if proc.returncode != 0 and stderr.startswith("bwrap:"):
+            raise SandboxBroken(f"the sandbox failed to start the command: {stderr.strip()[:500]}")
+        return ExecOutcome(proc.returncode, out.decode(errors="replace"), stderr)
 
     def start_service(
         self,
@@ -347,7 +390,7 @@ class Sandbox:
         staged = self.root / f"service-{len(self.services)}"
         shutil.copytree(files_dir, staged)
         for path in [staged, *staged.rglob("*")]:
-            path.chmod(0o755 if path.is_dir() else 0o644)
+            path.chmod(0o755 if path.is_dir() or path.stat().st_mode & 0o111 else 0o644)
         argv = self.argv(cmd, cwd="/service", extra_binds=[(str(staged), "/service")])
         proc = subprocess.Popen(
             argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True

@@ -1,0 +1,115 @@
+"""The shared task framework: the registry of the battery, options, digests and the agent.
+
+Every task in the battery is an Inspect `Task` with a `version`, and records in its metadata its
+family, the sha256 of its dataset and the seed it was generated from. `TASKS` maps names to
+`TaskSpec`s; families register themselves at import (see `families/`).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from inspect_ai import Task
+from inspect_ai.dataset import Sample
+
+Family = Literal["knowledge", "ctf", "poc", "patch"]
+FAMILIES: tuple[Family, ...] = ("knowledge", "ctf", "poc", "patch")
+
+
+@dataclass(frozen=True)
+class TaskOptions:
+    """What a run chooses: the seed for generated challenges, a sample limit, the data root."""
+
+    seed: int = 0
+    limit: int | None = None
+    shared_data: Path = Path("../shared/data")
+    message_limit: int = 30
+    token_limit: int | None = 200_000
+    time_limit: int | None = 900
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A sample the loader could not offer, and why (shown by `evals tasks`)."""
+
+    id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    name: str
+    family: Family
+    version: str
+    description: str
+    samples: Callable[[TaskOptions], tuple[list[Sample], list[Skipped]]]
+    build: Callable[[TaskOptions, list[Sample]], Task]
+    needs: tuple[str, ...] = field(default=())  # e.g. ("shared_data",), ("bwrap",)
+
+    def task(self, options: TaskOptions) -> Task:
+        samples, _ = self.samples(options)
+        if options.limit is not None:
+            samples = samples[: options.limit]
+        task = self.build(options, samples)
+        task.version = self.version
+        task.metadata = {
+            **(task.metadata or {}),
+            "family": self.family,
+            "task_version": self.version,
+            "dataset_sha256": dataset_digest(samples),
+            "seed": options.seed,
+        }
+        return task
+
+
+TASKS: dict[str, TaskSpec] = {}
+
+
+def register(spec: TaskSpec) -> TaskSpec:
+    if spec.name in TASKS:
+        raise ValueError(f"task {spec.name!r} registered twice")
+    TASKS[spec.name] = spec
+    return spec
+
+
+def load_families() -> dict[str, TaskSpec]:
+    """Import every family module (each registers its tasks) and return the registry."""
+    import clearinghouse.evals.families.ctf
+    import clearinghouse.evals.families.knowledge  # noqa: F401
+
+    return TASKS
+
+
+def sample_files(files: dict[str, bytes]) -> dict[str, str]:
+    """Inspect takes sample files as text; binary content goes as a base64 data URL."""
+    return {
+        name: "data:application/octet-stream;base64," + base64.b64encode(data).decode()
+        for name, data in files.items()
+    }
+
+
+def dataset_digest(samples: Sequence[Sample]) -> str:
+    """sha256 over what defines each sample (id, input, target, choices, files' contents)."""
+    h = hashlib.sha256()
+    for s in samples:
+        files = {
+            name: hashlib.sha256(
+                content.encode() if isinstance(content, str) else content
+            ).hexdigest()
+            for name, content in sorted((s.files or {}).items())
+        }
+        record: dict[str, Any] = {
+            "id": s.id,
+            "input": s.input if isinstance(s.input, str) else str(s.input),
+            "target": s.target,
+            "choices": s.choices,
+            "files": files,
+        }
+        h.update(json.dumps(record, sort_keys=True, default=str).encode())
+    return h.hexdigest()
