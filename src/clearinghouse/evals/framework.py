@@ -81,7 +81,8 @@ def register(spec: TaskSpec) -> TaskSpec:
 def load_families() -> dict[str, TaskSpec]:
     """Import every family module (each registers its tasks) and return the registry."""
     import clearinghouse.evals.families.ctf
-    import clearinghouse.evals.families.knowledge  # noqa: F401
+    import clearinghouse.evals.families.knowledge
+    import clearinghouse.evals.families.poc  # noqa: F401
 
     return TASKS
 
