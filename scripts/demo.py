@@ -195,6 +195,70 @@ def main() -> None:
         )
         print(answer.json()["choices"][0]["message"]["content"].strip()[:200])
 
+        step(
+            "The evaluator runs a small battery against the model (knowledge, generated CTF, PoC), a few samples each"
+        )
+        env_ev = {**env, "CLEARINGHOUSE_TOKEN": ev_token}
+        started = time.monotonic()
+        out = subprocess.run(
+            [
+                *CLI,
+                "evals",
+                "run",
+                "--submission",
+                sub["id"],
+                "--tasks",
+                "knowledge_original",
+                "--tasks",
+                "ctf_generated",
+                "--tasks",
+                "poc_asan",
+                "--limit",
+                "2",
+                "--message-limit",
+                "6",
+                "--max-tokens",
+                "200",
+                "--json",
+            ],
+            env=env_ev,
+            capture_output=True,
+            text=True,
+        )
+        if out.returncode != 0:
+            raise SystemExit(f"eval run failed: {out.stderr[-2000:]}")
+        run_result = json.loads(out.stdout)
+        print(f"run {run_result['id']} {run_result['state']} in {time.monotonic() - started:.0f}s")
+        for score in run_result["scores"]:
+            if score["task"] in ("knowledge", "ctf", "poc"):
+                print(
+                    f"  {score['task']:10s} accuracy {score['value']:.2f}  95% CI [{score['ci_low']:.2f}, "
+                    f"{score['ci_high']:.2f}]  n={score['n']}"
+                )
+        tier = run_result["tier"]
+        print(
+            f"  tier {tier['tier']} ({tier['name']}); not ruled out: {tier['not_ruled_out'] or 'none'}"
+        )
+
+        step(
+            "The evaluator drafts findings and delivers the report to the lab, before the deadline"
+        )
+        call(
+            "POST",
+            f"/api/v1/submissions/{sub['id']}/transition",
+            token=ev_token,
+            json={"to": "findings_drafted", "reason": "battery complete"},
+        )
+        reports = call("GET", f"/api/v1/submissions/{sub['id']}/reports", token=ev_token)
+        version = reports[-1]["version"]
+        delivered = call(
+            "POST", f"/api/v1/submissions/{sub['id']}/reports/{version}/deliver", token=ev_token
+        )
+        report_path = VAR / "evals" / run_result["id"] / "report.html"
+        print(f"report v{version} delivered, sha256 {delivered['receipt']['sha256'][:16]}…")
+        print(f"report file: {report_path}")
+        sub = call("GET", f"/api/v1/submissions/{sub['id']}", token=lab_token)
+
         step("Run the background worker once (lapse check, retention) and verify the audit chain")
         print(run("worker", "--until-idle"))
         print(run("audit", "verify"))

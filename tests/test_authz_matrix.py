@@ -232,6 +232,24 @@ SPECS: dict[tuple[str, str], Spec] = {
         state="findings_drafted",
         mutates=True,
     ),
+    ("GET", "/api/v1/evals/tasks"): Spec(
+        lambda c, r: ALLOW if c.kind in (OrgKind.evaluator, OrgKind.coordinator) else FORBID
+    ),
+    ("POST", "/api/v1/evals/runs"): Spec(
+        lambda c, r: (
+            ALLOW
+            if c.kind in (OrgKind.evaluator, OrgKind.coordinator) and c.at_least(Role.member)
+            else FORBID
+        ),
+        body=lambda t: {"model": "mockllm/model", "tasks": ["knowledge_original"], "limit": 1},
+        mutates=True,
+    ),
+    ("GET", "/api/v1/evals/runs"): Spec(always),
+    ("GET", "/api/v1/evals/runs/{run_id}"): Spec(
+        lambda c, r: decide(c.kind is OrgKind.coordinator or own_eval(c, r), True),
+        target="eval_run",
+        state="access_verified",
+    ),
     ("GET", "/api/v1/audit/events"): Spec(coordinators),
     ("GET", "/api/v1/audit/verify"): Spec(coordinators),
     ("GET", "/api/v1/jobs"): Spec(coordinators),
@@ -321,6 +339,18 @@ class Fixtures:
                 t["evaluator_org_id"] = ev
             case "submission" | "report" | "delivered_report":
                 t.update(self._submission(lab, ev, spec))
+            case "eval_run":
+                sub = self._submission(lab, ev, spec)
+                from clearinghouse.evals import services as evals
+                from clearinghouse.evals.schemas import RunCreate
+
+                with w.services.db.transaction() as s:
+                    t["run_id"] = evals.create_run(
+                        s,
+                        Principal.system(),
+                        w.services,
+                        RunCreate(submission_id=sub["submission_id"], limit=1),
+                    ).id
             case "job":
                 with w.services.db.transaction() as s:
                     t["job_id"] = jobs.enqueue(s, "reviews.lapse_windows", {}).id

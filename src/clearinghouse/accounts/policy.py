@@ -89,6 +89,9 @@ class Action(StrEnum):
     report_read = "report:read"
     report_deliver = "report:deliver"
     report_acknowledge = "report:acknowledge"
+    eval_run_create = "eval-run:create"
+    eval_run_read = "eval-run:read"
+    eval_task_read = "eval-task:read"
     audit_read = "audit:read"
     job_read = "job:read"
 
@@ -103,6 +106,8 @@ READ_ACTIONS = {
     Action.report_read,
     Action.audit_read,
     Action.job_read,
+    Action.eval_run_read,
+    Action.eval_task_read,
 }
 
 
@@ -134,6 +139,12 @@ def can_see(p: Principal, t: Target) -> bool:
             return coordinator or _own_lab(p, t)
         case "submission":
             return coordinator or _own_lab(p, t) or _assigned_evaluator(p, t)
+        case "eval_run":
+            # Runs of a submission: its assigned evaluator and coordinators. Reference runs
+            # (no lab) are shared baselines: every evaluator and coordinator may see them.
+            if t.lab_org_id is None:
+                return coordinator or p.is_kind(OrgKind.evaluator)
+            return coordinator or _assigned_evaluator(p, t)
     return False
 
 
@@ -202,6 +213,21 @@ RULES: dict[Action, Rule] = {
     Action.report_read: _content(Role.viewer),
     Action.report_deliver: _evaluator_work,
     Action.report_acknowledge: _lab(Role.member),
+    Action.eval_run_create: _either(
+        _evaluator_work,
+        lambda p, t: (
+            t is not None
+            and t.lab_org_id is None
+            and (
+                (p.is_kind(OrgKind.evaluator) or p.is_kind(OrgKind.coordinator))
+                and p.at_least(Role.member)
+            )
+        ),
+    ),
+    Action.eval_run_read: _visible,
+    Action.eval_task_read: lambda p, t: (
+        p.is_kind(OrgKind.evaluator) or p.is_kind(OrgKind.coordinator)
+    ),
     Action.audit_read: _coordinator(Role.viewer),
     Action.job_read: _coordinator(Role.viewer),
 }

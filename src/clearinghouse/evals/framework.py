@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from inspect_ai import Task
 from inspect_ai.dataset import Sample
+from inspect_ai.model import GenerateConfig
 
 Family = Literal["knowledge", "ctf", "poc", "patch"]
 FAMILIES: tuple[Family, ...] = ("knowledge", "ctf", "poc", "patch")
@@ -32,6 +33,7 @@ class TaskOptions:
     message_limit: int = 30
     token_limit: int | None = 200_000
     time_limit: int | None = 900
+    max_tokens: int | None = 1024  # per model generation
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,8 @@ class TaskSpec:
             samples = samples[: options.limit]
         task = self.build(options, samples)
         task.version = self.version
+        if options.max_tokens is not None:
+            task.config = task.config.merge(GenerateConfig(max_tokens=options.max_tokens))
         task.metadata = {
             **(task.metadata or {}),
             "family": self.family,

@@ -77,7 +77,7 @@ def _judge(
         )
     if "above_reference" in cond:
         margin = float(cond["above_reference"])
-        rule = f"{metric}: upper 95% CI of (model − best reference) > {margin:+.2f}"
+        rule = f"{metric}: upper 95% CI of (model - best reference) > {margin:+.2f}"
         d = deltas.get(metric)
         if d is None:
             return Reason(

