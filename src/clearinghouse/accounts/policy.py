@@ -180,6 +180,15 @@ def _either(*rules: Rule) -> Rule:
     return lambda p, t: any(rule(p, t) for rule in rules)
 
 
+def _reference_runner(p: Principal, t: Target | None) -> bool:
+    """Reference-model runs (no target): evaluators and coordinators, member or above."""
+    return (
+        t is None
+        and (p.is_kind(OrgKind.evaluator) or p.is_kind(OrgKind.coordinator))
+        and p.at_least(Role.member)
+    )
+
+
 def _org_admin(p: Principal, t: Target | None) -> bool:
     return t is not None and t.org_id == p.org_id and p.at_least(Role.admin)
 
@@ -213,17 +222,7 @@ RULES: dict[Action, Rule] = {
     Action.report_read: _content(Role.viewer),
     Action.report_deliver: _evaluator_work,
     Action.report_acknowledge: _lab(Role.member),
-    Action.eval_run_create: _either(
-        _evaluator_work,
-        lambda p, t: (
-            t is not None
-            and t.lab_org_id is None
-            and (
-                (p.is_kind(OrgKind.evaluator) or p.is_kind(OrgKind.coordinator))
-                and p.at_least(Role.member)
-            )
-        ),
-    ),
+    Action.eval_run_create: _either(_evaluator_work, _reference_runner),
     Action.eval_run_read: _visible,
     Action.eval_task_read: lambda p, t: (
         p.is_kind(OrgKind.evaluator) or p.is_kind(OrgKind.coordinator)

@@ -96,7 +96,7 @@ def create_run(session: Session, p: Principal, services: Services, data: RunCrea
         evaluator_org_id = sub.evaluator_org_id
         model_spec = f"openai-api/lab/{(sub.access_models or [sub.model_name])[0]}"
     else:
-        authorize(p, Action.eval_run_create, Target("eval_run", lab_org_id=None))
+        authorize(p, Action.eval_run_create)  # a reference run: no lab, no existing object
         evaluator_org_id = p.org_id if not p.is_system else None
     run = EvalRun(
         id=new_id("run"),

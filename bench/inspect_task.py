@@ -1,0 +1,12 @@
+"""The same task the clearinghouse runs, for bare `inspect eval` (the peer in bench_orchestration)."""
+
+from inspect_ai import Task, task
+
+from clearinghouse.evals.framework import TaskOptions, load_families
+
+
+@task
+def knowledge_original(limit: int = 8, max_tokens: int = 16) -> Task:
+    return load_families()["knowledge_original"].task(
+        TaskOptions(limit=limit, max_tokens=max_tokens)
+    )
