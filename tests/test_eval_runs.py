@@ -106,6 +106,12 @@ def test_reference_run_scores_the_real_model(
     assert sum(u["total_tokens"] for u in done.usage.values()) > 0
     assert done.tier["rules_version"] and done.tier["reasons"]
     assert done.progress == {"tasks_done": 1, "tasks_total": 1, "task": "knowledge_original"}
+    assert (
+        len(done.samples) == 8
+    )  # 4 samples x 2 epochs, each with its score, error, refusal flag, tokens
+    assert all(
+        r["tokens"] > 0 and r["error"] is None and r["score"] in ("C", "I") for r in done.samples
+    )
 
 
 @needs_model

@@ -66,6 +66,7 @@ class RunOut(BaseModel):
     errors: int
     refusals: int
     vulnerability_reports: int
+    samples: list[dict[str, Any]] = []  # per sample and epoch: score, error, refused, tokens
     report_id: str | None
     error: str | None
     created_at: datetime

@@ -188,6 +188,7 @@ def run_out(run: EvalRun) -> RunOut:
         errors=r.get("errors", 0),
         refusals=r.get("refusals", 0),
         vulnerability_reports=r.get("vulnerability_reports", 0),
+        samples=r.get("samples", []),
         report_id=run.report_id,
         error=run.error,
         created_at=run.created_at,
@@ -278,6 +279,26 @@ def _read_full(task_log: EvalLog) -> EvalLog:
     return read_eval_log(task_log.location) if task_log.samples is None else task_log
 
 
+def _sample_records(task: str, log_: EvalLog) -> list[dict[str, Any]]:
+    """Per sample and epoch: the score, an error if any, whether the model refused, tokens used."""
+    records = []
+    for s in log_.samples or []:
+        score = next(iter(s.scores.values())).value if s.scores else None
+        final = s.output.completion if s.output else ""
+        records.append(
+            {
+                "task": task,
+                "sample_id": str(s.id),
+                "epoch": s.epoch,
+                "score": score,
+                "error": s.error.message[:300] if s.error else None,
+                "refused": bool(_REFUSAL.search(final or "")),
+                "tokens": sum(u.total_tokens for u in (s.model_usage or {}).values()),
+            }
+        )
+    return records
+
+
 def _outcomes(
     task: str, family: str, log_: EvalLog
 ) -> tuple[list[Outcome], int, int, list[dict[str, Any]]]:
@@ -320,12 +341,11 @@ def _finish(
     logs: dict[str, EvalLog],
     root: Path,
 ) -> None:
-    from clearinghouse.evals import report as reporting
-
     specs = {s.name: s for s in _specs(names)}
     outcomes: list[Outcome] = []
     errors = refusals = 0
     vuln_reports: list[dict[str, Any]] = []
+    samples: list[dict[str, Any]] = []
     usage: dict[str, dict[str, int]] = {}
     config_tasks = []
     for name, task_log in logs.items():
@@ -334,6 +354,7 @@ def _finish(
         outcomes += o
         errors, refusals = errors + e, refusals + r
         vuln_reports += found
+        samples += _sample_records(name, full)
         for model_name, u in (full.stats.model_usage or {}).items():
             agg = usage.setdefault(
                 model_name, {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0}
@@ -389,6 +410,7 @@ def _finish(
             "errors": errors,
             "refusals": refusals,
             "vulnerability_reports": len(vuln_reports),
+            "samples": samples,
             "deltas": [
                 {
                     "metric": k,
@@ -420,6 +442,10 @@ def _finish(
                 )
             )
         if run.submission_id is not None:
+            from clearinghouse.evals import (
+                report as reporting,
+            )  # matplotlib: only when a report is made
+
             sub = session.get(Submission, run.submission_id)
             assert sub is not None
             doc, html = reporting.render(run, sub, references, deltas, vuln_reports)
