@@ -15,7 +15,6 @@ from clearinghouse.cli.common import JsonOpt, TokenOpt, acting, emit, err, handl
 from clearinghouse.core.config import decode_key, get_settings
 from clearinghouse.core.crypto import Keyring, kek_id
 from clearinghouse.core.errors import ConfigurationError, InvalidInput
-from clearinghouse.storage import migrate
 from clearinghouse.storage.vault import Vault
 from clearinghouse.workers import services as job_services
 
@@ -40,6 +39,8 @@ def register(app: typer.Typer) -> None:
 @handles_errors
 def db_upgrade(revision: str = "head", as_json: JsonOpt = False) -> None:
     """Apply migrations up to REVISION (default: the newest)."""
+    from clearinghouse.storage import migrate  # Alembic: only for commands that use it
+
     s = services()
     migrate.upgrade(s.db, revision)
     emit(
@@ -54,6 +55,8 @@ def db_upgrade(revision: str = "head", as_json: JsonOpt = False) -> None:
 @db.command("current")
 @handles_errors
 def db_current(as_json: JsonOpt = False) -> None:
+    from clearinghouse.storage import migrate  # Alembic: only for commands that use it
+
     s = services()
     emit({"revision": migrate.current(s.db), "head": migrate.head(s.db)}, as_json)
 
@@ -202,6 +205,8 @@ def serve(
 ) -> None:
     """Serve the HTTP API (and, later, the web pages)."""
     import uvicorn
+
+    from clearinghouse.storage import migrate  # Alembic: only for commands that use it
 
     s = services()
     if migrate.current(s.db) != migrate.head(s.db):
