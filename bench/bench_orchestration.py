@@ -73,7 +73,7 @@ def ours(env: dict[str, str], base: str) -> float:
         return elapsed
 
 
-def bare(env: dict[str, str]) -> float:
+def bare(env: dict[str, str], *extra: str) -> float:
     with tempfile.TemporaryDirectory() as logs:
         t = time.perf_counter()
         subprocess.run(
@@ -93,6 +93,7 @@ def bare(env: dict[str, str]) -> float:
                 logs,
                 "--display",
                 "none",
+                *extra,
             ],
             env=env,
             check=True,
@@ -102,33 +103,7 @@ def bare(env: dict[str, str]) -> float:
 
 
 def throughput(env: dict[str, str], connections: int) -> float:
-    with tempfile.TemporaryDirectory() as logs:
-        t = time.perf_counter()
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "inspect_ai",
-                "eval",
-                f"{HERE / 'inspect_task.py'}@knowledge_original",
-                "--model",
-                MODEL,
-                "-T",
-                f"limit={LIMIT}",
-                "-T",
-                f"max_tokens={MAX_TOKENS}",
-                "--log-dir",
-                logs,
-                "--display",
-                "none",
-                "--max-connections",
-                str(connections),
-            ],
-            env=env,
-            check=True,
-            capture_output=True,
-        )
-        return LIMIT / (time.perf_counter() - t)
+    return LIMIT / bare(env, "--max-connections", str(connections))
 
 
 def main() -> None:

