@@ -196,3 +196,39 @@ def test_vulnerability_reports_are_harvested_from_the_transcript(tmp_path: Path)
     )
     assert EvalVulnerabilityReport.__tablename__ == "eval_vulnerability_reports"
     assert ReportVersion and select
+
+
+@needs_model
+@pytest.mark.slow
+def test_a_restarted_run_resumes_without_redoing_finished_tasks(
+    services: Services, local_model: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """eval-set with a log dir per task: a second attempt (after a crash) skips finished tasks."""
+    base, key = local_model
+    monkeypatch.setenv("LOCAL_API_KEY", key)
+    with services.db.transaction() as s:
+        run = evals.create_run(
+            s,
+            Principal.system(),
+            services,
+            RunCreate(
+                model="openai-api/local/smollm2-135m-instruct",
+                base_url=base,
+                tasks=["knowledge_original"],
+                limit=2,
+                max_tokens=16,
+            ),
+        )
+    evals.execute_run(services, run.id, lambda progress: None)
+    task_dir = services.settings.var_dir / "evals" / run.id / "knowledge_original"
+    first = sorted(p.name for p in task_dir.glob("*.eval"))
+    assert len(first) == 1
+    # The worker died after the task finished but before the job completed: the job runs again.
+    from clearinghouse.evals.models import EvalRun
+
+    with services.db.transaction() as s:
+        s.get(EvalRun, run.id).state = "running"  # type: ignore[union-attr]
+    evals.execute_run(services, run.id, lambda progress: None)
+    assert sorted(p.name for p in task_dir.glob("*.eval")) == first  # reused, not re-run
+    with services.db.transaction() as s:
+        assert evals.get_run(s, Principal.system(), run.id).state == "succeeded"
