@@ -1,0 +1,1 @@
+"""Vulns: the vulnerability knowledge base (OSV-shaped records, ranges, intake, publication)."""
