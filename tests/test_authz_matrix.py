@@ -99,6 +99,7 @@ class Spec:
     state: str | None = None  # submission state the object is put in
     body: Callable[[dict[str, str]], dict[str, Any]] | None = None
     mutates: bool = False
+    query: str = ""
 
 
 def _release() -> str:
@@ -250,6 +251,15 @@ SPECS: dict[tuple[str, str], Spec] = {
         target="eval_run",
         state="access_verified",
     ),
+    # The public OSV API: the same answer for everyone, token or not.
+    ("POST", "/v1/query"): Spec(
+        always, body=lambda t: {"package": {"name": "demo", "ecosystem": "PyPI"}, "version": "1.0"}
+    ),
+    ("POST", "/v1/querybatch"): Spec(
+        always, body=lambda t: {"queries": [{"package": {"purl": "pkg:pypi/demo@1.0"}}]}
+    ),
+    ("GET", "/v1/vulns/{vuln_id}"): Spec(always, target="vuln"),
+    ("GET", "/v1/vulns"): Spec(always, query="?modified_since=2000-01-01T00:00:00Z"),
     ("GET", "/api/v1/audit/events"): Spec(coordinators),
     ("GET", "/api/v1/audit/verify"): Spec(coordinators),
     ("GET", "/api/v1/jobs"): Spec(coordinators),
@@ -351,6 +361,32 @@ class Fixtures:
                         w.services,
                         RunCreate(submission_id=sub["submission_id"], limit=1),
                     ).id
+            case "vuln":
+                from clearinghouse.vulns.osv import Record
+                from clearinghouse.vulns.services import upsert
+
+                with w.services.db.transaction() as s:
+                    upsert(
+                        s,
+                        Record.model_validate(
+                            {
+                                "id": f"TEST-{t['n']}",
+                                "modified": "2026-01-01T00:00:00Z",
+                                "affected": [
+                                    {
+                                        "package": {"ecosystem": "PyPI", "name": "demo"},
+                                        "ranges": [
+                                            {
+                                                "type": "ECOSYSTEM",
+                                                "events": [{"introduced": "0"}, {"fixed": "2.0"}],
+                                            }
+                                        ],
+                                    }
+                                ],
+                            }
+                        ),
+                    )
+                t["vuln_id"] = f"TEST-{t['n']}"
             case "job":
                 with w.services.db.transaction() as s:
                     t["job_id"] = jobs.enqueue(s, "reviews.lapse_windows", {}).id
@@ -397,7 +433,7 @@ def fixtures(world: World) -> Iterator[Fixtures]:
 def _call(
     client: TestClient, method: str, path: str, spec: Spec, member: Member | None, t: dict[str, str]
 ):
-    url = path.format(**t)
+    url = path.format(**t) + spec.query
     body = spec.body(t) if spec.body else None
     headers = member.headers if member else {}
     return client.request(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from clearinghouse.cli import accounts, evals, ops, reviews
+from clearinghouse.cli import accounts, evals, ops, reviews, vulns
 
 app = typer.Typer(
     name="clearinghouse",
@@ -17,6 +17,7 @@ ops.register(app)
 accounts.register(app)
 reviews.register(app)
 evals.register(app)
+vulns.register(app)
 
 
 def main() -> None:

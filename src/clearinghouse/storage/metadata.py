@@ -12,7 +12,8 @@ def metadata() -> MetaData:
     import clearinghouse.reviews.models
     import clearinghouse.storage.blobs
     import clearinghouse.storage.jobs
-    import clearinghouse.storage.vault  # noqa: F401
+    import clearinghouse.storage.vault
+    import clearinghouse.vulns.models  # noqa: F401
     from clearinghouse.storage.base import Base
 
     return Base.metadata

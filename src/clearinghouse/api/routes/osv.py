@@ -1,0 +1,109 @@
+"""The OSV-compatible public API (no token): `/v1/query`, `/v1/querybatch`, `/v1/vulns/{id}`
+and `/v1/vulns?modified_since=`. It follows osv.dev's contract, including its error bodies
+(`{"code": 3, "message": ...}` with HTTP 400), and serves only what is public: published,
+TLP:CLEAR and not under embargo."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+
+from clearinghouse.api.deps import SessionDep
+from clearinghouse.vulns import services
+
+router = APIRouter(prefix="/v1", tags=["osv"])
+
+_ERROR = {
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "properties": {"code": {"type": "integer"}, "message": {"type": "string"}},
+                "required": ["code", "message"],
+            }
+        }
+    }
+}
+_OBJECT = {"content": {"application/json": {"schema": {"type": "object"}}}}
+
+
+def _error(status: int, code: int, message: str) -> JSONResponse:
+    return JSONResponse({"code": code, "message": message}, status_code=status)
+
+
+async def _json_body(request: Request) -> Any:
+    """osv.dev reads the body as JSON whatever the Content-Type (pip-audit sends none)."""
+    raw = await request.body()
+    if len(raw) > 32 * 1024**2:
+        return services.QueryError("request body too large")
+    try:
+        return json.loads(raw or b"{}")
+    except ValueError:
+        return services.QueryError("the body is not valid JSON")
+
+
+JsonBody = Annotated[Any, Depends(_json_body)]
+_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    }
+}
+
+
+@router.post(
+    "/query",
+    responses={200: _OBJECT, 400: _ERROR},
+    response_class=JSONResponse,
+    openapi_extra=_BODY,
+)
+def query(session: SessionDep, body: JsonBody) -> JSONResponse:
+    """Vulnerabilities affecting one package version (or all versions), as OSV records."""
+    try:
+        if isinstance(body, services.QueryError):
+            raise body
+        if not isinstance(body, dict):
+            raise services.QueryError("the body must be a JSON object")
+        return JSONResponse(services.query(session, body))
+    except services.QueryError as exc:
+        return _error(400, 3, exc.detail)
+
+
+@router.post(
+    "/querybatch",
+    responses={200: _OBJECT, 400: _ERROR},
+    response_class=JSONResponse,
+    openapi_extra=_BODY,
+)
+def querybatch(session: SessionDep, body: JsonBody) -> JSONResponse:
+    """Up to 1,000 queries; each result lists `{id, modified}` only, as on osv.dev."""
+    try:
+        if isinstance(body, services.QueryError):
+            raise body
+        if not isinstance(body, dict):
+            raise services.QueryError("the body must be a JSON object")
+        return JSONResponse(services.querybatch(session, body))
+    except services.QueryError as exc:
+        return _error(400, 3, exc.detail)
+
+
+@router.get("/vulns/{vuln_id}", responses={200: _OBJECT, 404: _ERROR}, response_class=JSONResponse)
+def get_vuln(vuln_id: str, session: SessionDep) -> JSONResponse:
+    record = services.get_public(session, vuln_id)
+    return JSONResponse(record) if record is not None else _error(404, 5, "Bug not found.")
+
+
+@router.get("/vulns", responses={200: _OBJECT}, response_class=JSONResponse)
+def modified_since(
+    session: SessionDep,
+    modified_since: Annotated[datetime, Query()],
+    limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
+) -> JSONResponse:
+    """Incremental sync: `{id, modified}` of public records modified after the given time."""
+    if modified_since.tzinfo is None:
+        return _error(400, 3, "modified_since needs a timezone (e.g. 2026-01-01T00:00:00Z)")
+    return JSONResponse({"vulns": services.modified_since(session, modified_since, limit=limit)})

@@ -1,0 +1,107 @@
+"""The OSV 1.7 record, validated with pydantic (a faithful subset of the OSV JSON schema:
+required fields, types, id and ecosystem patterns, event shapes, range rules)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from clearinghouse.core.schemas import unstorable_text
+
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]*-[A-Za-z0-9._:-]+$")
+_TIMESTAMP = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$"
+
+
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class Package(_Open):
+    ecosystem: str = Field(min_length=1, max_length=80)
+    name: str = Field(min_length=1, max_length=300)
+    purl: str | None = Field(default=None, max_length=500)
+
+
+class Range(_Open):
+    type: Literal["SEMVER", "ECOSYSTEM", "GIT"]
+    repo: str | None = None
+    events: list[dict[str, str]] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _rules(self) -> Range:
+        kinds = []
+        for e in self.events:
+            if len(e) != 1 or next(iter(e)) not in {
+                "introduced",
+                "fixed",
+                "last_affected",
+                "limit",
+            }:
+                raise ValueError(
+                    f"an event has exactly one of introduced/fixed/last_affected/limit, got {sorted(e)}"
+                )
+            kinds.append(next(iter(e)))
+        if "introduced" not in kinds:
+            raise ValueError("a range needs an introduced event")
+        if "fixed" in kinds and "last_affected" in kinds:
+            raise ValueError("a range may not have both fixed and last_affected events")
+        if self.type == "GIT" and not self.repo:
+            raise ValueError("a GIT range needs a repo")
+        return self
+
+
+class Affected(_Open):
+    package: Package | None = None
+    ranges: list[Range] = Field(default_factory=list)
+    versions: list[str] = Field(default_factory=list)
+
+
+class Severity(_Open):
+    type: str
+    score: str
+
+
+class Record(_Open):
+    """An OSV record. Unknown fields are kept (OSV allows `database_specific` and friends)."""
+
+    schema_version: str | None = None
+    id: str = Field(min_length=3, max_length=120)
+    modified: str = Field(pattern=_TIMESTAMP)
+    published: str | None = Field(default=None, pattern=_TIMESTAMP)
+    withdrawn: str | None = Field(default=None, pattern=_TIMESTAMP)
+    aliases: list[str] = Field(default_factory=list)
+    related: list[str] = Field(default_factory=list)
+    summary: str = Field(default="", max_length=10_000)
+    details: str = Field(default="", max_length=1_000_000)
+    severity: list[Severity] = Field(default_factory=list)
+    affected: list[Affected] = Field(default_factory=list)
+    references: list[dict[str, Any]] = Field(default_factory=list)
+
+    @field_validator("id")
+    @classmethod
+    def _id_shape(cls, v: str) -> str:
+        if not _ID.match(v):
+            raise ValueError("id must look like PREFIX-IDENTIFIER")
+        return v
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable(cls, data: Any) -> Any:
+        def walk(x: Any, depth: int = 0) -> None:
+            if depth > 32:
+                raise ValueError("the record nests too deeply")
+            if isinstance(x, str):
+                if (reason := unstorable_text(x)) is not None:
+                    raise ValueError(reason)
+            elif isinstance(x, dict):
+                for k, v in x.items():
+                    walk(k, depth + 1)
+                    walk(v, depth + 1)
+            elif isinstance(x, list):
+                for v in x:
+                    walk(v, depth + 1)
+
+        walk(data)
+        return data

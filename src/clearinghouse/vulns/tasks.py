@@ -1,0 +1,1 @@
+"""Vulns have no background jobs yet."""

@@ -1,0 +1,321 @@
+"""OSV import and the OSV-compatible public API: idempotent, transactional imports that refuse
+bad records with reasons; osv.dev's query contract; nothing non-public ever served; and the
+real pip-audit client against our server."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import zipfile
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from clearinghouse.container import Services
+from clearinghouse.core.clock import utcnow
+from clearinghouse.vulns.models import AffectedPackage, Vulnerability, VulnerabilityAlias
+from clearinghouse.vulns.services import import_file
+from tests.conftest import shared_data_dir
+
+
+def record(
+    rid: str,
+    *,
+    modified: str = "2026-01-01T00:00:00Z",
+    name: str = "demo",
+    fixed: str = "2.0",
+    aliases: list[str] | None = None,
+) -> dict:
+    return {
+        "id": rid,
+        "modified": modified,
+        "aliases": aliases or [],
+        "summary": f"{rid} summary",
+        "affected": [
+            {
+                "package": {"ecosystem": "PyPI", "name": name, "purl": f"pkg:pypi/{name}"},
+                "ranges": [
+                    {"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": fixed}]}
+                ],
+            }
+        ],
+    }
+
+
+def write_jsonl(path: Path, records: list) -> Path:
+    path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in records))
+    return path
+
+
+def count(services: Services, model: type) -> int:
+    with services.db.transaction() as s:
+        return s.scalar(select(func.count()).select_from(model)) or 0
+
+
+def test_import_is_idempotent_and_updates_only_newer(services: Services, tmp_path: Path) -> None:
+    f = write_jsonl(
+        tmp_path / "a.jsonl", [record("PYSEC-1", aliases=["CVE-2026-1"]), record("PYSEC-2")]
+    )
+    assert import_file(services.db, f).as_dict() == {
+        "created": 2,
+        "updated": 0,
+        "unchanged": 0,
+        "rejected": [],
+    }
+    assert import_file(services.db, f).as_dict() == {
+        "created": 0,
+        "updated": 0,
+        "unchanged": 2,
+        "rejected": [],
+    }
+    newer = write_jsonl(
+        tmp_path / "b.jsonl",
+        [
+            record("PYSEC-1", modified="2026-02-01T00:00:00Z", fixed="3.0"),
+            record("PYSEC-2", modified="2025-01-01T00:00:00Z", fixed="9.9"),
+        ],
+    )
+    assert import_file(services.db, newer).as_dict() == {
+        "created": 0,
+        "updated": 1,
+        "unchanged": 1,
+        "rejected": [],
+    }
+    with services.db.transaction() as s:
+        v = s.scalars(select(Vulnerability).where(Vulnerability.source_id == "PYSEC-1")).one()
+        assert v.id.startswith("CH-2026-") and v.record["affected"][0]["ranges"][0]["events"][
+            1
+        ] == {"fixed": "3.0"}
+
+
+@pytest.mark.parametrize(
+    ("bad", "reason"),
+    [
+        ({"modified": "2026-01-01T00:00:00Z"}, "id"),
+        ({"id": "X-1", "modified": "yesterday"}, "modified"),
+        (
+            {
+                "id": "X-1",
+                "modified": "2026-01-01T00:00:00Z",
+                "affected": [{"ranges": [{"type": "ECOSYSTEM", "events": [{"fixed": "1"}]}]}],
+            },
+            "introduced",
+        ),
+        (
+            {
+                "id": "X-1",
+                "modified": "2026-01-01T00:00:00Z",
+                "affected": [
+                    {"ranges": [{"type": "SEMVER", "events": [{"introduced": "0", "fixed": "1"}]}]}
+                ],
+            },
+            "exactly one",
+        ),
+        ({"id": "X-1", "modified": "2026-01-01T00:00:00Z", "summary": "nul\x00"}, "NUL"),
+        ("{not json", "JSON"),
+    ],
+)
+def test_malformed_records_are_rejected_with_a_reason_and_store_nothing(
+    services: Services, tmp_path: Path, bad: object, reason: str
+) -> None:
+    f = write_jsonl(tmp_path / "bad.jsonl", [bad, record("GOOD-1")])
+    result = import_file(services.db, f)
+    assert result.created == 1 and len(result.rejected) == 1
+    assert result.rejected[0]["source"] == "bad.jsonl:1" and reason in result.rejected[0]["reason"]
+    assert count(services, Vulnerability) == 1 and count(services, VulnerabilityAlias) == 2
+
+
+def test_zip_and_gzip_inputs_and_zip_bombs(services: Services, tmp_path: Path) -> None:
+    z = tmp_path / "all.zip"
+    with zipfile.ZipFile(z, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("../../etc/evil.json", json.dumps(record("ZIP-1")))  # a path is never used
+        archive.writestr("bomb.json", b"[" + b" " * (40 * 1024**2) + b"]")
+        archive.writestr("notes.txt", "ignored")
+    result = import_file(services.db, z)
+    assert result.created == 1 and "zip bomb" in result.rejected[0]["reason"]
+    assert not Path("/etc/evil.json").exists()
+    gz = tmp_path / "x.jsonl.gz"
+    with gzip.open(gz, "wt") as fh:
+        fh.write(json.dumps(record("GZ-1")) + "\n")
+    assert import_file(services.db, gz).created == 1
+
+
+@pytest.fixture
+def loaded(services: Services, tmp_path: Path) -> Services:
+    records = [
+        record("PYSEC-A", aliases=["CVE-2026-0001"]),
+        record("PYSEC-B", fixed="1.5"),
+        record("PYSEC-C", name="Other_Pkg", fixed="0.5"),
+    ]
+    import_file(services.db, write_jsonl(tmp_path / "r.jsonl", records))
+    # Two records that must never be public: one embargoed, one TLP:AMBER and not yet published.
+    import_file(
+        services.db, write_jsonl(tmp_path / "s.jsonl", [record("SECRET-1"), record("SECRET-2")])
+    )
+    with services.db.transaction() as s:
+        for v in s.scalars(select(Vulnerability).where(Vulnerability.source_id.like("SECRET-%"))):
+            if v.source_id == "SECRET-1":
+                v.embargo_until = utcnow() + timedelta(days=7)
+            else:
+                v.tlp, v.status = "AMBER", "triaged"
+    return services
+
+
+def test_query_contract(client: TestClient, loaded: Services) -> None:
+    r = client.post(
+        "/v1/query",
+        content=json.dumps({"package": {"name": "demo", "ecosystem": "PyPI"}, "version": "1.0"}),
+    )  # no Content-Type, like pip-audit
+    assert r.status_code == 200
+    assert [v["id"] for v in r.json()["vulns"]] == ["PYSEC-A", "PYSEC-B"]
+    assert (
+        client.post(
+            "/v1/query", json={"package": {"name": "demo", "ecosystem": "PyPI"}, "version": "1.7"}
+        ).json()["vulns"][0]["id"]
+        == "PYSEC-A"
+    )
+    assert (
+        client.post(
+            "/v1/query", json={"package": {"name": "demo", "ecosystem": "PyPI"}, "version": "2.0"}
+        ).json()
+        == {}
+    )
+    assert (
+        client.post(
+            "/v1/query", json={"package": {"name": "demo", "ecosystem": "pypi"}, "version": "1.0"}
+        ).json()
+        == {}
+    )  # ecosystems are case-sensitive
+    purl = client.post("/v1/query", json={"package": {"purl": "pkg:pypi/other-pkg@0.4"}}).json()
+    assert [v["id"] for v in purl["vulns"]] == ["PYSEC-C"]  # PEP 503 name normalisation
+    both = client.post(
+        "/v1/query", json={"package": {"purl": "pkg:pypi/demo@1.0"}, "version": "1.0"}
+    )
+    assert both.status_code == 400 and both.json()["code"] == 3
+    assert client.post("/v1/query", content=b"{nope").status_code == 400
+    all_versions = client.post(
+        "/v1/query", json={"package": {"name": "demo", "ecosystem": "PyPI"}}
+    ).json()
+    assert {v["id"] for v in all_versions["vulns"]} == {"PYSEC-A", "PYSEC-B"}
+
+
+def test_querybatch_and_get(client: TestClient, loaded: Services) -> None:
+    batch = client.post(
+        "/v1/querybatch",
+        json={
+            "queries": [
+                {"package": {"name": "demo", "ecosystem": "PyPI"}, "version": "1.0"},
+                {"package": {"name": "demo", "ecosystem": "PyPI"}, "version": "9.0"},
+            ]
+        },
+    ).json()
+    assert batch["results"][0]["vulns"] == [
+        {"id": "PYSEC-A", "modified": "2026-01-01T00:00:00Z"},
+        {"id": "PYSEC-B", "modified": "2026-01-01T00:00:00Z"},
+    ]
+    assert batch["results"][1] == {}
+    assert client.get("/v1/vulns/PYSEC-A").json()["aliases"] == ["CVE-2026-0001"]
+    assert client.get("/v1/vulns/CVE-2026-0001").json()["id"] == "PYSEC-A"  # by alias
+    missing = client.get("/v1/vulns/NOPE-1")
+    assert missing.status_code == 404 and missing.json() == {"code": 5, "message": "Bug not found."}
+    too_many = client.post(
+        "/v1/querybatch", json={"queries": [{"package": {"purl": "pkg:pypi/x"}}] * 1001}
+    )
+    assert too_many.status_code == 400
+
+
+def test_nothing_non_public_is_ever_served(client: TestClient, loaded: Services) -> None:
+    q = {"package": {"name": "demo", "ecosystem": "PyPI"}, "version": "1.0"}
+    served = json.dumps(
+        [
+            client.post("/v1/query", json=q).json(),
+            client.post("/v1/querybatch", json={"queries": [q]}).json(),
+            client.get("/v1/vulns?modified_since=2000-01-01T00:00:00Z").json(),
+        ]
+    )
+    assert "SECRET" not in served and "PYSEC-A" in served
+    for sid in ("SECRET-1", "SECRET-2"):
+        assert client.get(f"/v1/vulns/{sid}").status_code == 404
+    # After the embargo date, the embargoed record is public.
+    with loaded.db.transaction() as s:
+        s.scalars(
+            select(Vulnerability).where(Vulnerability.source_id == "SECRET-1")
+        ).one().embargo_until = utcnow() - timedelta(seconds=1)
+    assert client.get("/v1/vulns/SECRET-1").status_code == 200
+
+
+def test_modified_since(client: TestClient, loaded: Services) -> None:
+    r = client.get("/v1/vulns?modified_since=2025-12-31T00:00:00Z").json()
+    assert {v["id"] for v in r["vulns"]} == {"PYSEC-A", "PYSEC-B", "PYSEC-C"}
+    assert client.get("/v1/vulns?modified_since=2026-06-01T00:00:00Z").json() == {"vulns": []}
+    assert count(loaded, AffectedPackage) == 5
+
+
+@pytest.mark.shared_data
+@pytest.mark.slow
+def test_pip_audit_against_our_server(
+    services: Services, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    pip_audit = shutil.which("pip-audit", path=str(Path(sys.executable).parent))
+    assert pip_audit, "pip-audit is a dev dependency"
+    result = import_file(services.db, shared_data_dir() / "osv-pypa" / "osv-pypa.jsonl.gz")
+    assert result.created > 2500 and not result.rejected
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "clearinghouse", "serve", "--port", str(port)],
+        env={**cli_env, "CLEARINGHOUSE_LOG_LEVEL": "WARNING"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert server.poll() is None and time.monotonic() < deadline
+            time.sleep(0.2)
+        req = tmp_path / "requirements.txt"
+        req.write_text("jinja2==2.4.1\nrequests==2.19.0\nurllib3==2.2.3\n")
+        out = subprocess.run(
+            [
+                pip_audit,
+                "-s",
+                "osv",
+                "--osv-url",
+                f"http://127.0.0.1:{port}/v1/query",
+                "-r",
+                str(req),
+                "--no-deps",
+                "--disable-pip",
+                "-f",
+                "json",
+                "--cache-dir",
+                str(tmp_path / "cache"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        server.terminate()
+        server.wait(timeout=15)
+    assert out.returncode == 1, out.stderr  # pip-audit exits 1 when it finds vulnerabilities
+    deps = {d["name"]: d for d in json.loads(out.stdout)["dependencies"]}
+    jinja = {v["id"]: v["fix_versions"] for v in deps["jinja2"]["vulns"]}
+    assert jinja["PYSEC-2014-8"] == ["2.7.2"] and jinja["PYSEC-2019-217"] == ["2.10.1"]
+    assert "PYSEC-2018-28" in {v["id"] for v in deps["requests"]["vulns"]}
+    assert deps["urllib3"]["vulns"] == []  # a version newer than this data's advisories
