@@ -24,17 +24,18 @@ def unstorable_text(value: str) -> str | None:
     return None
 
 
-def _check(value: Any) -> None:
+def check_storable(value: Any) -> None:
+    """Raise ValueError if any string in `value` (recursively) cannot be stored."""
     if isinstance(value, str):
         if (reason := unstorable_text(value)) is not None:
             raise ValueError(reason)
     elif isinstance(value, dict):
         for k, v in value.items():
-            _check(k)
-            _check(v)
+            check_storable(k)
+            check_storable(v)
     elif isinstance(value, list | tuple):
         for v in value:
-            _check(v)
+            check_storable(v)
 
 
 class Input(BaseModel):
@@ -45,5 +46,5 @@ class Input(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _storable_text(cls, data: Any) -> Any:
-        _check(data)
+        check_storable(data)
         return data

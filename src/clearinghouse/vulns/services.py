@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from clearinghouse.core.clock import utcnow
 from clearinghouse.core.errors import ClearinghouseError, InvalidInput
+from clearinghouse.core.schemas import check_storable
 from clearinghouse.storage.db import Database
 from clearinghouse.vulns import ranges
 from clearinghouse.vulns.intake import read_records
@@ -177,6 +178,10 @@ class QueryError(InvalidInput):
 
 def resolve_query(query: dict[str, Any]) -> tuple[str, str, str | None]:
     """(ecosystem, normalised name, version) from an OSV query; osv.dev's validation rules."""
+    try:
+        check_storable(query)
+    except ValueError as exc:
+        raise QueryError(str(exc)) from None
     package = query.get("package") or {}
     version = query.get("version")
     if not isinstance(package, dict):

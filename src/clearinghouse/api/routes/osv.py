@@ -9,13 +9,18 @@ import json
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from clearinghouse.api.deps import SessionDep
+from clearinghouse.api.problems import problem_response
 from clearinghouse.vulns import services
 
-router = APIRouter(prefix="/v1", tags=["osv"])
+router = APIRouter(
+    prefix="/v1",
+    tags=["osv"],
+    responses={422: problem_response("a path or query parameter is malformed")},
+)
 
 _ERROR = {
     "content": {
@@ -92,7 +97,9 @@ def querybatch(session: SessionDep, body: JsonBody) -> JSONResponse:
 
 
 @router.get("/vulns/{vuln_id}", responses={200: _OBJECT, 404: _ERROR}, response_class=JSONResponse)
-def get_vuln(vuln_id: str, session: SessionDep) -> JSONResponse:
+def get_vuln(
+    vuln_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9._:+-]{1,120}$")], session: SessionDep
+) -> JSONResponse:
     record = services.get_public(session, vuln_id)
     return JSONResponse(record) if record is not None else _error(404, 5, "Bug not found.")
 
