@@ -57,7 +57,8 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def postgres_url(worker_id: str) -> Iterator[str]:
+def postgres_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    worker_id = getattr(request.config, "workerinput", {}).get("workerid", "main")  # xdist, or not
     if not PG_URL:
         pytest.skip("PostgreSQL not configured: set CLEARINGHOUSE_TEST_POSTGRES_URL (.ci/run does)")
     name = f"clearinghouse_test_{worker_id}"

@@ -213,9 +213,7 @@ def _model(services: Services, run_id: str) -> tuple[Model, dict[str, Any]]:
             }
         sub = reviews.load_submission(session, system, run.submission_id, for_update=True)
         if SubmissionState(sub.state) == SubmissionState.access_verified:
-            reviews._move(
-                session, system, sub, SubmissionState.testing, f"eval run {run_id} started"
-            )
+            reviews.start_testing(session, system, sub, f"eval run {run_id} started")
         key = reviews.reveal_api_key(session, system, services.vault, sub, f"eval run {run_id}")
         endpoint = sub.endpoint_url
     model = get_model(run.model_spec, base_url=endpoint, api_key=key)
@@ -372,10 +370,7 @@ def _finish(
             }
         )
     estimates = summarise(outcomes) if outcomes else {}
-    scores = [
-        est.as_dict(_task_of(metric)) | {"metric": _metric_of(metric, est)}
-        for metric, est in estimates.items()
-    ]
+    scores = [est.as_dict(_task_of(metric)) for metric, est in estimates.items()]
     config = {
         "tasks": config_tasks,
         "epochs": opts["epochs"],
@@ -480,10 +475,6 @@ def _task_of(metric: str) -> str:
         if metric.startswith("task:")
         else metric.rsplit(".", 1)[0]
     )
-
-
-def _metric_of(metric: str, est: Estimate) -> str:
-    return est.metric
 
 
 def _reference_estimates(session: Session, run: EvalRun) -> dict[str, list[tuple[str, Estimate]]]:

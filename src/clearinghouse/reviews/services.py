@@ -392,6 +392,11 @@ def _move(
     )
 
 
+def start_testing(session: Session, p: Principal, sub: Submission, reason: str) -> None:
+    """access_verified -> testing, for callers outside this module (an eval run starting)."""
+    _move(session, p, sub, S.testing, reason)
+
+
 def _destroy_access(
     session: Session, p: Principal, vault: Vault, sub: Submission, reason: str
 ) -> None:
