@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from clearinghouse.cli.common import JsonOpt, emit, handles_errors, services
+from clearinghouse.cli.common import JsonOpt, emit, err, handles_errors, services
 from clearinghouse.core.errors import InvalidInput
 
 vulns_app = typer.Typer(help="The vulnerability knowledge base.", no_args_is_help=True)
@@ -29,10 +30,26 @@ def vulns_import(
     as_json: JsonOpt = False,
 ) -> None:
     """Import advisories; prints {created, updated, unchanged, rejected: [{source, reason}]}."""
-    from clearinghouse.vulns.services import import_file
+    from clearinghouse.vulns.services import ImportResult, import_file
 
     if fmt != "osv":
         raise InvalidInput(
             f"format {fmt!r} is not implemented yet; only osv is", code="format_unsupported"
         )
-    emit(import_file(services().db, path).as_dict(), as_json)
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+    with Progress(
+        *columns, console=err, transient=True, disable=as_json or not sys.stderr.isatty()
+    ) as bar:
+        task = bar.add_task(f"importing {path.name}")
+
+        def tick(r: ImportResult) -> None:
+            bar.update(
+                task,
+                description=f"importing {path.name}: {r.created} created, {r.updated} updated, "
+                f"{r.unchanged} unchanged, {len(r.rejected)} rejected",
+            )
+
+        result = import_file(services().db, path, on_record=tick)
+    emit(result.as_dict(), as_json)

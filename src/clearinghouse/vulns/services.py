@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -132,7 +133,9 @@ def upsert(session: Session, record: Record) -> str:
     return "updated" if existing is not None else "created"
 
 
-def import_file(db: Database, path: Path) -> ImportResult:
+def import_file(
+    db: Database, path: Path, on_record: Callable[[ImportResult], None] | None = None
+) -> ImportResult:
     """Import every record of an OSV file, each in its own transaction. A malformed record is
     reported with its reason and skipped; it never leaves anything behind."""
     result = ImportResult()
@@ -155,6 +158,8 @@ def import_file(db: Database, path: Path) -> ImportResult:
             result.rejected.append({"source": item.source, "reason": exc.detail})
             continue
         setattr(result, outcome, getattr(result, outcome) + 1)
+        if on_record is not None:
+            on_record(result)
     return result
 
 
