@@ -524,4 +524,4 @@ def test_read_only_token_cannot_write(client: TestClient, world: World) -> None:
         headers=ro.headers,
         json={"user_id": ro.user_id, "scopes": ["read", "write"]},
     )
-    assert r.status_code in (403, 422)
+    assert r.status_code == 403 and r.json()["code"] == "scope_missing"

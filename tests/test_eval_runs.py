@@ -30,6 +30,29 @@ needs_model = pytest.mark.skipif(
 )
 
 
+def _reference_run(
+    services: Services,
+    local_model: tuple[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    **options: int,
+):
+    """Queue a knowledge_original run against the local model as a reference model."""
+    base, key = local_model
+    monkeypatch.setenv("LOCAL_API_KEY", key)  # openai-api/local/... reads LOCAL_API_KEY
+    with services.db.transaction() as s:
+        return evals.create_run(
+            s,
+            Principal.system(),
+            services,
+            RunCreate(
+                model="openai-api/local/smollm2-135m-instruct",
+                base_url=base,
+                tasks=["knowledge_original"],
+                **options,
+            ),
+        )
+
+
 def test_evals_tasks_lists_every_family(cli_env: dict[str, str], world: World) -> None:
     ev = world.member(world.org(OrgKind.evaluator), OrgKind.evaluator, Role.viewer)
     r = subprocess.run(
@@ -71,22 +94,7 @@ def test_reference_run_scores_the_real_model(
     local_model: tuple[str, str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    base, key = local_model
-    monkeypatch.setenv("LOCAL_API_KEY", key)
-    with services.db.transaction() as s:
-        run = evals.create_run(
-            s,
-            Principal.system(),
-            services,
-            RunCreate(
-                model="openai-api/local/smollm2-135m-instruct",
-                base_url=base,
-                tasks=["knowledge_original"],
-                limit=4,
-                epochs=2,
-                max_tokens=64,
-            ),
-        )
+    run = _reference_run(services, local_model, monkeypatch, limit=4, epochs=2, max_tokens=64)
     assert run.state == "queued"
     Worker(services).run_once()
     with services.db.transaction() as s:
@@ -199,21 +207,7 @@ def test_a_restarted_run_resumes_without_redoing_finished_tasks(
     services: Services, local_model: tuple[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """eval-set with a log dir per task: a second attempt (after a crash) skips finished tasks."""
-    base, key = local_model
-    monkeypatch.setenv("LOCAL_API_KEY", key)
-    with services.db.transaction() as s:
-        run = evals.create_run(
-            s,
-            Principal.system(),
-            services,
-            RunCreate(
-                model="openai-api/local/smollm2-135m-instruct",
-                base_url=base,
-                tasks=["knowledge_original"],
-                limit=2,
-                max_tokens=16,
-            ),
-        )
+    run = _reference_run(services, local_model, monkeypatch, limit=2, max_tokens=16)
     evals.execute_run(services, run.id, lambda progress: None)
     task_dir = services.settings.var_dir / "evals" / run.id / "knowledge_original"
     first = sorted(p.name for p in task_dir.glob("*.eval"))

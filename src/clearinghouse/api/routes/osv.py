@@ -6,11 +6,13 @@ TLP:CLEAR and not under embargo."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
 
 from clearinghouse.api.deps import SessionDep
 from clearinghouse.api.problems import problem_response
@@ -60,40 +62,37 @@ _BODY = {
 }
 
 
-@router.post(
-    "/query",
-    responses={200: _OBJECT, 400: _ERROR},
-    response_class=JSONResponse,
-    openapi_extra=_BODY,
-)
+def _answer(
+    call: Callable[[Session, dict[str, Any]], dict[str, Any]], session: Session, body: Any
+) -> JSONResponse:
+    """Run an OSV query service; a malformed body or query answers 400 as osv.dev does."""
+    try:
+        if isinstance(body, services.QueryError):
+            raise body
+        if not isinstance(body, dict):
+            raise services.QueryError("the body must be a JSON object")
+        return JSONResponse(call(session, body))
+    except services.QueryError as exc:
+        return _error(400, 3, exc.detail)
+
+
+_POST = {
+    "responses": {200: _OBJECT, 400: _ERROR},
+    "response_class": JSONResponse,
+    "openapi_extra": _BODY,
+}
+
+
+@router.post("/query", **_POST)  # type: ignore[arg-type]
 def query(session: SessionDep, body: JsonBody) -> JSONResponse:
     """Vulnerabilities affecting one package version (or all versions), as OSV records."""
-    try:
-        if isinstance(body, services.QueryError):
-            raise body
-        if not isinstance(body, dict):
-            raise services.QueryError("the body must be a JSON object")
-        return JSONResponse(services.query(session, body))
-    except services.QueryError as exc:
-        return _error(400, 3, exc.detail)
+    return _answer(services.query, session, body)
 
 
-@router.post(
-    "/querybatch",
-    responses={200: _OBJECT, 400: _ERROR},
-    response_class=JSONResponse,
-    openapi_extra=_BODY,
-)
+@router.post("/querybatch", **_POST)  # type: ignore[arg-type]
 def querybatch(session: SessionDep, body: JsonBody) -> JSONResponse:
     """Up to 1,000 queries; each result lists `{id, modified}` only, as on osv.dev."""
-    try:
-        if isinstance(body, services.QueryError):
-            raise body
-        if not isinstance(body, dict):
-            raise services.QueryError("the body must be a JSON object")
-        return JSONResponse(services.querybatch(session, body))
-    except services.QueryError as exc:
-        return _error(400, 3, exc.detail)
+    return _answer(services.querybatch, session, body)
 
 
 @router.get("/vulns/{vuln_id}", responses={200: _OBJECT, 404: _ERROR}, response_class=JSONResponse)
