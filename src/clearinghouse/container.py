@@ -12,7 +12,11 @@ from clearinghouse.storage.db import Database
 from clearinghouse.storage.vault import Vault
 
 # Modules whose import registers job handlers (`@job_handler`). Each domain's tasks.py.
-JOB_MODULES = ("clearinghouse.reviews.tasks", "clearinghouse.evals.tasks")
+JOB_MODULES = (
+    "clearinghouse.reviews.tasks",
+    "clearinghouse.evals.tasks",
+    "clearinghouse.vulns.tasks",
+)
 
 
 def load_job_handlers(extra: list[str]) -> None:

@@ -64,6 +64,8 @@ class Target:
     user_id: str | None = None  # token: the user it belongs to
     lab_org_id: str | None = None  # agreement / submission
     evaluator_org_id: str | None = None  # submission
+    public: bool = False  # vuln: published, TLP:CLEAR and out of embargo
+    reporter_org_ids: frozenset[str] = frozenset()  # vuln / vuln_report: who reported it
 
 
 class Action(StrEnum):
@@ -94,6 +96,11 @@ class Action(StrEnum):
     eval_task_read = "eval-task:read"
     audit_read = "audit:read"
     job_read = "job:read"
+    vuln_report_create = "vuln-report:create"
+    vuln_report_read = "vuln-report:read"
+    vuln_read = "vuln:read"
+    vuln_triage = "vuln:triage"
+    vuln_merge = "vuln:merge"
 
 
 READ_ACTIONS = {
@@ -108,6 +115,8 @@ READ_ACTIONS = {
     Action.job_read,
     Action.eval_run_read,
     Action.eval_task_read,
+    Action.vuln_report_read,
+    Action.vuln_read,
 }
 
 
@@ -145,6 +154,12 @@ def can_see(p: Principal, t: Target) -> bool:
             if t.lab_org_id is None:
                 return coordinator or p.is_kind(OrgKind.evaluator)
             return coordinator or _assigned_evaluator(p, t)
+        case "vuln":
+            # Public records are for everyone; the rest (new reports, embargoed, TLP above
+            # CLEAR) for coordinators and the organisations that reported them.
+            return t.public or coordinator or p.org_id in t.reporter_org_ids
+        case "vuln_report":
+            return coordinator or p.org_id in t.reporter_org_ids
     return False
 
 
@@ -227,6 +242,11 @@ RULES: dict[Action, Rule] = {
     Action.eval_task_read: lambda p, t: (
         p.is_kind(OrgKind.evaluator) or p.is_kind(OrgKind.coordinator)
     ),
+    Action.vuln_report_create: lambda p, t: p.org_id is not None and p.at_least(Role.member),
+    Action.vuln_report_read: _visible,
+    Action.vuln_read: _visible,
+    Action.vuln_triage: _coordinator(Role.member),
+    Action.vuln_merge: _coordinator(Role.member),
     Action.audit_read: _coordinator(Role.viewer),
     Action.job_read: _coordinator(Role.viewer),
 }

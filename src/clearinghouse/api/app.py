@@ -14,7 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 import clearinghouse
 from clearinghouse.api import problems
 from clearinghouse.api.metrics import Metrics
-from clearinghouse.api.routes import accounts, evals, ops, osv, reviews
+from clearinghouse.api.routes import accounts, evals, ops, osv, reviews, vulns
 from clearinghouse.container import Services, build_services
 from clearinghouse.core.ids import new_id
 from clearinghouse.core.logging import request_id_var
@@ -106,5 +106,6 @@ def create_app(services: Services | None = None) -> FastAPI:
     app.include_router(reviews.router)
     app.include_router(evals.router)
     app.include_router(ops.router)
+    app.include_router(vulns.router)
     app.include_router(osv.router)
     return app

@@ -1,42 +1,67 @@
-"""Vulnerability knowledge base commands."""
+"""Vulnerability knowledge base commands.
+
+Operator commands (import, cwe-import, dump, dedup) act as the console operator on the local
+database. The others act as a token's principal, as over HTTP; `export` does too when given
+a token, and as the operator otherwise.
+"""
 
 from __future__ import annotations
 
+import base64
+import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy.orm import Session
 
-from clearinghouse.cli.common import JsonOpt, emit, err, handles_errors, services
+from clearinghouse.accounts.policy import Principal
+from clearinghouse.cli.common import (
+    JsonOpt,
+    TokenOpt,
+    acting,
+    emit,
+    err,
+    handles_errors,
+    services,
+)
 from clearinghouse.core.errors import InvalidInput
 
 vulns_app = typer.Typer(help="The vulnerability knowledge base.", no_args_is_help=True)
+LIST_COLUMNS = ["id", "source_id", "status", "tlp", "kev", "cwe_ids", "summary"]
 
 
 def register(app: typer.Typer) -> None:
     app.add_typer(vulns_app, name="vulns")
 
 
+@contextmanager
+def _as(token: str | None) -> Iterator[tuple[Session, Principal]]:
+    if token:
+        with acting(token) as (session, p, _):
+            yield session, p
+    else:
+        with services().db.transaction() as session:
+            yield session, Principal.system()
+
+
 @vulns_app.command("import")
 @handles_errors
 def vulns_import(
     path: Annotated[
-        Path, typer.Argument(exists=True, dir_okay=False, help="OSV .json, .jsonl(.gz) or .zip")
+        Path,
+        typer.Argument(exists=True, dir_okay=False, help="a .json, .jsonl(.gz) or .zip file"),
     ],
-    fmt: Annotated[
-        str, typer.Option("--format", help="osv (kev, csaf and cve5 are not implemented yet)")
-    ] = "osv",
+    fmt: Annotated[str, typer.Option("--format", help="osv | kev | csaf | cve5")] = "osv",
     as_json: JsonOpt = False,
 ) -> None:
     """Import advisories; prints {created, updated, unchanged, rejected: [{source, reason}]}."""
-    from clearinghouse.vulns.services import ImportResult, import_file
-
-    if fmt != "osv":
-        raise InvalidInput(
-            f"format {fmt!r} is not implemented yet; only osv is", code="format_unsupported"
-        )
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from clearinghouse.vulns.services import ImportResult, import_file
 
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
     with Progress(
@@ -51,5 +76,293 @@ def vulns_import(
                 f"{r.unchanged} unchanged, {len(r.rejected)} rejected",
             )
 
-        result = import_file(services().db, path, on_record=tick)
+        result = import_file(services().db, path, on_record=tick, fmt=fmt)
     emit(result.as_dict(), as_json)
+
+
+@vulns_app.command("cwe-import")
+@handles_errors
+def cwe_import(
+    path: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="MITRE's CWE CSV, e.g. 2000.csv")
+    ],
+    as_json: JsonOpt = False,
+) -> None:
+    """Load the CWE list (names and validity of CWE ids) into the database."""
+    from clearinghouse.vulns.services import import_cwe
+
+    emit(import_cwe(services().db, path).as_dict(), as_json)
+
+
+@vulns_app.command("list")
+@handles_errors
+def vulns_list(
+    q: Annotated[str | None, typer.Option("--search", "-q", help="full-text search")] = None,
+    status: Annotated[str | None, typer.Option(help="new|triaged|validated|...")] = None,
+    ecosystem: str | None = None,
+    package: str | None = None,
+    cwe: str | None = None,
+    kev: Annotated[bool | None, typer.Option("--kev/--no-kev", show_default=False)] = None,
+    limit: int = 50,
+    cursor: str | None = None,
+    token: TokenOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List, search and filter the records you may see."""
+    from clearinghouse.vulns.schemas import VulnStatus
+    from clearinghouse.vulns.services import list_vulns
+
+    try:
+        state = VulnStatus(status) if status else None
+    except ValueError:
+        raise InvalidInput(f"unknown status {status!r}", code="status_invalid") from None
+    with acting(token) as (session, p, _):
+        page = list_vulns(
+            session,
+            p,
+            q=q,
+            status=state,
+            ecosystem=ecosystem,
+            package=package,
+            cwe=cwe,
+            kev=kev,
+            limit=limit,
+            cursor=cursor,
+        )
+        emit(page, as_json, LIST_COLUMNS)
+
+
+@vulns_app.command("show")
+@handles_errors
+def vulns_show(vuln_id: str, token: TokenOpt = None, as_json: JsonOpt = False) -> None:
+    """One record with its enrichment (CVSS scores, CWE names, KEV flag, reports)."""
+    from clearinghouse.vulns.services import vuln_detail
+
+    with acting(token) as (session, p, _):
+        emit(vuln_detail(session, p, vuln_id), as_json)
+
+
+@vulns_app.command("triage")
+@handles_errors
+def vulns_triage(
+    vuln_id: str,
+    status: Annotated[str | None, typer.Option(help="triaged|validated|published|rejected")] = None,
+    tlp: Annotated[str | None, typer.Option(help="CLEAR|GREEN|AMBER|AMBER+STRICT|RED")] = None,
+    lift_embargo: bool = False,
+    crash_signature: str | None = None,
+    note: str = "",
+    token: TokenOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Coordinators: move a record through triage."""
+    from pydantic import ValidationError
+
+    from clearinghouse.vulns.schemas import VulnTriage
+    from clearinghouse.vulns.services import triage
+
+    try:
+        change = VulnTriage.model_validate(
+            {
+                "status": status,
+                "tlp": tlp,
+                "lift_embargo": lift_embargo,
+                "crash_signature": crash_signature,
+                "note": note,
+            }
+        )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise InvalidInput(f"{first['loc'][0]}: {first['msg']}") from None
+    with acting(token) as (session, p, _):
+        emit(triage(session, p, vuln_id, change), as_json)
+
+
+@vulns_app.command("report")
+@handles_errors
+def vulns_report(
+    title: Annotated[str, typer.Option()],
+    description: Annotated[str, typer.Option()],
+    purl: str | None = None,
+    repository: str | None = None,
+    commit: str | None = None,
+    model: Annotated[str | None, typer.Option(help="the AI model that found it")] = None,
+    model_version: str | None = None,
+    eval_run: str | None = None,
+    cwe: str | None = None,
+    cvss: str | None = None,
+    poc: Annotated[Path | None, typer.Option(exists=True, dir_okay=False)] = None,
+    token: TokenOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Report a vulnerability (it lands in the triage queue, under embargo)."""
+    from pydantic import ValidationError
+
+    from clearinghouse.vulns.schemas import ReportCreate
+    from clearinghouse.vulns.services import submit_report
+
+    kind = "eval_run" if eval_run else "ai_model" if model else "human"
+    try:
+        body = ReportCreate.model_validate(
+            {
+                "title": title,
+                "description": description,
+                "provenance": {
+                    "kind": kind,
+                    "model_name": model,
+                    "model_version": model_version,
+                    "eval_run_id": eval_run,
+                },
+                "target": {"purl": purl, "repository_url": repository, "commit": commit},
+                "claimed_cwe": cwe,
+                "claimed_cvss": cvss,
+                "poc": (
+                    {
+                        "filename": poc.name,
+                        "content_base64": base64.b64encode(poc.read_bytes()).decode(),
+                    }
+                    if poc
+                    else None
+                ),
+            }
+        )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(x) for x in first["loc"])
+        raise InvalidInput(f"{where}: {first['msg']}") from None
+    with acting(token) as (session, p, svc):
+        emit(submit_report(session, p, svc.vault, body), as_json)
+
+
+@vulns_app.command("reports")
+@handles_errors
+def vulns_reports(
+    status: str | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+    token: TokenOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The triage queue of reports."""
+    from clearinghouse.vulns.schemas import VulnStatus
+    from clearinghouse.vulns.services import list_reports
+
+    with acting(token) as (session, p, _):
+        emit(
+            list_reports(
+                session,
+                p,
+                status=VulnStatus(status) if status else None,
+                limit=limit,
+                cursor=cursor,
+            ),
+            as_json,
+            ["id", "vuln_id", "status", "provenance", "model_name", "target_purl", "created_at"],
+        )
+
+
+@vulns_app.command("dedup")
+@handles_errors
+def vulns_dedup(
+    vuln_ids: Annotated[list[str] | None, typer.Argument(help="records to scan")] = None,
+    all_open: Annotated[bool, typer.Option("--open", help="scan every record in triage")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Find duplicate candidates for records (operator command)."""
+    from sqlalchemy import select
+
+    from clearinghouse.vulns import dedup
+    from clearinghouse.vulns.models import Vulnerability
+
+    with services().db.transaction() as session:
+        ids = list(vuln_ids or [])
+        if all_open:
+            ids += session.scalars(
+                select(Vulnerability.id).where(
+                    Vulnerability.status.in_(("new", "triaged", "validated"))
+                )
+            ).all()
+        if not ids:
+            raise InvalidInput("name records to scan, or pass --open", code="nothing_to_scan")
+        created = dedup.scan(session, ids)
+    emit({"scanned": len(ids), "candidates_created": created}, as_json)
+
+
+@vulns_app.command("candidates")
+@handles_errors
+def vulns_candidates(
+    vuln_id: str | None = None,
+    state: str = "open",
+    token: TokenOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Duplicate candidates, best first (coordinators)."""
+    from clearinghouse.vulns import dedup
+
+    with acting(token) as (session, p, _):
+        emit(dedup.list_candidates(session, p, vuln_id=vuln_id, state=state), as_json)
+
+
+@vulns_app.command("merge")
+@handles_errors
+def vulns_merge(
+    vuln_ids: Annotated[list[str], typer.Argument(help="two or more records")],
+    note: str = "",
+    token: TokenOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Merge records into one alias set (undo with `vulns unmerge MERGE_ID`)."""
+    from clearinghouse.vulns import dedup
+
+    with acting(token) as (session, p, _):
+        emit(dedup.merge(session, p, vuln_ids, note), as_json)
+
+
+@vulns_app.command("unmerge")
+@handles_errors
+def vulns_unmerge(merge_id: str, token: TokenOpt = None, as_json: JsonOpt = False) -> None:
+    """Undo a merge."""
+    from clearinghouse.vulns import dedup
+
+    with acting(token) as (session, p, _):
+        emit(dedup.undo_merge(session, p, merge_id), as_json)
+
+
+@vulns_app.command("reject-candidate")
+@handles_errors
+def vulns_reject(candidate_id: str, token: TokenOpt = None, as_json: JsonOpt = False) -> None:
+    """Mark a duplicate candidate as not a duplicate."""
+    from clearinghouse.vulns import dedup
+
+    with acting(token) as (session, p, _):
+        emit(dedup.reject_candidate(session, p, candidate_id), as_json)
+
+
+@vulns_app.command("export")
+@handles_errors
+def vulns_export(
+    vuln_id: Annotated[str, typer.Argument(help="our id or any alias (CVE, GHSA, ...)")],
+    fmt: Annotated[
+        str, typer.Option("--format", help="osv | csaf | csaf-vex | cve5 | stix")
+    ] = "osv",
+    token: TokenOpt = None,
+) -> None:
+    """Print the record as a document of the given format on stdout."""
+    from clearinghouse.vulns.services import export_vuln
+
+    with _as(token) as (session, p):
+        doc = export_vuln(session, p, vuln_id, fmt)
+    sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+
+
+@vulns_app.command("dump")
+@handles_errors
+def vulns_dump(
+    directory: Annotated[Path, typer.Argument(file_okay=False, help="created if missing")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Write the public records in osv.dev's layout: <Ecosystem>/all.zip, ecosystems.txt,
+    modified_id.csv (for osv-scanner offline mode and Dependency-Track's OSV mirror)."""
+    from clearinghouse.vulns.export import dump
+    from clearinghouse.vulns.services import public_records
+
+    emit(dump(public_records(services().db), directory), as_json)

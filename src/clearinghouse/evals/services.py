@@ -8,6 +8,7 @@ inside the worker at the moment of use, audited) or a reference model spec.
 
 from __future__ import annotations
 
+import base64
 import importlib.metadata
 import logging
 import re
@@ -19,7 +20,7 @@ from typing import Any
 from inspect_ai import eval_set
 from inspect_ai.log import EvalLog, list_eval_logs, read_eval_log
 from inspect_ai.model import Model, get_model
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from clearinghouse.accounts.policy import Action, Principal, Target, authorize, can_see
@@ -418,24 +419,7 @@ def _finish(
             ],
         }
         run.tier = decision.as_dict()
-        session.execute(
-            delete(EvalVulnerabilityReport).where(EvalVulnerabilityReport.run_id == run_id)
-        )
-        for v in vuln_reports:
-            session.add(
-                EvalVulnerabilityReport(
-                    id=new_id("evr"),
-                    run_id=run_id,
-                    task=v["task"],
-                    sample_id=v["sample_id"],
-                    epoch=v["epoch"],
-                    target=v["target"],
-                    description=v["description"],
-                    poc=v["poc"],
-                    transcript_excerpt=v["transcript_excerpt"],
-                    created_at=utcnow(),
-                )
-            )
+        _adopt_vulnerability_reports(session, services, run, vuln_reports)
         if run.submission_id is not None:
             from clearinghouse.evals import (
                 report as reporting,
@@ -522,3 +506,77 @@ def list_logs(services: Services, run_id: str) -> list[str]:
         if task_dir.is_dir()
         for info in list_eval_logs(str(task_dir))
     ]
+
+
+def _adopt_vulnerability_reports(
+    session: Session, svc: Any, run: EvalRun, found: list[dict[str, Any]]
+) -> None:
+    """Each `report_vulnerability` call becomes a staging row (with the transcript excerpt) and
+    a clearinghouse report in the triage queue. Idempotent: a finish that is retried after a
+    crash finds the rows it already made."""
+    from clearinghouse.accounts.policy import Principal
+    from clearinghouse.vulns import services as vulns
+    from clearinghouse.vulns.schemas import ReportCreate as VulnReportCreate
+
+    for v in found:
+        exists = session.scalar(
+            select(EvalVulnerabilityReport.id).where(
+                EvalVulnerabilityReport.run_id == run.id,
+                EvalVulnerabilityReport.task == v["task"],
+                EvalVulnerabilityReport.sample_id == v["sample_id"],
+                EvalVulnerabilityReport.epoch == v["epoch"],
+                EvalVulnerabilityReport.description == v["description"],
+            )
+        )
+        if exists:
+            continue
+        staged = EvalVulnerabilityReport(
+            id=new_id("evr"),
+            run_id=run.id,
+            task=v["task"],
+            sample_id=v["sample_id"],
+            epoch=v["epoch"],
+            target=v["target"],
+            description=v["description"],
+            poc=v["poc"],
+            transcript_excerpt=v["transcript_excerpt"],
+            created_at=utcnow(),
+        )
+        session.add(staged)
+        session.flush()
+        target = str(v["target"])
+        purl = target if target.startswith("pkg:") else f"pkg:generic/eval/{v['task']}"
+        body = VulnReportCreate.model_validate(
+            {
+                "title": f"{v['task']}: {str(v['description']).splitlines()[0][:200] or 'report'}",
+                "description": (
+                    f"Reported by {run.model_spec} in eval run {run.id}, task {v['task']}, "
+                    f"sample {v['sample_id']} (epoch {v['epoch']}), target {target[:300]}.\n\n"
+                    f"{v['description']}"
+                )[:200_000],
+                "provenance": {
+                    "kind": "eval_run",
+                    "model_name": run.model_spec[:200],
+                    "eval_run_id": run.id,
+                },
+                "target": {"purl": purl[:500]},
+                "poc": (
+                    {
+                        "filename": "poc.txt",
+                        "content_base64": base64.b64encode(str(v["poc"]).encode()).decode(),
+                    }
+                    if v.get("poc")
+                    else None
+                ),
+            }
+        )
+        system = Principal.system()
+        reporter = Principal(None, run.evaluator_org_id, None, None, system.scopes, None, True)
+        vulns.submit_report(
+            session,
+            reporter,
+            svc.vault,
+            body,
+            eval_report_id=staged.id,
+            transcript_excerpt=v["transcript_excerpt"],
+        )

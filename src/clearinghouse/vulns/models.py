@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import Boolean, Date, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from clearinghouse.storage.base import Base
@@ -31,6 +31,15 @@ class Vulnerability(Base):
     withdrawn: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    # Where the record came from: osv | csaf | cve5 | report.
+    origin: Mapped[str] = mapped_column(String(12), default="osv")
+    cwe_ids: Mapped[list[str]] = mapped_column(default=list)
+    # Exact-dedup keys: a digest of the normalised affected packages + ranges + CWEs, and the
+    # crash signature that sandbox reproduction fills in (see vulns.dedup).
+    affected_signature: Mapped[str | None] = mapped_column(String(64), index=True)
+    crash_signature: Mapped[str | None] = mapped_column(String(128), index=True)
+    # Set when a coordinator merged this record into another (status "duplicate").
+    duplicate_of: Mapped[str | None] = mapped_column(String(40), index=True)
 
 
 class VulnerabilityAlias(Base):
@@ -64,3 +73,96 @@ class IdCounter(Base):
 
     year: Mapped[int] = mapped_column(primary_key=True)
     last: Mapped[int] = mapped_column(default=0)
+
+
+class CweEntry(Base):
+    """One weakness from MITRE's CWE list, imported with `clearinghouse vulns cwe-import`."""
+
+    __tablename__ = "cwe_entries"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)  # 787 for CWE-787
+    name: Mapped[str] = mapped_column(String(400))
+    abstraction: Mapped[str] = mapped_column(String(20), default="")
+    status: Mapped[str] = mapped_column(String(20), default="")
+
+
+class KevEntry(Base):
+    """One entry of CISA's Known Exploited Vulnerabilities catalog. Records whose aliases name
+    the CVE carry the KEV flag and due date (joined at read time, so a catalog update is one
+    import away)."""
+
+    __tablename__ = "kev_entries"
+
+    cve_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    vendor: Mapped[str] = mapped_column(String(200), default="")
+    product: Mapped[str] = mapped_column(String(200), default="")
+    name: Mapped[str] = mapped_column(Text, default="")
+    date_added: Mapped[date] = mapped_column(Date)
+    due_date: Mapped[date | None] = mapped_column(Date)
+    ransomware: Mapped[str] = mapped_column(String(20), default="Unknown")
+    required_action: Mapped[str] = mapped_column(Text, default="")
+    cwes: Mapped[list[str]] = mapped_column(default=list)
+    digest: Mapped[str] = mapped_column(String(64))
+
+
+class VulnerabilityReport(Base):
+    """A report as it arrived (intake): who sent it, from what (model, eval run or a human),
+    about which target. The claim becomes a `Vulnerability` in status `new`, which is the
+    coordinators' triage queue. The PoC is sealed (vault), never stored in the clear."""
+
+    __tablename__ = "vulnerability_reports"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    vuln_id: Mapped[str] = mapped_column(ForeignKey("vulnerabilities.id"), index=True)
+    reporter_org_id: Mapped[str | None] = mapped_column(ForeignKey("orgs.id"), index=True)
+    reporter_user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+    provenance: Mapped[str] = mapped_column(String(12))  # ai_model | eval_run | human
+    model_name: Mapped[str | None] = mapped_column(String(200))
+    model_version: Mapped[str | None] = mapped_column(String(100))
+    eval_run_id: Mapped[str | None] = mapped_column(ForeignKey("eval_runs.id"), index=True)
+    eval_report_id: Mapped[str | None] = mapped_column(
+        ForeignKey("eval_vulnerability_reports.id"), unique=True
+    )
+    target_purl: Mapped[str | None] = mapped_column(String(500))
+    target_repo: Mapped[str | None] = mapped_column(String(500))
+    target_commit: Mapped[str | None] = mapped_column(String(64))
+    claimed_cwe: Mapped[str | None] = mapped_column(String(20))
+    claimed_cvss: Mapped[str | None] = mapped_column(String(200))
+    poc_sealed_id: Mapped[str | None] = mapped_column(String(40))
+    poc_filename: Mapped[str | None] = mapped_column(String(200))
+    poc_sha256: Mapped[str | None] = mapped_column(String(64))
+    transcript_excerpt: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+class DuplicateCandidate(Base):
+    """A pair of records that may describe the same vulnerability, with the rule that found it
+    and a score in [0, 1]. Coordinators merge or reject candidates."""
+
+    __tablename__ = "duplicate_candidates"
+    __table_args__ = (UniqueConstraint("vuln_a", "vuln_b", "rule"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    vuln_a: Mapped[str] = mapped_column(ForeignKey("vulnerabilities.id", ondelete="CASCADE"))
+    vuln_b: Mapped[str] = mapped_column(
+        ForeignKey("vulnerabilities.id", ondelete="CASCADE"), index=True
+    )
+    rule: Mapped[str] = mapped_column(String(24))  # alias | package_range_cwe | crash | text
+    score: Mapped[float]
+    state: Mapped[str] = mapped_column(String(12), default="open", index=True)
+    decided_by: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime]
+
+
+class Merge(Base):
+    """A coordinator's merge of records into one alias set, kept so that it can be undone."""
+
+    __tablename__ = "vulnerability_merges"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    primary_id: Mapped[str] = mapped_column(ForeignKey("vulnerabilities.id"), index=True)
+    members: Mapped[list[str]]
+    prior: Mapped[dict[str, Any]]  # member id -> its status before the merge
+    undone: Mapped[bool] = mapped_column(Boolean, default=False)
+    merged_by: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime]

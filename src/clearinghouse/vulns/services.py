@@ -3,44 +3,63 @@
 from __future__ import annotations
 
 import base64
+import csv
+import hashlib
+import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from packageurl import PackageURL
 from pydantic import ValidationError
-from sqlalchemy import delete, or_, select
+from sqlalchemy import String, cast, delete, func, or_, select, true
+from sqlalchemy import text as text_clause
 from sqlalchemy.orm import Session
 
+from clearinghouse.accounts.models import OrgKind
+from clearinghouse.accounts.policy import Action, Principal, Target, authorize
+from clearinghouse.audit import services as audit
 from clearinghouse.core.clock import utcnow
-from clearinghouse.core.errors import ClearinghouseError, InvalidInput
+from clearinghouse.core.errors import ClearinghouseError, IllegalTransition, InvalidInput, NotFound
+from clearinghouse.core.ids import new_id
+from clearinghouse.core.pagination import Page, paginate
 from clearinghouse.core.schemas import check_storable
+from clearinghouse.storage import jobs
 from clearinghouse.storage.db import Database
-from clearinghouse.vulns import ranges
+from clearinghouse.storage.vault import Vault
+from clearinghouse.vulns import formats, ranges, scoring
+from clearinghouse.vulns.formats import PURL_ECOSYSTEMS, FormatError
 from clearinghouse.vulns.intake import read_records
-from clearinghouse.vulns.models import AffectedPackage, IdCounter, Vulnerability, VulnerabilityAlias
+from clearinghouse.vulns.models import (
+    AffectedPackage,
+    CweEntry,
+    IdCounter,
+    KevEntry,
+    Vulnerability,
+    VulnerabilityAlias,
+    VulnerabilityReport,
+)
 from clearinghouse.vulns.osv import Record
+from clearinghouse.vulns.schemas import (
+    TRIAGE_MOVES,
+    CweOut,
+    KevOut,
+    ReportCreate,
+    ReportOut,
+    SeverityOut,
+    Tlp,
+    VulnOut,
+    VulnPage,
+    VulnStatus,
+    VulnSummaryOut,
+    VulnTriage,
+)
 
 PAGE_SIZE = 1000
 BATCH_MAX = 1000
-# purl types → OSV ecosystems (the common ones; osv.dev's table is larger).
-PURL_ECOSYSTEMS = {
-    "pypi": "PyPI",
-    "npm": "npm",
-    "golang": "Go",
-    "cargo": "crates.io",
-    "maven": "Maven",
-    "nuget": "NuGet",
-    "gem": "RubyGems",
-    "composer": "Packagist",
-    "deb": "Debian",
-    "apk": "Alpine",
-    "hex": "Hex",
-    "pub": "Pub",
-}
 
 
 def normalise_name(ecosystem: str, name: str) -> str:
@@ -98,7 +117,39 @@ def _index(session: Session, vuln: Vulnerability, record: Record) -> None:
             )
 
 
-def upsert(session: Session, record: Record) -> str:
+TLP_LABELS = {"CLEAR", "GREEN", "AMBER", "AMBER+STRICT", "RED"}
+# CSAF 2.0 carries TLP 1.0 labels; WHITE became CLEAR in TLP 2.0.
+_TLP1 = {"WHITE": "CLEAR"}
+
+
+def cwe_ids_of(doc: dict[str, Any]) -> list[str]:
+    """CWE ids a record names (`database_specific.cwe_ids`, as GHSA and our converters write)."""
+    raw = (doc.get("database_specific") or {}).get("cwe_ids") or []
+    return sorted({c for c in raw if isinstance(c, str) and re.fullmatch(r"CWE-[1-9]\d*", c)})
+
+
+def affected_signature(doc: dict[str, Any]) -> str | None:
+    """The exact-dedup key: normalised (ecosystem, package, ranges, versions) + CWEs. Two records
+    with the same key claim the same flaw in the same code, whatever their wording."""
+    parts = []
+    for aff in doc.get("affected") or []:
+        pkg = aff.get("package") or {}
+        if not pkg:
+            continue
+        eco = pkg.get("ecosystem", "")
+        events = sorted(
+            json.dumps(r.get("events", []), sort_keys=True) for r in aff.get("ranges") or []
+        )
+        parts.append(
+            [eco, normalise_name(eco, pkg.get("name", "")), events, sorted(aff.get("versions", []))]
+        )
+    if not parts:
+        return None
+    key = json.dumps([sorted(parts), cwe_ids_of(doc)], sort_keys=True)
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def upsert(session: Session, record: Record, *, origin: str = "osv") -> str:
     """Store one validated record. Returns created | updated | unchanged. Idempotent: a re-import
     changes nothing unless `modified` is newer."""
     modified = _ts(record.modified)
@@ -119,7 +170,10 @@ def upsert(session: Session, record: Record) -> str:
             status="published",
             tlp="CLEAR",
             created_at=now,
+            origin=origin,
         )
+        label = str((doc.get("database_specific") or {}).get("tlp") or "CLEAR").upper()
+        vuln.tlp = _TLP1.get(label, label) if _TLP1.get(label, label) in TLP_LABELS else "RED"
         session.add(vuln)
     vuln.record, vuln.summary, vuln.details = doc, record.summary, record.details
     vuln.published, vuln.modified, vuln.withdrawn = (
@@ -128,38 +182,151 @@ def upsert(session: Session, record: Record) -> str:
         _ts(record.withdrawn),
     )
     vuln.updated_at = now
+    vuln.cwe_ids = cwe_ids_of(doc)
+    vuln.affected_signature = affected_signature(doc)
     session.flush()
     _index(session, vuln, record)
     return "updated" if existing is not None else "created"
 
 
+FORMATS = ("osv", "kev", "csaf", "cve5")
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        first = exc.errors()[0]
+        where = ".".join(str(x) for x in first.get("loc", ()))
+        return f"{where}: {first.get('msg')}"
+    if isinstance(exc, ClearinghouseError):
+        return exc.detail
+    return str(exc)
+
+
+def _records(item: Any, fmt: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(source, OSV-shaped record) pairs of one parsed document, validated for its format."""
+    if fmt == "osv":
+        yield item.source, item.data
+        return
+    if not isinstance(item.data, dict):
+        raise FormatError("the document must be a JSON object")
+    if fmt == "csaf":
+        formats.validate_csaf(item.data)
+        for n, rec in enumerate(formats.csaf_records(item.data)):
+            yield f"{item.source}#vulnerabilities[{n}]", rec
+    elif fmt == "cve5":
+        formats.validate_cve5(item.data)
+        yield item.source, formats.cve5_record(item.data)
+
+
 def import_file(
-    db: Database, path: Path, on_record: Callable[[ImportResult], None] | None = None
+    db: Database,
+    path: Path,
+    on_record: Callable[[ImportResult], None] | None = None,
+    *,
+    fmt: str = "osv",
 ) -> ImportResult:
-    """Import every record of an OSV file, each in its own transaction. A malformed record is
-    reported with its reason and skipped; it never leaves anything behind."""
+    """Import every record of a file, each in its own transaction. A malformed record (or, for
+    CSAF and CVE 5, a document that fails its format's validation) is reported with its reason
+    and skipped; it never leaves anything behind."""
+    if fmt not in FORMATS:
+        raise InvalidInput(
+            f"unknown format {fmt!r}; one of {', '.join(FORMATS)}", code="format_unsupported"
+        )
+    if fmt == "kev":
+        return import_kev(db, path, on_record)
     result = ImportResult()
     for item in read_records(path):
         if item.error is not None:
             result.rejected.append({"source": item.source, "reason": item.error})
             continue
         try:
-            record = Record.model_validate(item.data)
-            with db.transaction() as session:
-                outcome = upsert(session, record)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(x) for x in first.get("loc", ()))
+            pairs = list(_records(item, fmt))
+        except (FormatError, ValidationError, ClearinghouseError) as exc:
+            result.rejected.append({"source": item.source, "reason": _reason(exc)})
+            continue
+        for source, data in pairs:
+            try:
+                record = Record.model_validate(data)
+                with db.transaction() as session:
+                    outcome = upsert(session, record, origin=fmt)
+            except (ValidationError, ClearinghouseError) as exc:
+                result.rejected.append({"source": source, "reason": _reason(exc)})
+                continue
+            setattr(result, outcome, getattr(result, outcome) + 1)
+            if on_record is not None:
+                on_record(result)
+    return result
+
+
+def import_kev(
+    db: Database, path: Path, on_record: Callable[[ImportResult], None] | None = None
+) -> ImportResult:
+    """Import CISA's KEV catalog (its JSON feed). Entries are keyed by CVE; an entry whose
+    content is unchanged is counted as such."""
+    result = ImportResult()
+    for item in read_records(path):
+        if item.error is not None:
+            result.rejected.append({"source": item.source, "reason": item.error})
+            continue
+        entries = item.data.get("vulnerabilities") if isinstance(item.data, dict) else None
+        if not isinstance(entries, list):
             result.rejected.append(
-                {"source": item.source, "reason": f"{where}: {first.get('msg')}"}
+                {"source": item.source, "reason": "not a KEV catalog: no vulnerabilities list"}
             )
             continue
-        except ClearinghouseError as exc:
-            result.rejected.append({"source": item.source, "reason": exc.detail})
-            continue
-        setattr(result, outcome, getattr(result, outcome) + 1)
-        if on_record is not None:
-            on_record(result)
+        for n, raw in enumerate(entries):
+            source = f"{item.source}#vulnerabilities[{n}]"
+            try:
+                entry = formats.kev_entry(raw)
+                with db.transaction() as session:
+                    existing = session.get(KevEntry, entry["cve_id"], with_for_update=True)
+                    if existing is None:
+                        session.add(KevEntry(**entry))
+                        outcome = "created"
+                    elif existing.digest == entry["digest"]:
+                        outcome = "unchanged"
+                    else:
+                        for key, value in entry.items():
+                            setattr(existing, key, value)
+                        outcome = "updated"
+            except (FormatError, ClearinghouseError) as exc:
+                result.rejected.append({"source": source, "reason": _reason(exc)})
+                continue
+            setattr(result, outcome, getattr(result, outcome) + 1)
+            if on_record is not None:
+                on_record(result)
+    return result
+
+
+def import_cwe(db: Database, path: Path) -> ImportResult:
+    """Load MITRE's CWE list (the CSV that cwe.mitre.org publishes) into `cwe_entries`."""
+    result = ImportResult()
+    with path.open(encoding="utf-8", newline="") as fh, db.transaction() as session:
+        reader = csv.DictReader(fh)
+        if not reader.fieldnames or "CWE-ID" not in reader.fieldnames:
+            raise InvalidInput(f"{path.name} is not a CWE CSV (no CWE-ID column)", code="cwe_csv")
+        existing = {c.id: c for c in session.scalars(select(CweEntry))}
+        for n, row in enumerate(reader, 2):
+            try:
+                cwe_id = int(row["CWE-ID"])
+            except (TypeError, ValueError):
+                result.rejected.append({"source": f"{path.name}:{n}", "reason": "bad CWE-ID"})
+                continue
+            values = {
+                "name": row.get("Name", "")[:400],
+                "abstraction": row.get("Weakness Abstraction", "")[:20],
+                "status": row.get("Status", "")[:20],
+            }
+            entry = existing.get(cwe_id)
+            if entry is None:
+                session.add(CweEntry(id=cwe_id, **values))
+                result.created += 1
+            elif {k: getattr(entry, k) for k in values} == values:
+                result.unchanged += 1
+            else:
+                for k, v in values.items():
+                    setattr(entry, k, v)
+                result.updated += 1
     return result
 
 
@@ -312,3 +479,514 @@ def modified_since(session: Session, since: datetime, *, limit: int = 1000) -> l
         .limit(limit)
     )
     return [{"id": v.source_id, "modified": v.record["modified"]} for v in rows]
+
+
+# --- the authenticated knowledge base: reports, listing, search, triage ----------------------
+
+
+def _is_public(vuln: Vulnerability, now: datetime) -> bool:
+    return (
+        vuln.status == "published"
+        and vuln.tlp == "CLEAR"
+        and (vuln.embargo_until is None or vuln.embargo_until <= now)
+    )
+
+
+def _reporters(session: Session, vuln_ids: list[str]) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    rows = session.execute(
+        select(VulnerabilityReport.vuln_id, VulnerabilityReport.reporter_org_id).where(
+            VulnerabilityReport.vuln_id.in_(vuln_ids)
+        )
+    )
+    for vuln_id, org_id in rows:
+        if org_id:
+            out.setdefault(vuln_id, set()).add(org_id)
+    return out
+
+
+def _target(session: Session, vuln: Vulnerability) -> Target:
+    reporters = _reporters(session, [vuln.id]).get(vuln.id, set())
+    return Target(
+        "vuln", vuln.id, public=_is_public(vuln, utcnow()), reporter_org_ids=frozenset(reporters)
+    )
+
+
+def load_vuln(
+    session: Session, p: Principal, vuln_id: str, action: Action, *, for_update: bool = False
+) -> Vulnerability:
+    """A record by our id, its source id or any alias; NotFound if the caller may not see it."""
+    query = (
+        select(Vulnerability)
+        .join(VulnerabilityAlias, VulnerabilityAlias.vuln_id == Vulnerability.id)
+        .where(VulnerabilityAlias.alias == vuln_id)
+        # After a merge an id may also be an alias of the primary: the record itself wins.
+        .order_by(Vulnerability.id != vuln_id, Vulnerability.source_id != vuln_id, Vulnerability.id)
+        .limit(1)
+    )
+    if for_update:
+        query = query.with_for_update(of=Vulnerability)
+    vuln = session.scalar(query)
+    if vuln is None:
+        raise NotFound(f"no vulnerability with id {vuln_id!r}")
+    authorize(p, action, _target(session, vuln))
+    return vuln
+
+
+def _visible_clause(p: Principal) -> Any:
+    if p.is_system or p.is_kind(OrgKind.coordinator):
+        return true()
+    reported = select(VulnerabilityReport.vuln_id).where(
+        VulnerabilityReport.reporter_org_id == p.org_id
+    )
+    return or_(_public(utcnow()), Vulnerability.id.in_(reported))
+
+
+def _kev_flags(session: Session, vuln_ids: list[str]) -> dict[str, list[KevEntry]]:
+    rows = session.execute(
+        select(VulnerabilityAlias.vuln_id, KevEntry)
+        .join(KevEntry, KevEntry.cve_id == VulnerabilityAlias.alias)
+        .where(VulnerabilityAlias.vuln_id.in_(vuln_ids))
+    )
+    out: dict[str, list[KevEntry]] = {}
+    for vuln_id, entry in rows:
+        out.setdefault(vuln_id, []).append(entry)
+    return out
+
+
+def _summary(vuln: Vulnerability, kev: bool) -> VulnSummaryOut:
+    doc = vuln.record
+    return VulnSummaryOut(
+        id=vuln.id,
+        source_id=vuln.source_id,
+        summary=vuln.summary,
+        status=VulnStatus(vuln.status),
+        tlp=Tlp(vuln.tlp),
+        origin=vuln.origin,
+        aliases=sorted({*doc.get("aliases", []), vuln.source_id} - {vuln.id}),
+        ecosystems=sorted(
+            {a["package"]["ecosystem"] for a in doc.get("affected", []) if a.get("package")}
+        ),
+        cwe_ids=vuln.cwe_ids,
+        kev=kev,
+        embargo_until=vuln.embargo_until,
+        published=vuln.published,
+        modified=vuln.modified,
+        duplicate_of=vuln.duplicate_of,
+    )
+
+
+def _search_clause(session: Session, text: str) -> Any:
+    words = re.findall(r"\w+", text)[:20]
+    if not words:
+        raise InvalidInput("the search needs at least one word", code="search_empty")
+    if session.get_bind().dialect.name == "sqlite":
+        match = " ".join('"' + w.replace('"', "") + '"' for w in words)
+        ids = text_clause(
+            "SELECT vuln_id FROM vulnerabilities_fts WHERE vulnerabilities_fts MATCH :m"
+        )
+        return Vulnerability.id.in_(ids.bindparams(m=match).columns(vuln_id=String))
+    vector = func.to_tsvector("english", Vulnerability.summary + " " + Vulnerability.details)
+    return vector.op("@@")(func.plainto_tsquery("english", " ".join(words)))
+
+
+def list_vulns(
+    session: Session,
+    p: Principal,
+    *,
+    q: str | None = None,
+    status: VulnStatus | None = None,
+    ecosystem: str | None = None,
+    package: str | None = None,
+    cwe: str | None = None,
+    kev: bool | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> VulnPage:
+    """Records the caller may see, filtered and searched, a page at a time (by id)."""
+    query = select(Vulnerability).where(_visible_clause(p))
+    if q:
+        query = query.where(_search_clause(session, q))
+    if status is not None:
+        query = query.where(Vulnerability.status == status.value)
+    if ecosystem or package:
+        pkg = select(AffectedPackage.vuln_id)
+        if ecosystem:
+            pkg = pkg.where(AffectedPackage.ecosystem == ecosystem)
+        if package:
+            pkg = pkg.where(AffectedPackage.name == normalise_name(ecosystem or "", package))
+        query = query.where(Vulnerability.id.in_(pkg))
+    if cwe:
+        query = query.where(_cwe_clause(cwe))
+    if kev is not None:
+        flagged = select(VulnerabilityAlias.vuln_id).join(
+            KevEntry, KevEntry.cve_id == VulnerabilityAlias.alias
+        )
+        query = query.where(
+            Vulnerability.id.in_(flagged) if kev else Vulnerability.id.not_in(flagged)
+        )
+    rows, next_cursor = paginate(session, query, Vulnerability.id, limit=limit, cursor=cursor)
+    flags = _kev_flags(session, [v.id for v in rows])
+    return VulnPage(items=[_summary(v, v.id in flags) for v in rows], next_cursor=next_cursor)
+
+
+def _cwe_clause(cwe: str) -> Any:
+    if not re.fullmatch(r"CWE-[1-9]\d*", cwe):
+        raise InvalidInput("cwe must look like CWE-79", code="cwe_invalid")
+    # JSON arrays are stored as text on SQLite and jsonb on PostgreSQL; match the element.
+    return func.coalesce(cast(Vulnerability.cwe_ids, String), "").like(f'%"{cwe}"%')
+
+
+def vuln_detail(session: Session, p: Principal, vuln_id: str) -> VulnOut:
+    vuln = load_vuln(session, p, vuln_id, Action.vuln_read)
+    kev = _kev_flags(session, [vuln.id]).get(vuln.id, [])
+    names = {
+        f"CWE-{c.id}": c.name
+        for c in session.scalars(
+            select(CweEntry).where(CweEntry.id.in_([int(c[4:]) for c in vuln.cwe_ids]))
+        )
+    }
+    severity = []
+    for s in vuln.record.get("severity", []):
+        try:
+            scored = scoring.score(s["score"])
+            severity.append(
+                SeverityOut(
+                    type=s["type"],
+                    vector=s["score"],
+                    base_score=scored.base_score,
+                    severity=scored.severity,
+                )
+            )
+        except InvalidInput:
+            severity.append(
+                SeverityOut(type=s["type"], vector=s["score"], base_score=None, severity=None)
+            )
+    reports = session.scalars(
+        select(VulnerabilityReport.id).where(VulnerabilityReport.vuln_id == vuln.id)
+    ).all()
+    summary = _summary(vuln, bool(kev))
+    return VulnOut(
+        **summary.model_dump(),
+        details=vuln.details,
+        record=vuln.record,
+        severity=severity,
+        cwes=[CweOut(id=c, name=names.get(c)) for c in vuln.cwe_ids],
+        kev_entries=[
+            KevOut(
+                cve_id=k.cve_id,
+                date_added=k.date_added,
+                due_date=k.due_date,
+                ransomware=k.ransomware,
+                required_action=k.required_action,
+            )
+            for k in kev
+        ],
+        reports=list(reports),
+        crash_signature=vuln.crash_signature,
+    )
+
+
+def _touch(vuln: Vulnerability, now: datetime) -> None:
+    """Record a change: `modified` moves forward in the row and in the OSV document."""
+    vuln.modified = max(now, vuln.modified)
+    vuln.updated_at = now
+    vuln.record = {**vuln.record, "modified": vuln.modified.strftime("%Y-%m-%dT%H:%M:%SZ")}
+
+
+def triage(session: Session, p: Principal, vuln_id: str, change: VulnTriage) -> VulnOut:
+    """A coordinator moves a record through triage, sets its TLP, embargo or crash signature."""
+    vuln = load_vuln(session, p, vuln_id, Action.vuln_triage, for_update=True)
+    now = utcnow()
+    before = {"status": vuln.status, "tlp": vuln.tlp, "embargo_until": vuln.embargo_until}
+    if change.status is not None and change.status.value != vuln.status:
+        allowed = TRIAGE_MOVES[VulnStatus(vuln.status)]
+        if change.status not in allowed:
+            raise IllegalTransition(
+                f"a {vuln.status} record cannot become {change.status.value}"
+                + (f"; allowed: {', '.join(sorted(allowed))}" if allowed else "")
+            )
+        vuln.status = change.status.value
+        if change.status is VulnStatus.published and vuln.published is None:
+            vuln.published = now
+            vuln.record = {**vuln.record, "published": now.strftime("%Y-%m-%dT%H:%M:%SZ")}
+    if change.tlp is not None:
+        vuln.tlp = change.tlp.value
+    if change.lift_embargo:
+        vuln.embargo_until = None
+    elif change.embargo_until is not None:
+        vuln.embargo_until = change.embargo_until
+    if change.crash_signature is not None:
+        vuln.crash_signature = change.crash_signature
+    _touch(vuln, now)
+    session.flush()
+    audit.record(
+        session,
+        "vulns:vuln:triage",
+        actor=p.actor,
+        subject_type="vuln",
+        subject_id=vuln.id,
+        data={
+            "before": {k: str(v) if v is not None else None for k, v in before.items()},
+            "status": vuln.status,
+            "tlp": vuln.tlp,
+            "embargo_until": str(vuln.embargo_until) if vuln.embargo_until else None,
+            "note": change.note,
+        },
+    )
+    return vuln_detail(session, p, vuln.id)
+
+
+def _report_out(r: VulnerabilityReport, status: str) -> ReportOut:
+    return ReportOut(
+        id=r.id,
+        vuln_id=r.vuln_id,
+        status=VulnStatus(status),
+        reporter_org_id=r.reporter_org_id,
+        provenance=r.provenance,
+        model_name=r.model_name,
+        model_version=r.model_version,
+        eval_run_id=r.eval_run_id,
+        target_purl=r.target_purl,
+        target_repo=r.target_repo,
+        target_commit=r.target_commit,
+        claimed_cwe=r.claimed_cwe,
+        claimed_cvss=r.claimed_cvss,
+        poc_filename=r.poc_filename,
+        poc_sha256=r.poc_sha256,
+        created_at=r.created_at,
+    )
+
+
+def _report_record(vuln_id: str, data: ReportCreate, now: datetime) -> dict[str, Any]:
+    stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    affected = []
+    pkg = None
+    if data.target.purl:
+        pkg = formats.package_from_purl(data.target.purl)
+        generic = data.target.purl.startswith("pkg:generic/")
+        if pkg is None and not generic:
+            raise InvalidInput(
+                f"target purl {data.target.purl!r} is not a purl of a known ecosystem "
+                f"({', '.join(sorted(PURL_ECOSYSTEMS))})",
+                code="target_invalid",
+            )
+    if pkg is not None:
+        ecosystem, name, version = pkg
+        entry: dict[str, Any] = {
+            "package": {
+                "ecosystem": ecosystem,
+                "name": name,
+                "purl": formats.purl_for(ecosystem, name),
+            }
+        }
+        if version:
+            entry["versions"] = [version]
+        affected.append(entry)
+    severity = []
+    if data.claimed_cvss:
+        scored = scoring.score(data.claimed_cvss)
+        severity.append(
+            {"type": "CVSS_V4" if scored.version == "4.0" else "CVSS_V3", "score": scored.vector}
+        )
+    record: dict[str, Any] = {
+        "schema_version": "1.7.0",
+        "id": vuln_id,
+        "modified": stamp,
+        "summary": data.title,
+        "details": data.description,
+        "affected": affected,
+        "severity": severity,
+        "references": (
+            [{"type": "PACKAGE", "url": data.target.repository_url}]
+            if data.target.repository_url
+            else []
+        ),
+        "database_specific": {
+            "cwe_ids": [data.claimed_cwe] if data.claimed_cwe else [],
+            "target": data.target.model_dump(exclude_none=True),
+        },
+    }
+    return {k: v for k, v in record.items() if v != []}
+
+
+def submit_report(
+    session: Session,
+    p: Principal,
+    vault: Vault,
+    data: ReportCreate,
+    *,
+    eval_report_id: str | None = None,
+    transcript_excerpt: str | None = None,
+) -> ReportOut:
+    """Take in a vulnerability report: the claim becomes a record in status `new` (the triage
+    queue), under embargo and TLP:AMBER+STRICT unless the reporter asks for less."""
+    authorize(p, Action.vuln_report_create)
+    if data.claimed_cwe and session.scalar(select(func.count()).select_from(CweEntry)):
+        if session.get(CweEntry, int(data.claimed_cwe[4:])) is None:
+            raise InvalidInput(f"{data.claimed_cwe} is not in the CWE list", code="cwe_unknown")
+    if data.provenance.eval_run_id and p.org_id is not None:
+        from clearinghouse.evals.models import EvalRun
+
+        run = session.get(EvalRun, data.provenance.eval_run_id)
+        if run is None or run.evaluator_org_id != p.org_id:
+            raise InvalidInput("eval_run_id is not a run of your organisation", code="run_unknown")
+    poc = base64.b64decode(data.poc.content_base64, validate=True) if data.poc else None
+    now = utcnow()
+    vuln = Vulnerability(id=_next_id(session, now.year), status="new", created_at=now)
+    vuln.source_id = vuln.id
+    doc = _report_record(vuln.id, data, now)
+    record = Record.model_validate(doc)
+    vuln.record, vuln.summary, vuln.details = doc, data.title, data.description
+    vuln.tlp = data.tlp.value
+    vuln.embargo_until = now + timedelta(days=data.embargo_days) if data.embargo_days else None
+    vuln.modified = vuln.updated_at = now
+    vuln.origin = "report"
+    vuln.cwe_ids = cwe_ids_of(doc)
+    vuln.affected_signature = affected_signature(doc)
+    session.add(vuln)
+    session.flush()
+    _index(session, vuln, record)
+    report = VulnerabilityReport(
+        id=new_id("vrp"),
+        vuln_id=vuln.id,
+        reporter_org_id=p.org_id,
+        reporter_user_id=p.user_id,
+        provenance=data.provenance.kind,
+        model_name=data.provenance.model_name,
+        model_version=data.provenance.model_version,
+        eval_run_id=data.provenance.eval_run_id,
+        eval_report_id=eval_report_id,
+        target_purl=data.target.purl,
+        target_repo=data.target.repository_url,
+        target_commit=data.target.commit,
+        claimed_cwe=data.claimed_cwe,
+        claimed_cvss=data.claimed_cvss,
+        transcript_excerpt=transcript_excerpt,
+        created_at=now,
+    )
+    if poc is not None and data.poc is not None:
+        report.poc_sealed_id = vault.seal(session, poc, purpose="vuln-report:poc").id
+        report.poc_filename = data.poc.filename
+        report.poc_sha256 = hashlib.sha256(poc).hexdigest()
+    session.add(report)
+    session.flush()
+    jobs.enqueue(session, "vulns.scan_duplicates", {"vuln_ids": [vuln.id]})
+    audit.record(
+        session,
+        "vulns:report:create",
+        actor=p.actor,
+        subject_type="vuln_report",
+        subject_id=report.id,
+        data={"vuln_id": vuln.id, "provenance": report.provenance, "tlp": vuln.tlp},
+    )
+    return _report_out(report, vuln.status)
+
+
+def list_reports(
+    session: Session,
+    p: Principal,
+    *,
+    status: VulnStatus | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> Page[ReportOut]:
+    """The triage queue (coordinators: every report; others: their organisation's)."""
+    query = select(VulnerabilityReport)
+    if not (p.is_system or p.is_kind(OrgKind.coordinator)):
+        query = query.where(VulnerabilityReport.reporter_org_id == p.org_id)
+    if status is not None:
+        query = query.where(
+            VulnerabilityReport.vuln_id.in_(
+                select(Vulnerability.id).where(Vulnerability.status == status.value)
+            )
+        )
+    rows, next_cursor = paginate(session, query, VulnerabilityReport.id, limit=limit, cursor=cursor)
+    statuses = dict(
+        session.execute(
+            select(Vulnerability.id, Vulnerability.status).where(
+                Vulnerability.id.in_([r.vuln_id for r in rows])
+            )
+        ).tuples()
+    )
+    return Page(items=[_report_out(r, statuses[r.vuln_id]) for r in rows], next_cursor=next_cursor)
+
+
+def get_report(session: Session, p: Principal, report_id: str) -> ReportOut:
+    report = session.get(VulnerabilityReport, report_id)
+    if report is None:
+        raise NotFound(f"no vuln_report with id {report_id!r}")
+    authorize(
+        p,
+        Action.vuln_report_read,
+        Target(
+            "vuln_report",
+            report.id,
+            reporter_org_ids=frozenset({report.reporter_org_id} - {None}),  # type: ignore[arg-type]
+        ),
+    )
+    vuln = session.get(Vulnerability, report.vuln_id)
+    assert vuln is not None
+    return _report_out(report, vuln.status)
+
+
+def cwe_names(session: Session, cwe_ids: list[str]) -> dict[str, str]:
+    numbers = [int(c[4:]) for c in cwe_ids if re.fullmatch(r"CWE-[1-9]\d*", c)]
+    return {
+        f"CWE-{c.id}": c.name
+        for c in session.scalars(select(CweEntry).where(CweEntry.id.in_(numbers)))
+    }
+
+
+def export_vuln(session: Session, p: Principal, vuln_id: str, fmt: str) -> dict[str, Any]:
+    """One record as a document of `fmt` (osv, csaf, csaf-vex, cve5, stix); the id may be ours
+    or any alias. Exporting a non-public record is allowed to whoever may read it, and the
+    document carries its TLP label (CSAF, STIX)."""
+    from clearinghouse.vulns import export
+
+    if fmt not in export.EXPORT_FORMATS:
+        raise InvalidInput(
+            f"unknown export format {fmt!r}; one of {', '.join(export.EXPORT_FORMATS)}",
+            code="format_unsupported",
+        )
+    vuln = load_vuln(session, p, vuln_id, Action.vuln_read)
+    record = vuln.record
+    audit.record(
+        session,
+        "vulns:vuln:export",
+        actor=p.actor,
+        subject_type="vuln",
+        subject_id=vuln.id,
+        data={"format": fmt, "public": _is_public(vuln, utcnow())},
+    )
+    if fmt == "osv":
+        return export.to_osv(record)
+    if fmt in ("csaf", "csaf-vex"):
+        return export.to_csaf(
+            record,
+            tlp=vuln.tlp,
+            vex=fmt == "csaf-vex",
+            cwe_names=cwe_names(session, vuln.cwe_ids),
+        )
+    if fmt == "cve5":
+        return export.to_cve5(record, cwe_names=cwe_names(session, vuln.cwe_ids))
+    return export.to_stix(record, tlp=vuln.tlp)
+
+
+def public_records(db: Database, batch: int = 1000) -> Iterator[dict[str, Any]]:
+    """Every record the public may see, in id order, read in batches (for dumps)."""
+    last = ""
+    while True:
+        with db.transaction() as session:
+            rows = session.scalars(
+                select(Vulnerability)
+                .where(Vulnerability.id > last, _public(utcnow()))
+                .order_by(Vulnerability.id)
+                .limit(batch)
+            ).all()
+            docs = [(v.id, v.record) for v in rows]
+        if not docs:
+            return
+        for _, doc in docs:
+            yield doc
+        last = docs[-1][0]

@@ -1,1 +1,54 @@
-"""Vulns have no background jobs yet."""
+"""Background jobs of the knowledge base."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from clearinghouse.core.clock import utcnow
+from clearinghouse.storage.jobs import JobContext, job_handler
+from clearinghouse.vulns import dedup
+from clearinghouse.vulns.models import Vulnerability
+
+log = logging.getLogger(__name__)
+
+# The worker keeps one near-duplicate index in memory and adds the records created since it
+# was built, so a scan costs a lookup, not a rebuild over the whole corpus. It is rebuilt from
+# scratch every REBUILD_SECONDS, which also picks up records whose text was edited.
+REBUILD_SECONDS = 6 * 3600
+_lock = threading.Lock()
+_cache: dict[str, tuple[datetime, datetime, dedup.NearDuplicateIndex]] = {}
+
+
+def _index(session: Session, key: str) -> dedup.NearDuplicateIndex:
+    now = utcnow()
+    with _lock:
+        built, seen, index = _cache.get(key, (now, now, None))
+        if index is None or (now - built).total_seconds() > REBUILD_SECONDS:
+            index = dedup.build_index(session)
+            _cache[key] = (now, now, index)
+            return index
+        fresh = session.execute(
+            select(Vulnerability.id, Vulnerability.summary, Vulnerability.details).where(
+                Vulnerability.created_at >= seen
+            )
+        ).all()
+        packages = dedup._packages_of(session, [r[0] for r in fresh])
+        for vuln_id, summary, details in fresh:
+            index.add(vuln_id, f"{summary}\n{details}", packages[vuln_id])
+        _cache[key] = (built, now, index)
+        return index
+
+
+@job_handler("vulns.scan_duplicates")
+def scan_duplicates(ctx: JobContext, payload: dict[str, Any]) -> None:
+    ids = [str(i) for i in payload.get("vuln_ids", [])]
+    index = _index(ctx.tx, ctx.services.db.url)
+    created = dedup.scan(ctx.tx, ids, index)
+    if created:
+        log.info("duplicate candidates found", extra={"vuln_ids": ids, "created": created})

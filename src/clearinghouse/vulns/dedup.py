@@ -1,0 +1,393 @@
+"""Finding records that describe the same vulnerability, and merging them.
+
+Rules, strongest first (each candidate pair carries the rule that found it and a score):
+
+- `alias`: the records share an id or alias (CVE, GHSA, ...). Score 1.0.
+- `package_range_cwe`: the same normalised affected packages, ranges/versions and CWEs
+  (`affected_signature`, computed when a record is stored). Score 1.0.
+- `crash`: the same crash signature. Sandbox reproduction (a later issue) fills the field in;
+  coordinators may set it by hand meanwhile. Score 1.0.
+- `text`: near-duplicate wording, by MinHash LSH (datasketch) over word shingles of the
+  normalised summary and details, combined with the overlap of the affected packages. This is
+  the rule that catches the same finding reported twice in different words by two models.
+
+Candidates are only proposals: a coordinator merges them into one alias set (the primary is
+chosen deterministically) or rejects them, and a merge can be undone.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from datasketch import MinHash, MinHashLSH
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session, aliased
+
+from clearinghouse.accounts.policy import Action, Principal
+from clearinghouse.audit import services as audit
+from clearinghouse.core.clock import utcnow
+from clearinghouse.core.errors import Conflict, InvalidInput, NotFound
+from clearinghouse.core.ids import new_id
+from clearinghouse.vulns.models import (
+    AffectedPackage,
+    DuplicateCandidate,
+    Merge,
+    Vulnerability,
+    VulnerabilityAlias,
+)
+from clearinghouse.vulns.schemas import CandidateOut, MergeOut, VulnStatus
+
+NUM_PERM = 64
+TEXT_THRESHOLD = 0.5  # LSH Jaccard threshold for the text rule
+SCORE_THRESHOLD = 0.5  # minimum combined score to propose a pair
+_URL = re.compile(r"https?://\S+")
+_WORD = re.compile(r"[a-z0-9]+")
+_STOP = frozenset(
+    "a an and are as at be by for from has have in is it its of on or that the this to was "
+    "were which with".split()
+)
+
+
+def normalise_text(text: str) -> list[str]:
+    """Lower-cased words without URLs or stop words: what two wordings of one flaw share."""
+    return [w for w in _WORD.findall(_URL.sub(" ", text.lower())) if w not in _STOP]
+
+
+def shingles(text: str, k: int = 3) -> set[bytes]:
+    words = normalise_text(text)
+    if len(words) < k:
+        return {w.encode() for w in words}
+    return {" ".join(words[i : i + k]).encode() for i in range(len(words) - k + 1)}
+
+
+def minhash(text: str) -> MinHash:
+    m = MinHash(num_perm=NUM_PERM, seed=1)
+    m.update_batch(list(shingles(text)))
+    return m
+
+
+def _jaccard(a: set[Any], b: set[Any]) -> float:
+    return len(a & b) / len(a | b) if a and b else 0.0
+
+
+@dataclass
+class NearDuplicateIndex:
+    """An in-memory LSH index over the corpus; built once per scan (or per benchmark)."""
+
+    lsh: MinHashLSH = field(
+        default_factory=lambda: MinHashLSH(threshold=TEXT_THRESHOLD, num_perm=NUM_PERM)
+    )
+    hashes: dict[str, MinHash] = field(default_factory=dict)
+    packages: dict[str, set[tuple[str, str]]] = field(default_factory=dict)
+
+    def add(self, vuln_id: str, text: str, packages: Iterable[tuple[str, str]]) -> None:
+        if vuln_id in self.hashes or not normalise_text(text):
+            return
+        m = minhash(text)
+        self.lsh.insert(vuln_id, m)
+        self.hashes[vuln_id] = m
+        self.packages[vuln_id] = set(packages)
+
+    def candidates(
+        self, text: str, packages: Iterable[tuple[str, str]], *, exclude: str | None = None
+    ) -> list[tuple[str, float]]:
+        """(id, score) of the records that read like `text`, best first."""
+        if not normalise_text(text):
+            return []
+        m = minhash(text)
+        mine = set(packages)
+        out = []
+        for other in self.lsh.query(m):
+            if other == exclude:
+                continue
+            similarity = m.jaccard(self.hashes[other])
+            theirs = self.packages[other]
+            score = (
+                0.7 * similarity + 0.3 * _jaccard(mine, theirs) if mine and theirs else similarity
+            )
+            if score >= SCORE_THRESHOLD:
+                out.append((other, round(score, 4)))
+        return sorted(out, key=lambda x: (-x[1], x[0]))
+
+
+def _packages_of(session: Session, vuln_ids: list[str]) -> dict[str, set[tuple[str, str]]]:
+    out: dict[str, set[tuple[str, str]]] = {v: set() for v in vuln_ids}
+    rows = session.execute(
+        select(AffectedPackage.vuln_id, AffectedPackage.ecosystem, AffectedPackage.name).where(
+            AffectedPackage.vuln_id.in_(vuln_ids)
+        )
+    )
+    for vuln_id, eco, name in rows:
+        out[vuln_id].add((eco, name))
+    return out
+
+
+def build_index(session: Session, batch: int = 2000) -> NearDuplicateIndex:
+    """The LSH index over every record that is not itself a merged duplicate."""
+    index = NearDuplicateIndex()
+    last = ""
+    while True:
+        rows = session.execute(
+            select(Vulnerability.id, Vulnerability.summary, Vulnerability.details)
+            .where(Vulnerability.id > last, Vulnerability.status != VulnStatus.duplicate.value)
+            .order_by(Vulnerability.id)
+            .limit(batch)
+        ).all()
+        if not rows:
+            return index
+        pkgs = _packages_of(session, [r[0] for r in rows])
+        for vuln_id, summary, details in rows:
+            index.add(vuln_id, f"{summary}\n{details}", pkgs[vuln_id])
+        last = rows[-1][0]
+
+
+def exact_candidates(session: Session, vuln: Vulnerability) -> list[tuple[str, str, float]]:
+    """(other id, rule, score) by the exact rules."""
+    found: list[tuple[str, str, float]] = []
+    other = aliased(VulnerabilityAlias)
+    mine = select(VulnerabilityAlias.alias).where(VulnerabilityAlias.vuln_id == vuln.id)
+    for (other_id,) in session.execute(
+        select(other.vuln_id).where(other.alias.in_(mine), other.vuln_id != vuln.id).distinct()
+    ):
+        found.append((other_id, "alias", 1.0))
+    if vuln.affected_signature:
+        for (other_id,) in session.execute(
+            select(Vulnerability.id).where(
+                Vulnerability.affected_signature == vuln.affected_signature,
+                Vulnerability.id != vuln.id,
+            )
+        ):
+            found.append((other_id, "package_range_cwe", 1.0))
+    if vuln.crash_signature:
+        for (other_id,) in session.execute(
+            select(Vulnerability.id).where(
+                Vulnerability.crash_signature == vuln.crash_signature,
+                Vulnerability.id != vuln.id,
+            )
+        ):
+            found.append((other_id, "crash", 1.0))
+    return found
+
+
+def _store(session: Session, a: str, b: str, rule: str, score: float) -> bool:
+    a, b = sorted((a, b))
+    exists = session.scalar(
+        select(DuplicateCandidate.id).where(
+            DuplicateCandidate.vuln_a == a,
+            DuplicateCandidate.vuln_b == b,
+            DuplicateCandidate.rule == rule,
+        )
+    )
+    if exists:
+        return False
+    session.add(
+        DuplicateCandidate(
+            id=new_id("dup"), vuln_a=a, vuln_b=b, rule=rule, score=score, created_at=utcnow()
+        )
+    )
+    return True
+
+
+def scan(session: Session, vuln_ids: list[str], index: NearDuplicateIndex | None = None) -> int:
+    """Find and store candidate pairs for the given records; returns how many are new."""
+    if not vuln_ids:
+        return 0
+    index = index if index is not None else build_index(session)
+    pkgs = _packages_of(session, vuln_ids)
+    created = 0
+    for vuln in session.scalars(select(Vulnerability).where(Vulnerability.id.in_(vuln_ids))):
+        pairs = exact_candidates(session, vuln)
+        text = f"{vuln.summary}\n{vuln.details}"
+        pairs += [
+            (other, "text", score)
+            for other, score in index.candidates(text, pkgs[vuln.id], exclude=vuln.id)
+        ]
+        for other, rule, score in pairs:
+            created += _store(session, vuln.id, other, rule, score)
+        session.flush()
+    return created
+
+
+def list_candidates(
+    session: Session, p: Principal, *, vuln_id: str | None = None, state: str = "open"
+) -> list[CandidateOut]:
+    from clearinghouse.accounts.policy import authorize
+
+    authorize(p, Action.vuln_merge)
+    query = select(DuplicateCandidate).where(DuplicateCandidate.state == state)
+    if vuln_id:
+        query = query.where(
+            or_(DuplicateCandidate.vuln_a == vuln_id, DuplicateCandidate.vuln_b == vuln_id)
+        )
+    rows = session.scalars(query.order_by(DuplicateCandidate.score.desc(), DuplicateCandidate.id))
+    return [
+        CandidateOut(
+            id=c.id,
+            vuln_a=c.vuln_a,
+            vuln_b=c.vuln_b,
+            rule=c.rule,
+            score=c.score,
+            state=c.state,
+        )
+        for c in rows.all()[:1000]
+    ]
+
+
+def reject_candidate(session: Session, p: Principal, candidate_id: str) -> CandidateOut:
+    from clearinghouse.accounts.policy import authorize
+
+    authorize(p, Action.vuln_merge)
+    c = session.get(DuplicateCandidate, candidate_id, with_for_update=True)
+    if c is None:
+        raise NotFound(f"no duplicate candidate with id {candidate_id!r}")
+    if c.state != "open":
+        raise Conflict(f"the candidate is already {c.state}", code="candidate_decided")
+    c.state, c.decided_by = "rejected", p.user_id
+    audit.record(
+        session,
+        "vulns:candidate:reject",
+        actor=p.actor,
+        subject_type="duplicate_candidate",
+        subject_id=c.id,
+        data={"vuln_a": c.vuln_a, "vuln_b": c.vuln_b, "rule": c.rule},
+    )
+    return CandidateOut(
+        id=c.id, vuln_a=c.vuln_a, vuln_b=c.vuln_b, rule=c.rule, score=c.score, state="rejected"
+    )
+
+
+def primary_of(vulns: list[Vulnerability]) -> Vulnerability:
+    """The deterministic primary of an alias set: a published record before the others, then
+    the earliest published, then the lowest id."""
+    far = utcnow().replace(year=9999)
+    return min(
+        vulns,
+        key=lambda v: (v.status != VulnStatus.published.value, v.published or far, v.id),
+    )
+
+
+def _reindex_aliases(session: Session, vuln: Vulnerability) -> None:
+    from clearinghouse.vulns.osv import Record
+    from clearinghouse.vulns.services import _index
+
+    _index(session, vuln, Record.model_validate(vuln.record))
+
+
+def _merge_out(m: Merge) -> MergeOut:
+    return MergeOut(
+        id=m.id,
+        primary_id=m.primary_id,
+        members=m.members,
+        undone=m.undone,
+        created_at=m.created_at,
+    )
+
+
+def merge(session: Session, p: Principal, vuln_ids: list[str], note: str = "") -> MergeOut:
+    """Merge records into one alias set: the primary keeps its id and gains the others' ids as
+    aliases; the others become `duplicate` and point at it."""
+    from clearinghouse.vulns.services import _touch, load_vuln
+
+    ids = sorted(set(vuln_ids))
+    if len(ids) < 2:
+        raise InvalidInput("a merge needs at least two distinct records", code="merge_too_small")
+    vulns = [load_vuln(session, p, i, Action.vuln_merge, for_update=True) for i in ids]
+    if len({v.id for v in vulns}) < len(vulns):
+        raise InvalidInput("two of the ids name the same record", code="merge_same_record")
+    for v in vulns:
+        if v.status == VulnStatus.duplicate.value:
+            raise Conflict(
+                f"{v.id} is already a duplicate of {v.duplicate_of}; undo that merge first",
+                code="already_merged",
+            )
+    primary = primary_of(vulns)
+    members = [v for v in vulns if v.id != primary.id]
+    now = utcnow()
+    prior: dict[str, Any] = {
+        "primary_aliases": primary.record.get("aliases", []),
+        "members": {v.id: v.status for v in members},
+    }
+    extra = {a for v in members for a in (v.source_id, *v.record.get("aliases", []))}
+    primary.record = {
+        **primary.record,
+        "aliases": sorted(set(primary.record.get("aliases", [])) | extra - {primary.source_id}),
+    }
+    _touch(primary, now)
+    for v in members:
+        v.status, v.duplicate_of = VulnStatus.duplicate.value, primary.id
+        _touch(v, now)
+    session.flush()
+    _reindex_aliases(session, primary)
+    member_ids = [v.id for v in vulns]
+    for c in session.scalars(
+        select(DuplicateCandidate).where(
+            and_(
+                DuplicateCandidate.vuln_a.in_(member_ids),
+                DuplicateCandidate.vuln_b.in_(member_ids),
+                DuplicateCandidate.state == "open",
+            )
+        )
+    ):
+        c.state, c.decided_by = "merged", p.user_id
+    m = Merge(
+        id=new_id("mrg"),
+        primary_id=primary.id,
+        members=[v.id for v in members],
+        prior=prior,
+        merged_by=p.user_id,
+        created_at=now,
+    )
+    session.add(m)
+    session.flush()
+    audit.record(
+        session,
+        "vulns:merge:create",
+        actor=p.actor,
+        subject_type="vuln_merge",
+        subject_id=m.id,
+        data={"primary": primary.id, "members": m.members, "note": note},
+    )
+    return _merge_out(m)
+
+
+def undo_merge(session: Session, p: Principal, merge_id: str) -> MergeOut:
+    from clearinghouse.vulns.services import _touch, load_vuln
+
+    m = session.get(Merge, merge_id, with_for_update=True)
+    if m is None:
+        raise NotFound(f"no merge with id {merge_id!r}")
+    primary = load_vuln(session, p, m.primary_id, Action.vuln_merge, for_update=True)
+    if m.undone:
+        raise Conflict("the merge is already undone", code="merge_undone")
+    now = utcnow()
+    primary.record = {**primary.record, "aliases": m.prior["primary_aliases"]}
+    _touch(primary, now)
+    for vuln_id, status in m.prior["members"].items():
+        v = session.get(Vulnerability, vuln_id, with_for_update=True)
+        if v is not None and v.duplicate_of == primary.id:
+            v.status, v.duplicate_of = status, None
+            _touch(v, now)
+    session.flush()
+    _reindex_aliases(session, primary)
+    everyone = [primary.id, *m.members]
+    for c in session.scalars(
+        select(DuplicateCandidate).where(
+            DuplicateCandidate.vuln_a.in_(everyone),
+            DuplicateCandidate.vuln_b.in_(everyone),
+            DuplicateCandidate.state == "merged",
+        )
+    ):
+        c.state, c.decided_by = "open", None
+    m.undone = True
+    audit.record(
+        session,
+        "vulns:merge:undo",
+        actor=p.actor,
+        subject_type="vuln_merge",
+        subject_id=m.id,
+        data={"primary": primary.id, "members": m.members},
+    )
+    return _merge_out(m)

@@ -1,0 +1,199 @@
+"""Request and response shapes of the vulnerability knowledge base."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_validator
+
+from clearinghouse.core.schemas import Input
+
+
+class VulnStatus(StrEnum):
+    new = "new"
+    triaged = "triaged"
+    validated = "validated"
+    rejected = "rejected"
+    duplicate = "duplicate"
+    published = "published"
+
+
+class Tlp(StrEnum):
+    clear = "CLEAR"
+    green = "GREEN"
+    amber = "AMBER"
+    amber_strict = "AMBER+STRICT"
+    red = "RED"
+
+
+# Triage moves; `duplicate` is reached only by merging (and left by undoing the merge).
+TRIAGE_MOVES: dict[VulnStatus, set[VulnStatus]] = {
+    VulnStatus.new: {VulnStatus.triaged, VulnStatus.rejected},
+    VulnStatus.triaged: {VulnStatus.validated, VulnStatus.rejected},
+    VulnStatus.validated: {VulnStatus.published, VulnStatus.rejected},
+    VulnStatus.rejected: {VulnStatus.triaged},
+    VulnStatus.published: set(),
+    VulnStatus.duplicate: set(),
+}
+
+
+class Provenance(Input):
+    """Where the finding came from: an AI model, an eval run of ours, or a human."""
+
+    kind: Literal["ai_model", "eval_run", "human"]
+    model_name: str | None = Field(default=None, max_length=200)
+    model_version: str | None = Field(default=None, max_length=100)
+    eval_run_id: str | None = Field(default=None, max_length=40)
+
+    @model_validator(mode="after")
+    def _complete(self) -> Provenance:
+        if self.kind == "ai_model" and not self.model_name:
+            raise ValueError("provenance ai_model needs model_name")
+        if self.kind == "eval_run" and not self.eval_run_id:
+            raise ValueError("provenance eval_run needs eval_run_id")
+        return self
+
+
+class ReportTarget(Input):
+    """A package (purl, with the affected version) or a repository at a commit."""
+
+    purl: str | None = Field(default=None, max_length=500)
+    repository_url: str | None = Field(default=None, max_length=500, pattern=r"^https?://\S+$")
+    commit: str | None = Field(default=None, pattern=r"^[0-9a-f]{7,64}$")
+
+    @model_validator(mode="after")
+    def _one(self) -> ReportTarget:
+        if not self.purl and not self.repository_url:
+            raise ValueError("target needs a purl or a repository_url")
+        if self.repository_url and not self.commit:
+            raise ValueError("a repository target needs the commit it was found at")
+        return self
+
+
+class PocFile(Input):
+    filename: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._-]+$")
+    content_base64: str = Field(min_length=1, max_length=14_000_000)
+
+
+class ReportCreate(Input):
+    title: str = Field(min_length=3, max_length=300)
+    description: str = Field(min_length=10, max_length=200_000)
+    provenance: Provenance
+    target: ReportTarget
+    claimed_cwe: str | None = Field(default=None, pattern=r"^CWE-[1-9][0-9]{0,5}$")
+    claimed_cvss: str | None = Field(default=None, max_length=200)
+    poc: PocFile | None = None
+    tlp: Tlp = Tlp.amber_strict
+    embargo_days: int = Field(default=90, ge=0, le=365)
+
+
+class ReportOut(BaseModel):
+    id: str
+    vuln_id: str
+    status: VulnStatus
+    reporter_org_id: str | None
+    provenance: str
+    model_name: str | None
+    model_version: str | None
+    eval_run_id: str | None
+    target_purl: str | None
+    target_repo: str | None
+    target_commit: str | None
+    claimed_cwe: str | None
+    claimed_cvss: str | None
+    poc_filename: str | None
+    poc_sha256: str | None
+    created_at: datetime
+
+
+class VulnTriage(Input):
+    status: VulnStatus | None = None
+    tlp: Tlp | None = None
+    embargo_until: AwareDatetime | None = None
+    lift_embargo: bool = False
+    crash_signature: str | None = Field(default=None, min_length=8, max_length=128)
+    note: str = Field(default="", max_length=5000)
+
+    @field_validator("crash_signature")
+    @classmethod
+    def _sig(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"[A-Za-z0-9:._-]+", v):
+            raise ValueError("crash_signature is a token of letters, digits and :._-")
+        return v
+
+
+class KevOut(BaseModel):
+    cve_id: str
+    date_added: date
+    due_date: date | None
+    ransomware: str
+    required_action: str
+
+
+class CweOut(BaseModel):
+    id: str
+    name: str | None
+
+
+class SeverityOut(BaseModel):
+    type: str
+    vector: str
+    base_score: float | None
+    severity: str | None
+
+
+class VulnSummaryOut(BaseModel):
+    id: str
+    source_id: str
+    summary: str
+    status: VulnStatus
+    tlp: Tlp
+    origin: str
+    aliases: list[str]
+    ecosystems: list[str]
+    cwe_ids: list[str]
+    kev: bool
+    embargo_until: datetime | None
+    published: datetime | None
+    modified: datetime
+    duplicate_of: str | None
+
+
+class VulnOut(VulnSummaryOut):
+    details: str
+    record: dict[str, Any]
+    severity: list[SeverityOut]
+    cwes: list[CweOut]
+    kev_entries: list[KevOut]
+    reports: list[str]
+    crash_signature: str | None
+
+
+class VulnPage(BaseModel):
+    items: list[VulnSummaryOut]
+    next_cursor: str | None
+
+
+class CandidateOut(BaseModel):
+    id: str
+    vuln_a: str
+    vuln_b: str
+    rule: str
+    score: float
+    state: Literal["open", "merged", "rejected"]
+
+
+class MergeCreate(Input):
+    vuln_ids: list[str] = Field(min_length=2, max_length=100)
+    note: str = Field(default="", max_length=5000)
+
+
+class MergeOut(BaseModel):
+    id: str
+    primary_id: str
+    members: list[str]
+    undone: bool
+    created_at: datetime
