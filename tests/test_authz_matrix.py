@@ -67,6 +67,19 @@ def see_submission(c: Caller, rel: str) -> bool:
     return c.kind is OrgKind.coordinator or own_lab(c, rel) or own_eval(c, rel)
 
 
+def see_reported(c: Caller, rel: str) -> bool:
+    """A report and its unpublished record: coordinators and the reporting organisation."""
+    return c.kind is OrgKind.coordinator or rel == "own"
+
+
+VULN_REPORT = {
+    "title": "overflow in demo",
+    "description": "a crafted header overflows a fixed buffer",
+    "provenance": {"kind": "human"},
+    "target": {"purl": "pkg:pypi/demo@1.0"},
+}
+
+
 def decide(visible: bool, allowed: bool) -> str:
     return HIDE if not visible else (ALLOW if allowed else FORBID)
 
@@ -260,6 +273,49 @@ SPECS: dict[tuple[str, str], Spec] = {
     ),
     ("GET", "/v1/vulns/{vuln_id}"): Spec(always, target="vuln"),
     ("GET", "/v1/vulns"): Spec(always, query="?modified_since=2000-01-01T00:00:00Z"),
+    # The knowledge base: any organisation reports; reports and unpublished records are seen
+    # by coordinators and the reporting organisation; coordinators (member+) triage and merge.
+    ("POST", "/api/v1/reports"): Spec(
+        lambda c, r: ALLOW if c.at_least(Role.member) else FORBID,
+        body=lambda t: VULN_REPORT,
+        mutates=True,
+    ),
+    ("GET", "/api/v1/reports"): Spec(always),
+    ("GET", "/api/v1/reports/{report_id}"): Spec(
+        lambda c, r: decide(see_reported(c, r), True), target="vuln_report"
+    ),
+    ("GET", "/api/v1/vulns"): Spec(always),
+    ("GET", "/api/v1/vulns/{vuln_id}"): Spec(
+        lambda c, r: decide(see_reported(c, r), True), target="vuln_report"
+    ),
+    ("GET", "/api/v1/vulns/{vuln_id}/export"): Spec(
+        lambda c, r: decide(see_reported(c, r), True), target="vuln_report", query="?format=osv"
+    ),
+    ("POST", "/api/v1/vulns/{vuln_id}/triage"): Spec(
+        lambda c, r: decide(see_reported(c, r), c.coordinator(Role.member)),
+        target="vuln_report",
+        body=lambda t: {"tlp": "RED"},
+        mutates=True,
+    ),
+    ("GET", "/api/v1/duplicates"): Spec(
+        lambda c, r: ALLOW if c.coordinator(Role.member) else FORBID
+    ),
+    ("POST", "/api/v1/duplicates/{candidate_id}/reject"): Spec(
+        lambda c, r: ALLOW if c.coordinator(Role.member) else FORBID,
+        target="candidate",
+        mutates=True,
+    ),
+    ("POST", "/api/v1/merges"): Spec(
+        lambda c, r: decide(see_reported(c, r), c.coordinator(Role.member)),
+        target="candidate",
+        body=lambda t: {"vuln_ids": [t["vuln_a"], t["vuln_b"]]},
+        mutates=True,
+    ),
+    ("POST", "/api/v1/merges/{merge_id}/undo"): Spec(
+        lambda c, r: decide(see_reported(c, r), c.coordinator(Role.member)),
+        target="merge",
+        mutates=True,
+    ),
     ("GET", "/api/v1/audit/events"): Spec(coordinators),
     ("GET", "/api/v1/audit/verify"): Spec(coordinators),
     ("GET", "/api/v1/jobs"): Spec(coordinators),
@@ -387,9 +443,35 @@ class Fixtures:
                         ),
                     )
                 t["vuln_id"] = f"TEST-{t['n']}"
+            case "vuln_report" | "candidate" | "merge":
+                t.update(self._reported(spec, caller, rel))
             case "job":
                 with w.services.db.transaction() as s:
                     t["job_id"] = jobs.enqueue(s, "reviews.lapse_windows", {}).id
+        return t
+
+    def _reported(self, spec: Spec, caller: Caller, rel: str) -> dict[str, str]:
+        """Records reported by the caller's organisation ('own') or another one of its kind."""
+        from clearinghouse.vulns import dedup
+        from clearinghouse.vulns.schemas import ReportCreate as VulnReport
+        from clearinghouse.vulns.services import submit_report
+
+        w = self.world
+        reporter = Principal(None, self.org_for(caller, rel), caller.kind, Role.member)
+        with w.services.db.transaction() as s:
+            a, b = (
+                submit_report(s, reporter, w.services.vault, VulnReport.model_validate(VULN_REPORT))
+                for _ in range(2)
+            )
+            t = {"report_id": a.id, "vuln_id": a.vuln_id, "vuln_a": a.vuln_id, "vuln_b": b.vuln_id}
+            if spec.target == "candidate":
+                dedup._store(s, a.vuln_id, b.vuln_id, "alias", 1.0)
+                s.flush()
+                t["candidate_id"] = dedup.list_candidates(s, Principal.system(), vuln_id=a.vuln_id)[
+                    0
+                ].id
+            if spec.target == "merge":
+                t["merge_id"] = dedup.merge(s, Principal.system(), [a.vuln_id, b.vuln_id]).id
         return t
 
     def _submission(self, lab: str, ev: str, spec: Spec) -> dict[str, str]:

@@ -300,6 +300,16 @@ def _product_tree(record: dict[str, Any]) -> tuple[dict[str, Any], list[str], li
     return tree, affected_ids, fixed_ids
 
 
+def _catalog_cwe_name(cwe: str) -> str | None:
+    """The CWE name from the catalog bundled with the csaf package (when ours is not loaded)."""
+    import csaf
+
+    try:
+        return str(csaf.cwe_entry(cwe).name)
+    except ValueError:
+        return None
+
+
 def to_csaf(
     record: dict[str, Any],
     *,
@@ -338,7 +348,9 @@ def to_csaf(
         vuln["ids"] = [{"system_name": "CH", "text": record["id"]}]
     if _cwes(record):
         cwe = _cwes(record)[0]
-        vuln["cwe"] = {"id": cwe, "name": (cwe_names or {}).get(cwe) or cwe}
+        name = (cwe_names or {}).get(cwe) or _catalog_cwe_name(cwe)
+        if name:  # CSAF's mandatory test 6.1.11 wants the catalog's name; unknown ids are left out
+            vuln["cwe"] = {"id": cwe, "name": name}
     status: dict[str, list[str]] = {}
     if affected_ids:
         status["known_affected"] = affected_ids

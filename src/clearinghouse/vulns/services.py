@@ -831,7 +831,10 @@ def submit_report(
         run = session.get(EvalRun, data.provenance.eval_run_id)
         if run is None or run.evaluator_org_id != p.org_id:
             raise InvalidInput("eval_run_id is not a run of your organisation", code="run_unknown")
-    poc = base64.b64decode(data.poc.content_base64, validate=True) if data.poc else None
+    try:
+        poc = base64.b64decode(data.poc.content_base64, validate=True) if data.poc else None
+    except ValueError:
+        raise InvalidInput("poc.content_base64 is not base64", code="poc_invalid") from None
     now = utcnow()
     vuln = Vulnerability(id=_next_id(session, now.year), status="new", created_at=now)
     vuln.source_id = vuln.id
@@ -902,13 +905,14 @@ def list_reports(
             )
         )
     rows, next_cursor = paginate(session, query, VulnerabilityReport.id, limit=limit, cursor=cursor)
-    statuses = dict(
-        session.execute(
+    statuses: dict[str, str] = {
+        vuln_id: status
+        for vuln_id, status in session.execute(
             select(Vulnerability.id, Vulnerability.status).where(
                 Vulnerability.id.in_([r.vuln_id for r in rows])
             )
-        ).tuples()
-    )
+        )
+    }
     return Page(items=[_report_out(r, statuses[r.vuln_id]) for r in rows], next_cursor=next_cursor)
 
 
