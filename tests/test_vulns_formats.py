@@ -235,14 +235,14 @@ def test_csaf_validator_suite_mandatory_failures_are_rejected_whole(
     mandatory_failures += [x for x in accepted if x[1] in also_invalid]
     accepted = [x for x in accepted if x[1] not in also_invalid]
     assert len(mandatory_failures) == 89 and len(accepted) == 150
-    for test_id, name in mandatory_failures:
+    for _test, name in mandatory_failures:
         path = tmp_path / Path(name).name
         path.write_text(json.dumps(docs[f"csaf_2.0/test/validator/data/{name}"]))
         result = import_file(services.db, path, fmt="csaf")
         assert result.created == 0 and len(result.rejected) == 1, name
         assert "invalid CSAF 2.0" in result.rejected[0]["reason"], name
     assert count(services, Vulnerability) == 0  # nothing partial
-    for test_id, name in accepted:
+    for _test, name in accepted:
         path = tmp_path / Path(name).name
         path.write_text(json.dumps(docs[f"csaf_2.0/test/validator/data/{name}"]))
         result = import_file(services.db, path, fmt="csaf")

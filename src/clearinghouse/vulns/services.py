@@ -905,14 +905,13 @@ def list_reports(
             )
         )
     rows, next_cursor = paginate(session, query, VulnerabilityReport.id, limit=limit, cursor=cursor)
-    statuses: dict[str, str] = {
-        vuln_id: status
-        for vuln_id, status in session.execute(
+    statuses: dict[str, str] = dict(
+        session.execute(
             select(Vulnerability.id, Vulnerability.status).where(
                 Vulnerability.id.in_([r.vuln_id for r in rows])
             )
-        )
-    }
+        ).all()
+    )
     return Page(items=[_report_out(r, statuses[r.vuln_id]) for r in rows], next_cursor=next_cursor)
 
 
