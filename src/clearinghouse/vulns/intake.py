@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import gzip
 import io
-import json
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from clearinghouse.vulns.errors import HostileFile
 
@@ -35,7 +36,7 @@ class Item:
 
 def _json_items(text: str, source: str) -> Iterator[Item]:
     try:
-        doc = json.loads(text)
+        doc = orjson.loads(text)
     except (ValueError, RecursionError) as exc:
         yield Item(source, None, f"not valid JSON: {exc}")
         return
@@ -50,7 +51,7 @@ def _jsonl_items(stream: io.TextIOBase, source: str) -> Iterator[Item]:
     for n, line in enumerate(stream, 1):
         if line.strip():
             try:
-                yield Item(f"{source}:{n}", json.loads(line))
+                yield Item(f"{source}:{n}", orjson.loads(line))
             except (ValueError, RecursionError) as exc:
                 yield Item(f"{source}:{n}", None, f"not valid JSON: {exc}")
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from clearinghouse.core.schemas import unstorable_text
@@ -89,19 +90,42 @@ class Record(_Open):
     @model_validator(mode="before")
     @classmethod
     def _storable(cls, data: Any) -> Any:
-        def walk(x: Any, depth: int = 0) -> None:
-            if depth > 32:
-                raise ValueError("the record nests too deeply")
-            if isinstance(x, str):
-                if (reason := unstorable_text(x)) is not None:
-                    raise ValueError(reason)
-            elif isinstance(x, dict):
-                for k, v in x.items():
-                    walk(k, depth + 1)
-                    walk(v, depth + 1)
-            elif isinstance(x, list):
-                for v in x:
-                    walk(v, depth + 1)
+        """Nesting depth, NUL characters and lone surrogates (which neither database stores).
+        The text checks run once over the serialised record, in C, not string by string."""
 
-        walk(data)
+        try:
+            text = orjson.dumps(data)  # refuses lone surrogates, which no database stores
+        except TypeError as exc:
+            reason = str(exc)
+            if "surrogates" in reason:
+                reason = "text must be valid Unicode (no lone surrogates)"
+            raise ValueError(reason) from None
+        if _depth(text) > MAX_DEPTH:
+            raise ValueError("the record nests too deeply")
+        if b"\\u0000" in text and (nul := _first_unstorable(data)):
+            raise ValueError(nul)
         return data
+
+
+MAX_DEPTH = 32
+_STRINGS = re.compile(rb'"(?:[^"\\\\]|\\\\.)*"')
+_BRACKETS = re.compile(rb"[\[\]{}]")
+
+
+def _depth(text: bytes) -> int:
+    """The nesting depth of a JSON text (brackets outside strings)."""
+    level = deepest = 0
+    for bracket in _BRACKETS.findall(_STRINGS.sub(b"", text)):
+        level += 1 if bracket in (b"[", b"{") else -1
+        deepest = max(deepest, level)
+    return deepest
+
+
+def _first_unstorable(x: Any) -> str | None:
+    if isinstance(x, str):
+        return unstorable_text(x)
+    items = [*x.keys(), *x.values()] if isinstance(x, dict) else x if isinstance(x, list) else []
+    for v in items:
+        if (reason := _first_unstorable(v)) is not None:
+            return reason
+    return None

@@ -5,18 +5,20 @@ from __future__ import annotations
 import base64
 import csv
 import hashlib
-import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from typing import cast as cast_type
 
+import orjson
 from packageurl import PackageURL
 from pydantic import ValidationError
-from sqlalchemy import String, cast, delete, func, or_, select, true
+from sqlalchemy import String, Table, cast, delete, func, insert, or_, select, true, update
 from sqlalchemy import text as text_clause
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from clearinghouse.accounts.models import OrgKind
@@ -88,6 +90,16 @@ class ImportResult:
         }
 
 
+def _next_ids(session: Session, year: int, n: int) -> list[str]:
+    counter = session.get(IdCounter, year, with_for_update=True)
+    if counter is None:
+        counter = IdCounter(year=year, last=0)
+        session.add(counter)
+    first = counter.last + 1
+    counter.last += n
+    return [f"CH-{year}-{k:05d}" for k in range(first, first + n)]
+
+
 def _next_id(session: Session, year: int) -> str:
     counter = session.get(IdCounter, year, with_for_update=True)
     if counter is None:
@@ -97,24 +109,30 @@ def _next_id(session: Session, year: int) -> str:
     return f"CH-{year}-{counter.last:05d}"
 
 
-def _index(session: Session, vuln: Vulnerability, record: Record) -> None:
-    session.execute(delete(VulnerabilityAlias).where(VulnerabilityAlias.vuln_id == vuln.id))
-    session.execute(delete(AffectedPackage).where(AffectedPackage.vuln_id == vuln.id))
-    session.flush()
-    for alias in sorted({record.id, vuln.id, *record.aliases}):
-        session.add(VulnerabilityAlias(alias=alias, vuln_id=vuln.id))
-    seen = set()
+def _index_rows(vuln_id: str, record: Record) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The alias and package lookup rows of one record."""
+    aliases = [
+        {"alias": a, "vuln_id": vuln_id} for a in sorted({record.id, vuln_id, *record.aliases})
+    ]
+    packages: dict[tuple[str, str], dict[str, Any]] = {}
     for aff in record.affected:
         if aff.package is None:
             continue
         key = (aff.package.ecosystem, normalise_name(aff.package.ecosystem, aff.package.name))
-        if key not in seen:
-            seen.add(key)
-            session.add(
-                AffectedPackage(
-                    vuln_id=vuln.id, ecosystem=key[0], name=key[1], purl=aff.package.purl
-                )
-            )
+        packages.setdefault(
+            key,
+            {"vuln_id": vuln_id, "ecosystem": key[0], "name": key[1], "purl": aff.package.purl},
+        )
+    return aliases, list(packages.values())
+
+
+def _index(session: Session, vuln: Vulnerability, record: Record) -> None:
+    session.execute(delete(VulnerabilityAlias).where(VulnerabilityAlias.vuln_id == vuln.id))
+    session.execute(delete(AffectedPackage).where(AffectedPackage.vuln_id == vuln.id))
+    aliases, packages = _index_rows(vuln.id, record)
+    session.execute(insert(VulnerabilityAlias), aliases)
+    if packages:
+        session.execute(insert(AffectedPackage), packages)
 
 
 TLP_LABELS = {"CLEAR", "GREEN", "AMBER", "AMBER+STRICT", "RED"}
@@ -138,15 +156,16 @@ def affected_signature(doc: dict[str, Any]) -> str | None:
             continue
         eco = pkg.get("ecosystem", "")
         events = sorted(
-            json.dumps(r.get("events", []), sort_keys=True) for r in aff.get("ranges") or []
+            orjson.dumps(r.get("events", []), option=orjson.OPT_SORT_KEYS).decode()
+            for r in aff.get("ranges") or []
         )
         parts.append(
             [eco, normalise_name(eco, pkg.get("name", "")), events, sorted(aff.get("versions", []))]
         )
     if not parts:
         return None
-    key = json.dumps([sorted(parts), cwe_ids_of(doc)], sort_keys=True)
-    return hashlib.sha256(key.encode()).hexdigest()
+    key = orjson.dumps([sorted(parts), cwe_ids_of(doc)], option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(key).hexdigest()
 
 
 def upsert(session: Session, record: Record, *, origin: str = "osv") -> str:
@@ -189,7 +208,105 @@ def upsert(session: Session, record: Record, *, origin: str = "osv") -> str:
     return "updated" if existing is not None else "created"
 
 
+def _tlp_of(doc: dict[str, Any]) -> str:
+    label = str((doc.get("database_specific") or {}).get("tlp") or "CLEAR").upper()
+    label = _TLP1.get(label, label)
+    return label if label in TLP_LABELS else "RED"
+
+
+def _table(model: type[Any]) -> Table:
+    """The Core table of a model: bulk inserts through Core skip the ORM's per-row work."""
+    return cast_type(Table, model.__table__)
+
+
+def upsert_batch(session: Session, records: list[Record], *, origin: str = "osv") -> list[str]:
+    """`upsert` for many records in one transaction, with set-based SQL (one lookup, bulk
+    inserts and updates): the import path. Returns each record's outcome, in order. Records
+    with the same id in one batch are applied in order, like separate upserts."""
+    now = utcnow()
+    ids = list(dict.fromkeys(r.id for r in records))
+    existing: dict[str, tuple[str, datetime]] = {}
+    for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500)):
+        rows = session.execute(
+            select(Vulnerability.source_id, Vulnerability.id, Vulnerability.modified)
+            .where(Vulnerability.source_id.in_(chunk))
+            .with_for_update()
+        )
+        existing.update({sid: (vid, mod) for sid, vid, mod in rows})
+    # Reserve our ids for the new records in one counter update per year, not one per record.
+    years: dict[int, int] = {}
+    for record in {r.id: r for r in records if r.id not in existing}.values():
+        year = (_ts(record.published) or _ts(record.modified) or now).year
+        years[year] = years.get(year, 0) + 1
+    fresh = {year: iter(_next_ids(session, year, n)) for year, n in years.items()}
+    outcomes: list[str] = []
+    new_rows: dict[str, dict[str, Any]] = {}
+    changed: dict[str, dict[str, Any]] = {}
+    indexed: dict[str, Record] = {}
+    for record in records:
+        modified = _ts(record.modified)
+        assert modified is not None
+        doc = record.model_dump(mode="json", exclude_none=True)
+        fields = {
+            "record": doc,
+            "summary": record.summary,
+            "details": record.details,
+            "published": _ts(record.published),
+            "modified": modified,
+            "withdrawn": _ts(record.withdrawn),
+            "updated_at": now,
+            "cwe_ids": cwe_ids_of(doc),
+            "affected_signature": affected_signature(doc),
+        }
+        if record.id in existing:
+            vuln_id, current = existing[record.id]
+            if current >= modified:
+                outcomes.append("unchanged")
+                continue
+            if vuln_id in new_rows:
+                new_rows[vuln_id].update(fields)
+            else:
+                changed[vuln_id] = {"id": vuln_id, **fields}
+            outcomes.append("updated")
+        else:
+            vuln_id = next(fresh[(_ts(record.published) or modified).year])
+            new_rows[vuln_id] = {
+                "id": vuln_id,
+                "source_id": record.id,
+                "status": "published",
+                "tlp": _tlp_of(doc),
+                "embargo_until": None,
+                "created_at": now,
+                "origin": origin,
+                "crash_signature": None,
+                "duplicate_of": None,
+                **fields,
+            }
+            outcomes.append("created")
+        existing[record.id] = (vuln_id, modified)
+        indexed[vuln_id] = record
+    if new_rows:
+        session.execute(insert(_table(Vulnerability)), list(new_rows.values()))
+    if changed:
+        session.execute(update(Vulnerability), list(changed.values()))
+        for chunk in (list(changed)[i : i + 500] for i in range(0, len(changed), 500)):
+            session.execute(delete(VulnerabilityAlias).where(VulnerabilityAlias.vuln_id.in_(chunk)))
+            session.execute(delete(AffectedPackage).where(AffectedPackage.vuln_id.in_(chunk)))
+    alias_rows: list[dict[str, Any]] = []
+    package_rows: list[dict[str, Any]] = []
+    for vuln_id, record in indexed.items():
+        a, p = _index_rows(vuln_id, record)
+        alias_rows += a
+        package_rows += p
+    if alias_rows:
+        session.execute(insert(_table(VulnerabilityAlias)), alias_rows)
+    if package_rows:
+        session.execute(insert(_table(AffectedPackage)), package_rows)
+    return outcomes
+
+
 FORMATS = ("osv", "kev", "csaf", "cve5")
+IMPORT_BATCH = 500
 
 
 def _reason(exc: Exception) -> str:
@@ -199,6 +316,10 @@ def _reason(exc: Exception) -> str:
         return f"{where}: {first.get('msg')}"
     if isinstance(exc, ClearinghouseError):
         return exc.detail
+    if isinstance(exc, SQLAlchemyError):  # the statement would leak data; the kind is enough
+        return (
+            f"the database refused the record ({type(getattr(exc, 'orig', None) or exc).__name__})"
+        )
     return str(exc)
 
 
@@ -235,6 +356,31 @@ def import_file(
     if fmt == "kev":
         return import_kev(db, path, on_record)
     result = ImportResult()
+    pending: list[tuple[str, Record]] = []
+
+    def count(outcome: str) -> None:
+        setattr(result, outcome, getattr(result, outcome) + 1)
+
+    def store() -> None:
+        """One transaction for the batch. Should the database refuse it (a constraint we did
+        not foresee), fall back to one transaction per record, so only the bad one is lost."""
+        try:
+            with db.transaction() as session:
+                outcomes = upsert_batch(session, [r for _, r in pending], origin=fmt)
+        except SQLAlchemyError:
+            outcomes = []
+            for source, record in pending:
+                try:
+                    with db.transaction() as session:
+                        outcomes.append(upsert(session, record, origin=fmt))
+                except (SQLAlchemyError, ClearinghouseError) as exc:
+                    result.rejected.append({"source": source, "reason": _reason(exc)})
+        for outcome in outcomes:
+            count(outcome)
+        pending.clear()
+        if on_record is not None:
+            on_record(result)
+
     for item in read_records(path):
         if item.error is not None:
             result.rejected.append({"source": item.source, "reason": item.error})
@@ -246,15 +392,14 @@ def import_file(
             continue
         for source, data in pairs:
             try:
-                record = Record.model_validate(data)
-                with db.transaction() as session:
-                    outcome = upsert(session, record, origin=fmt)
+                pending.append((source, Record.model_validate(data)))
             except (ValidationError, ClearinghouseError) as exc:
                 result.rejected.append({"source": source, "reason": _reason(exc)})
                 continue
-            setattr(result, outcome, getattr(result, outcome) + 1)
-            if on_record is not None:
-                on_record(result)
+            if len(pending) >= IMPORT_BATCH:
+                store()
+    if pending:
+        store()
     return result
 
 

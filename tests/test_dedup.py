@@ -1,0 +1,236 @@
+"""Dedup: each rule finds what it should (and not what it should not), candidates are scanned by
+a background job when a report arrives, and a coordinator's merge is deterministic and can be
+undone exactly."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from clearinghouse.accounts.models import OrgKind, Role
+from clearinghouse.accounts.policy import Principal
+from clearinghouse.container import Services
+from clearinghouse.core.errors import Conflict
+from clearinghouse.vulns import dedup
+from clearinghouse.vulns.models import DuplicateCandidate, Vulnerability, VulnerabilityAlias
+from clearinghouse.vulns.schemas import ReportCreate, VulnTriage
+from clearinghouse.vulns.services import import_file, submit_report, triage, vuln_detail
+from clearinghouse.workers.runner import Worker
+
+SYSTEM = Principal.system()
+REPORTER = Principal(None, None, OrgKind.vendor, Role.member, is_system=True)
+
+
+def report(services: Services, **over: Any) -> str:
+    body = {
+        "title": "Heap overflow in tinyparse header parsing",
+        "description": "tinyparse copies the length-prefixed header name into a fixed 64 byte "
+        "heap buffer without checking the length byte, so a header longer than 64 bytes "
+        "overwrites adjacent heap memory and crashes the parser.",
+        "provenance": {"kind": "ai_model", "model_name": "model-x"},
+        "target": {"purl": "pkg:pypi/tinyparse@2.4.0"},
+        "claimed_cwe": "CWE-787",
+    } | over
+    with services.db.transaction() as s:
+        return submit_report(s, REPORTER, services.vault, ReportCreate.model_validate(body)).vuln_id
+
+
+def candidates(services: Services) -> set[tuple[str, str, str]]:
+    with services.db.transaction() as s:
+        return {
+            (c.vuln_a, c.vuln_b, c.rule)
+            for c in s.scalars(select(DuplicateCandidate).where(DuplicateCandidate.state == "open"))
+        }
+
+
+def scan(services: Services, *ids: str) -> int:
+    with services.db.transaction() as s:
+        return dedup.scan(s, list(ids))
+
+
+def pair(a: str, b: str, rule: str) -> tuple[str, str, str]:
+    return (*sorted((a, b)), rule)  # type: ignore[return-value]
+
+
+def test_same_package_range_and_cwe_is_an_exact_duplicate(services: Services) -> None:
+    a = report(services)
+    b = report(services, title="OOB write", description="Different words entirely, same flaw.")
+    c = report(services, claimed_cwe="CWE-125", description="Another flaw in the same version.")
+    scan(services, a, b, c)
+    found = candidates(services)
+    assert pair(a, b, "package_range_cwe") in found
+    assert not any(rule == "package_range_cwe" and c in (x, y) for x, y, rule in found)
+
+
+def test_shared_alias_is_an_exact_duplicate(services: Services, tmp_path: Path) -> None:
+    def rec(rid: str, aliases: list[str], name: str) -> dict[str, Any]:
+        return {
+            "id": rid,
+            "modified": "2026-01-01T00:00:00Z",
+            "aliases": aliases,
+            "summary": f"{rid} in {name}",
+            "affected": [{"package": {"ecosystem": "PyPI", "name": name}, "versions": ["1.0"]}],
+        }
+
+    path = tmp_path / "r.jsonl"
+    path.write_text(
+        "\n".join(
+            json.dumps(r)
+            for r in (
+                rec("PYSEC-2026-1", ["CVE-2026-1000"], "tensorflow"),
+                rec("PYSEC-2026-2", ["CVE-2026-1000"], "tensorflow-gpu"),
+                rec("PYSEC-2026-3", ["CVE-2026-2000"], "tensorflow-cpu"),
+            )
+        )
+    )
+    import_file(services.db, path)
+    with services.db.transaction() as s:
+        ids = {v.source_id: v.id for v in s.scalars(select(Vulnerability))}
+    scan(services, *ids.values())
+    assert candidates(services) == {pair(ids["PYSEC-2026-1"], ids["PYSEC-2026-2"], "alias")}
+
+
+def test_same_crash_signature_is_an_exact_duplicate(services: Services) -> None:
+    a = report(services, target={"purl": "pkg:npm/left@1.0.0"})
+    b = report(services, target={"purl": "pkg:npm/right@2.0.0"}, description="x" * 40)
+    with services.db.transaction() as s:
+        for vid in (a, b):
+            triage(
+                s, SYSTEM, vid, VulnTriage(crash_signature="asan:heap-buffer-overflow:parse_hdr:42")
+            )
+    scan(services, a)
+    assert pair(a, b, "crash") in candidates(services)
+
+
+def test_reworded_reports_are_near_duplicates_and_unrelated_ones_are_not(
+    services: Services,
+) -> None:
+    a = report(services, target={"purl": "pkg:pypi/tinyparse@2.3.0"})
+    b = report(
+        services,
+        target={"purl": "pkg:pypi/tinyparse@2.4.0"},
+        claimed_cwe="CWE-122",
+        title="tinyparse: heap overflow while parsing headers",
+        description="The tinyparse library copies the length-prefixed header name into a fixed "
+        "64 byte heap buffer without checking the length byte; a header longer than 64 bytes "
+        "overwrites adjacent heap memory and crashes the parser. Found by fuzzing.",
+    )
+    c = report(
+        services,
+        target={"purl": "pkg:pypi/reportlib@0.9"},
+        claimed_cwe="CWE-89",
+        title="SQL injection in reportlib filters",
+        description="The filter argument is concatenated into an SQL statement, so a quote in "
+        "a filter value lets a user run arbitrary SQL against the reporting database.",
+    )
+    scan(services, a, b, c)
+    found = candidates(services)
+    assert pair(a, b, "text") in found
+    assert not any(c in (x, y) for x, y, _ in found)
+    with services.db.transaction() as s:
+        score = s.scalar(select(DuplicateCandidate.score).where(DuplicateCandidate.rule == "text"))
+    assert score is not None and 0.5 <= score < 1.0
+
+
+def test_a_new_report_is_scanned_by_a_background_job(services: Services) -> None:
+    a = report(services)
+    b = report(services, title="same flaw again")
+    worker = Worker(services)
+    while worker.run_once():
+        pass
+    assert pair(a, b, "package_range_cwe") in candidates(services)
+
+
+def test_merge_is_deterministic_and_undo_restores_everything(
+    services: Services, tmp_path: Path
+) -> None:
+    path = tmp_path / "pub.json"
+    path.write_text(
+        json.dumps(
+            {
+                "id": "GHSA-aaaa-bbbb-cccc",
+                "modified": "2026-01-02T00:00:00Z",
+                "published": "2026-01-01T00:00:00Z",
+                "aliases": ["CVE-2026-0042"],
+                "summary": "published advisory",
+                "affected": [
+                    {"package": {"ecosystem": "PyPI", "name": "tinyparse"}, "versions": ["2.4.0"]}
+                ],
+            }
+        )
+    )
+    import_file(services.db, path)
+    a, b = report(services), report(services, title="again")
+    with services.db.transaction() as s:
+        published = s.scalar(
+            select(Vulnerability.id).where(Vulnerability.source_id == "GHSA-aaaa-bbbb-cccc")
+        )
+        before = {
+            v.id: (v.status, v.record, v.duplicate_of) for v in s.scalars(select(Vulnerability))
+        }
+        aliases_before = set(
+            s.execute(select(VulnerabilityAlias.alias, VulnerabilityAlias.vuln_id)).all()
+        )
+    assert published is not None
+    scan(services, a, b)
+    open_before = candidates(services)
+    assert pair(a, b, "package_range_cwe") in open_before
+    with services.db.transaction() as s:
+        m = dedup.merge(s, SYSTEM, [b, a, published])
+    # The published advisory is primary whatever the order given; the reports point at it.
+    assert m.primary_id == published and sorted(m.members) == sorted([a, b])
+    with services.db.transaction() as s:
+        primary = vuln_detail(s, SYSTEM, published)
+        assert {a, b} <= set(primary.aliases)
+        for vid in (a, b):
+            v = s.get(Vulnerability, vid)
+            assert v is not None and (v.status, v.duplicate_of) == ("duplicate", published)
+        # Looking a member up by its own id still finds the member, not the primary.
+        assert vuln_detail(s, SYSTEM, a).id == a
+    assert pair(a, b, "package_range_cwe") not in candidates(services)  # decided
+    with services.db.transaction() as s, pytest.raises(Conflict):
+        dedup.merge(s, SYSTEM, [a, published])
+    with services.db.transaction() as s:
+        dedup.undo_merge(s, SYSTEM, m.id)
+    with services.db.transaction() as s:
+        after = {
+            v.id: (v.status, v.record, v.duplicate_of) for v in s.scalars(select(Vulnerability))
+        }
+        aliases_after = set(
+            s.execute(select(VulnerabilityAlias.alias, VulnerabilityAlias.vuln_id)).all()
+        )
+    for vid, (status, record, dup) in before.items():
+        assert after[vid][0] == status and after[vid][2] == dup
+        assert after[vid][1]["aliases" if "aliases" in record else "id"] == record.get(
+            "aliases", record["id"]
+        )
+    assert aliases_after == aliases_before
+    assert candidates(services) == open_before
+    with services.db.transaction() as s, pytest.raises(Conflict):
+        dedup.undo_merge(s, SYSTEM, m.id)
+
+
+def test_primary_choice_does_not_depend_on_order(services: Services) -> None:
+    ids = [report(services, title=f"report {n}") for n in range(4)]
+    with services.db.transaction() as s:
+        vulns = [s.get(Vulnerability, i) for i in ids]
+        assert all(vulns)
+        first = dedup.primary_of(vulns)  # type: ignore[arg-type]
+        assert dedup.primary_of(list(reversed(vulns))) is first  # type: ignore[arg-type]
+        assert first.id == min(ids)  # none published: the lowest id
+
+
+def test_a_reviewer_may_reject_a_candidate(services: Services) -> None:
+    a, b = report(services), report(services, title="again")
+    scan(services, a, b)
+    with services.db.transaction() as s:
+        (cand,) = [c for c in dedup.list_candidates(s, SYSTEM) if c.rule == "package_range_cwe"]
+        assert dedup.reject_candidate(s, SYSTEM, cand.id).state == "rejected"
+    with services.db.transaction() as s, pytest.raises(Conflict):
+        dedup.reject_candidate(s, SYSTEM, cand.id)
+    scan(services, a, b)  # a later scan does not reopen a decided pair
+    assert pair(a, b, "package_range_cwe") not in candidates(services)
