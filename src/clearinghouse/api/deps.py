@@ -36,6 +36,15 @@ def get_session(services: ServicesDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
+def get_read_session(services: ServicesDep) -> Iterator[Session]:
+    """A read-only transaction per request, for the anonymous public routes."""
+    with services.db.reading() as session:
+        yield session
+
+
+ReadSessionDep = Annotated[Session, Depends(get_read_session, scope="function")]
+
+
 def get_principal(
     request: Request,
     services: ServicesDep,

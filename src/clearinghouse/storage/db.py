@@ -55,7 +55,8 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Read-only work (Database.reading) takes no write lock: WAL readers never block.
+        conn.exec_driver_sql("BEGIN" if conn.info.get("read_only") else "BEGIN IMMEDIATE")
 
 
 class Database:
@@ -75,6 +76,24 @@ class Database:
         """A session whose work commits at the end of the block, or rolls back on any error."""
         with self.sessions() as session, session.begin():
             yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A read-only transaction (public, anonymous reads). On SQLite it does not take the
+        write lock, so reads run in parallel with each other and with one writer; on
+        PostgreSQL it is READ ONLY. It always rolls back."""
+        with self.engine.connect() as conn:
+            if self.dialect == "sqlite":
+                conn.info["read_only"] = True
+            try:
+                with Session(bind=conn, expire_on_commit=False) as session:
+                    if self.dialect == "postgresql":
+                        session.execute(text("SET TRANSACTION READ ONLY"))
+                    yield session
+                    session.rollback()
+            finally:
+                conn.info.pop("read_only", None)
+                conn.rollback()
 
     def ping(self) -> None:
         with self.engine.connect() as conn:

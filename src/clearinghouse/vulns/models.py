@@ -30,7 +30,7 @@ class Vulnerability(Base):
     modified: Mapped[datetime] = mapped_column(index=True)
     withdrawn: Mapped[datetime | None]
     created_at: Mapped[datetime]
-    updated_at: Mapped[datetime]
+    updated_at: Mapped[datetime] = mapped_column(index=True)  # the public index's generation
     # Where the record came from: osv | csaf | cve5 | report.
     origin: Mapped[str] = mapped_column(String(12), default="osv")
     cwe_ids: Mapped[list[str]] = mapped_column(default=list)

@@ -32,7 +32,7 @@ from clearinghouse.core.schemas import check_storable
 from clearinghouse.storage import jobs
 from clearinghouse.storage.db import Database
 from clearinghouse.storage.vault import Vault
-from clearinghouse.vulns import formats, ranges, scoring
+from clearinghouse.vulns import formats, public_index, scoring
 from clearinghouse.vulns.formats import PURL_ECOSYSTEMS, FormatError
 from clearinghouse.vulns.intake import read_records
 from clearinghouse.vulns.models import (
@@ -531,37 +531,6 @@ def resolve_query(query: dict[str, Any]) -> tuple[str, str, str | None]:
     return ecosystem, normalise_name(ecosystem, raw_name), version
 
 
-def _matches(
-    session: Session, ecosystem: str, name: str, version: str | None
-) -> list[Vulnerability]:
-    rows = session.scalars(
-        select(Vulnerability)
-        .join(AffectedPackage, AffectedPackage.vuln_id == Vulnerability.id)
-        .where(
-            AffectedPackage.ecosystem == ecosystem, AffectedPackage.name == name, _public(utcnow())
-        )
-        .order_by(Vulnerability.source_id)
-    ).all()
-    if version is None:
-        return list(rows)
-    hits = []
-    for vuln in rows:
-        for aff in vuln.record.get("affected", []):
-            pkg = aff.get("package") or {}
-            if (
-                pkg.get("ecosystem") != ecosystem
-                or normalise_name(ecosystem, pkg.get("name", "")) != name
-            ):
-                continue
-            try:
-                if ranges.is_affected(version, aff):
-                    hits.append(vuln)
-                    break
-            except InvalidInput:
-                continue  # the queried version does not parse in this ecosystem: not a match
-    return hits
-
-
 def _token(offset: int) -> str:
     return base64.urlsafe_b64encode(str(offset).encode()).decode()
 
@@ -577,10 +546,14 @@ def _offset(token: str | None) -> int:
 
 def query(session: Session, body: dict[str, Any]) -> dict[str, Any]:
     ecosystem, name, version = resolve_query(body)
-    hits = _matches(session, ecosystem, name, version)
+    index = public_index.index_for(session)
+    hits = index.lookup(ecosystem, name, version)
     start = _offset(body.get("page_token"))
     page = hits[start : start + PAGE_SIZE]
-    out: dict[str, Any] = {"vulns": [v.record for v in page]} if page else {}
+    records = index.full_records(session, [e.vuln_id for e in page])
+    out: dict[str, Any] = (
+        {"vulns": [records[e.vuln_id] for e in page if e.vuln_id in records]} if page else {}
+    )
     if start + PAGE_SIZE < len(hits):
         out["next_page_token"] = _token(start + PAGE_SIZE)
     return out
@@ -592,16 +565,15 @@ def querybatch(session: Session, body: dict[str, Any]) -> dict[str, Any]:
         raise QueryError("queries must be a list")
     if len(queries) > BATCH_MAX:
         raise QueryError(f"at most {BATCH_MAX} queries per batch")
+    index = public_index.index_for(session)
     results = []
     for q in queries:
         if not isinstance(q, dict):
             raise QueryError("each query must be an object")
         ecosystem, name, version = resolve_query(q)
-        hits = _matches(session, ecosystem, name, version)
+        hits = index.lookup(ecosystem, name, version)
         results.append(
-            {"vulns": [{"id": v.source_id, "modified": v.record["modified"]} for v in hits]}
-            if hits
-            else {}
+            {"vulns": [{"id": e.source_id, "modified": e.modified} for e in hits]} if hits else {}
         )
     return {"results": results}
 

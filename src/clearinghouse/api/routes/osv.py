@@ -5,16 +5,16 @@ TLP:CLEAR and not under embargo."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 
-from clearinghouse.api.deps import SessionDep
+from clearinghouse.api.deps import ReadSessionDep
 from clearinghouse.api.problems import problem_response
 from clearinghouse.vulns import services
 
@@ -38,6 +38,11 @@ _ERROR = {
 _OBJECT = {"content": {"application/json": {"schema": {"type": "object"}}}}
 
 
+def _json(content: Any) -> Response:
+    """orjson-encoded JSON: records are large and batches long, and json.dumps is the cost."""
+    return Response(orjson.dumps(content), media_type="application/json")
+
+
 def _error(status: int, code: int, message: str) -> JSONResponse:
     return JSONResponse({"code": code, "message": message}, status_code=status)
 
@@ -48,7 +53,7 @@ async def _json_body(request: Request) -> Any:
     if len(raw) > 32 * 1024**2:
         return services.QueryError("request body too large")
     try:
-        return json.loads(raw or b"{}")
+        return orjson.loads(raw or b"{}")
     except ValueError:
         return services.QueryError("the body is not valid JSON")
 
@@ -64,14 +69,14 @@ _BODY = {
 
 def _answer(
     call: Callable[[Session, dict[str, Any]], dict[str, Any]], session: Session, body: Any
-) -> JSONResponse:
+) -> Response:
     """Run an OSV query service; a malformed body or query answers 400 as osv.dev does."""
     try:
         if isinstance(body, services.QueryError):
             raise body
         if not isinstance(body, dict):
             raise services.QueryError("the body must be a JSON object")
-        return JSONResponse(call(session, body))
+        return _json(call(session, body))
     except services.QueryError as exc:
         return _error(400, 3, exc.detail)
 
@@ -84,28 +89,28 @@ _POST = {
 
 
 @router.post("/query", **_POST)  # type: ignore[arg-type]
-def query(session: SessionDep, body: JsonBody) -> JSONResponse:
+def query(session: ReadSessionDep, body: JsonBody) -> Response:
     """Vulnerabilities affecting one package version (or all versions), as OSV records."""
     return _answer(services.query, session, body)
 
 
 @router.post("/querybatch", **_POST)  # type: ignore[arg-type]
-def querybatch(session: SessionDep, body: JsonBody) -> JSONResponse:
+def querybatch(session: ReadSessionDep, body: JsonBody) -> Response:
     """Up to 1,000 queries; each result lists `{id, modified}` only, as on osv.dev."""
     return _answer(services.querybatch, session, body)
 
 
 @router.get("/vulns/{vuln_id}", responses={200: _OBJECT, 404: _ERROR}, response_class=JSONResponse)
 def get_vuln(
-    vuln_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9._:+-]{1,120}$")], session: SessionDep
-) -> JSONResponse:
+    vuln_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9._:+-]{1,120}$")], session: ReadSessionDep
+) -> Response:
     record = services.get_public(session, vuln_id)
-    return JSONResponse(record) if record is not None else _error(404, 5, "Bug not found.")
+    return _json(record) if record is not None else _error(404, 5, "Bug not found.")
 
 
 @router.get("/vulns", responses={200: _OBJECT}, response_class=JSONResponse)
 def modified_since(
-    session: SessionDep,
+    session: ReadSessionDep,
     modified_since: Annotated[datetime, Query()],
     limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
 ) -> JSONResponse:
