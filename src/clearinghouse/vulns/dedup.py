@@ -18,12 +18,13 @@ chosen deterministically) or rejects them, and a merge can be undone.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from datasketch import MinHash, MinHashLSH
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, insert, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from clearinghouse.accounts.policy import Action, Principal
@@ -42,7 +43,10 @@ from clearinghouse.vulns.schemas import CandidateOut, MergeOut, VulnStatus
 
 NUM_PERM = 64
 TEXT_THRESHOLD = 0.5  # LSH Jaccard threshold for the text rule
-SCORE_THRESHOLD = 0.5  # minimum combined score to propose a pair
+SCORE_THRESHOLD = 0.65  # minimum combined score to propose a pair (tuned on the alias groups)
+STOP_SAMPLE = 20_000
+STOP_FRACTION = 0.002
+STOP_MIN_DOCS = 20
 _URL = re.compile(r"https?://\S+")
 _WORD = re.compile(r"[a-z0-9]+")
 _STOP = frozenset(
@@ -63,9 +67,14 @@ def shingles(text: str, k: int = 3) -> set[bytes]:
     return {" ".join(words[i : i + k]).encode() for i in range(len(words) - k + 1)}
 
 
-def minhash(text: str) -> MinHash:
+def minhash(text: str, stop: frozenset[bytes] = frozenset()) -> MinHash | None:
+    """The MinHash of the text's shingles, boilerplate (`stop`) removed; None if nothing is
+    left to compare."""
+    kept = shingles(text) - stop
+    if not kept:
+        return None
     m = MinHash(num_perm=NUM_PERM, seed=1)
-    m.update_batch(list(shingles(text)))
+    m.update_batch(list(kept))
     return m
 
 
@@ -82,11 +91,16 @@ class NearDuplicateIndex:
     )
     hashes: dict[str, MinHash] = field(default_factory=dict)
     packages: dict[str, set[tuple[str, str]]] = field(default_factory=dict)
+    # Shingles so common in the corpus that they say nothing (an ecosystem's boilerplate:
+    # "TensorFlow is an open source platform for machine learning" opens hundreds of records).
+    stop: frozenset[bytes] = frozenset()
 
     def add(self, vuln_id: str, text: str, packages: Iterable[tuple[str, str]]) -> None:
-        if vuln_id in self.hashes or not normalise_text(text):
+        if vuln_id in self.hashes:
             return
-        m = minhash(text)
+        m = minhash(text, self.stop)
+        if m is None:
+            return
         self.lsh.insert(vuln_id, m)
         self.hashes[vuln_id] = m
         self.packages[vuln_id] = set(packages)
@@ -95,9 +109,9 @@ class NearDuplicateIndex:
         self, text: str, packages: Iterable[tuple[str, str]], *, exclude: str | None = None
     ) -> list[tuple[str, float]]:
         """(id, score) of the records that read like `text`, best first."""
-        if not normalise_text(text):
+        m = minhash(text, self.stop)
+        if m is None:
             return []
-        m = minhash(text)
         mine = set(packages)
         out = []
         for other in self.lsh.query(m):
@@ -125,9 +139,23 @@ def _packages_of(session: Session, vuln_ids: list[str]) -> dict[str, set[tuple[s
     return out
 
 
+def boilerplate(session: Session, sample: int = STOP_SAMPLE) -> frozenset[bytes]:
+    """Shingles found in more than STOP_FRACTION of (a sample of) the records."""
+    counts: Counter[bytes] = Counter()
+    texts = session.execute(
+        select(Vulnerability.summary, Vulnerability.details)
+        .order_by(Vulnerability.id)
+        .limit(sample)
+    ).all()
+    for summary, details in texts:
+        counts.update(shingles(f"{summary}\n{details}"))
+    floor = max(STOP_MIN_DOCS, STOP_FRACTION * len(texts))
+    return frozenset(s for s, n in counts.items() if n >= floor)
+
+
 def build_index(session: Session, batch: int = 2000) -> NearDuplicateIndex:
     """The LSH index over every record that is not itself a merged duplicate."""
-    index = NearDuplicateIndex()
+    index = NearDuplicateIndex(stop=boilerplate(session))
     last = ""
     while True:
         rows = session.execute(
@@ -142,34 +170,6 @@ def build_index(session: Session, batch: int = 2000) -> NearDuplicateIndex:
         for vuln_id, summary, details in rows:
             index.add(vuln_id, f"{summary}\n{details}", pkgs[vuln_id])
         last = rows[-1][0]
-
-
-def exact_candidates(session: Session, vuln: Vulnerability) -> list[tuple[str, str, float]]:
-    """(other id, rule, score) by the exact rules."""
-    found: list[tuple[str, str, float]] = []
-    other = aliased(VulnerabilityAlias)
-    mine = select(VulnerabilityAlias.alias).where(VulnerabilityAlias.vuln_id == vuln.id)
-    for (other_id,) in session.execute(
-        select(other.vuln_id).where(other.alias.in_(mine), other.vuln_id != vuln.id).distinct()
-    ):
-        found.append((other_id, "alias", 1.0))
-    if vuln.affected_signature:
-        for (other_id,) in session.execute(
-            select(Vulnerability.id).where(
-                Vulnerability.affected_signature == vuln.affected_signature,
-                Vulnerability.id != vuln.id,
-            )
-        ):
-            found.append((other_id, "package_range_cwe", 1.0))
-    if vuln.crash_signature:
-        for (other_id,) in session.execute(
-            select(Vulnerability.id).where(
-                Vulnerability.crash_signature == vuln.crash_signature,
-                Vulnerability.id != vuln.id,
-            )
-        ):
-            found.append((other_id, "crash", 1.0))
-    return found
 
 
 def _store(session: Session, a: str, b: str, rule: str, score: float) -> bool:
@@ -191,24 +191,78 @@ def _store(session: Session, a: str, b: str, rule: str, score: float) -> bool:
     return True
 
 
+def _exact_pairs(session: Session, ids: list[str]) -> list[tuple[str, str, str, float]]:
+    """(id, other, rule, score) by the exact rules, for many records in a few set-based
+    queries (one per rule and chunk), not three queries per record."""
+    found: list[tuple[str, str, str, float]] = []
+    mine, other = aliased(VulnerabilityAlias), aliased(VulnerabilityAlias)
+    v1, v2 = aliased(Vulnerability), aliased(Vulnerability)
+    for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500)):
+        rules = {
+            "alias": select(mine.vuln_id, other.vuln_id)
+            .join(other, other.alias == mine.alias)
+            .where(mine.vuln_id.in_(chunk), other.vuln_id != mine.vuln_id),
+            "package_range_cwe": select(v1.id, v2.id)
+            .join(v2, v2.affected_signature == v1.affected_signature)
+            .where(v1.id.in_(chunk), v2.id != v1.id),
+            "crash": select(v1.id, v2.id)
+            .join(v2, v2.crash_signature == v1.crash_signature)
+            .where(v1.id.in_(chunk), v2.id != v1.id),
+        }
+        for rule, query in rules.items():
+            found += [(a, b, rule, 1.0) for a, b in session.execute(query.distinct())]
+    return found
+
+
 def scan(session: Session, vuln_ids: list[str], index: NearDuplicateIndex | None = None) -> int:
-    """Find and store candidate pairs for the given records; returns how many are new."""
+    """Find and store candidate pairs for the given records; returns how many are new. A pair
+    already proposed by the same rule (open, merged or rejected) is not proposed again."""
     if not vuln_ids:
         return 0
     index = index if index is not None else build_index(session)
+    pairs = _exact_pairs(session, vuln_ids)
     pkgs = _packages_of(session, vuln_ids)
-    created = 0
-    for vuln in session.scalars(select(Vulnerability).where(Vulnerability.id.in_(vuln_ids))):
-        pairs = exact_candidates(session, vuln)
-        text = f"{vuln.summary}\n{vuln.details}"
+    texts = session.execute(
+        select(Vulnerability.id, Vulnerability.summary, Vulnerability.details).where(
+            Vulnerability.id.in_(vuln_ids)
+        )
+    ).all()
+    for vuln_id, summary, details in texts:
         pairs += [
-            (other, "text", score)
-            for other, score in index.candidates(text, pkgs[vuln.id], exclude=vuln.id)
+            (vuln_id, other, "text", score)
+            for other, score in index.candidates(
+                f"{summary}\n{details}", pkgs[vuln_id], exclude=vuln_id
+            )
         ]
-        for other, rule, score in pairs:
-            created += _store(session, vuln.id, other, rule, score)
-        session.flush()
-    return created
+    wanted = {(*sorted((a, b)), rule): score for a, b, rule, score in pairs}
+    involved = sorted({x for a, b, _ in wanted for x in (a, b)})
+    known = set()
+    for chunk in (involved[i : i + 500] for i in range(0, len(involved), 500)):
+        known |= set(
+            session.execute(
+                select(
+                    DuplicateCandidate.vuln_a, DuplicateCandidate.vuln_b, DuplicateCandidate.rule
+                ).where(DuplicateCandidate.vuln_a.in_(chunk))
+            ).all()
+        )
+    now = utcnow()
+    rows = [
+        {
+            "id": new_id("dup"),
+            "vuln_a": a,
+            "vuln_b": b,
+            "rule": rule,
+            "score": score,
+            "state": "open",
+            "decided_by": None,
+            "created_at": now,
+        }
+        for (a, b, rule), score in wanted.items()
+        if (a, b, rule) not in known
+    ]
+    if rows:
+        session.execute(insert(DuplicateCandidate), rows)
+    return len(rows)
 
 
 def list_candidates(

@@ -47,7 +47,7 @@ class VulnerabilityAlias(Base):
 
     alias: Mapped[str] = mapped_column(String(120), primary_key=True)
     vuln_id: Mapped[str] = mapped_column(
-        ForeignKey("vulnerabilities.id", ondelete="CASCADE"), primary_key=True
+        ForeignKey("vulnerabilities.id", ondelete="CASCADE"), primary_key=True, index=True
     )
 
 

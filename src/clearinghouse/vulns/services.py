@@ -148,7 +148,11 @@ def cwe_ids_of(doc: dict[str, Any]) -> list[str]:
 
 def affected_signature(doc: dict[str, Any]) -> str | None:
     """The exact-dedup key: normalised (ecosystem, package, ranges, versions) + CWEs. Two records
-    with the same key claim the same flaw in the same code, whatever their wording."""
+    with the same key claim the same flaw in the same code, whatever their wording. A record
+    that names no CWE has no key: many distinct flaws share a package and its fix releases
+    (dozens of TensorFlow advisories are fixed in the same versions)."""
+    if not cwe_ids_of(doc):
+        return None
     parts = []
     for aff in doc.get("affected") or []:
         pkg = aff.get("package") or {}
