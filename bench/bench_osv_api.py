@@ -76,7 +76,18 @@ def wrk(url: str, body_file: Path, script_dir: Path) -> tuple[float, float, floa
         'wrk.headers["Content-Type"] = "application/json"\n'
     )
     out = subprocess.run(
-        [WRK, "-t2", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--latency", "-s", str(lua), url],
+        [
+            WRK,
+            "-t2",
+            f"-c{CONNECTIONS}",
+            f"-d{SECONDS}s",
+            "--timeout",
+            "10s",
+            "--latency",
+            "-s",
+            str(lua),
+            url,
+        ],
         capture_output=True,
         text=True,
         check=True,

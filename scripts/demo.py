@@ -24,6 +24,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 VAR = ROOT / "var" / "demo"
 CLI = [sys.executable, "-m", "clearinghouse"]
+SHARED = Path(os.environ.get("CLEARINGHOUSE_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
 
 def free_port() -> int:
@@ -259,9 +260,18 @@ def main() -> None:
         print(f"report file: {report_path}")
         sub = call("GET", f"/api/v1/submissions/{sub['id']}", token=lab_token)
 
-        step("Run the background worker once (lapse check, retention) and verify the audit chain")
+        clearinghouse_part(run, call, ev_token)
+
+        step(
+            "Run the background worker (dedup scan of the new report, lapse check, retention) "
+            "and verify the audit chain"
+        )
         print(run("worker", "--until-idle"))
         print(run("audit", "verify"))
+        found = call("GET", "/api/v1/duplicates")
+        print(f"duplicate candidates for the coordinators: {len(found)}")
+        for c in found[:3]:
+            print(f"  {c['vuln_a']} ~ {c['vuln_b']}  rule {c['rule']}  score {c['score']}")
 
         step("The review window")
         print(f"  submission        {sub['id']}  ({sub['model_name']} {sub['model_version']})")
@@ -283,6 +293,73 @@ def main() -> None:
                 p.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 p.kill()
+
+
+def clearinghouse_part(run, call, ev_token: str) -> None:  # type: ignore[no-untyped-def]
+    """The clearinghouse: real advisories in, a model's finding reported, triaged, published."""
+    if SHARED.is_dir():
+        step("Clearinghouse: import real advisories from ../shared/data (OSV PyPA, CISA KEV, CWE)")
+        pypa = run("vulns", "import", str(SHARED / "osv-pypa" / "osv-pypa.jsonl.gz"))
+        kev = run(
+            "vulns",
+            "import",
+            str(SHARED / "cisa-kev" / "known_exploited_vulnerabilities.json"),
+            "--format",
+            "kev",
+        )
+        cwe = run(
+            "vulns", "cwe-import", str(SHARED / "cwe" / "cwe-2000-comprehensive-dictionary.csv")
+        )
+        print(
+            f"OSV records {pypa['created']}, KEV entries {kev['created']}, CWE entries {cwe['created']}"
+        )
+    else:
+        print(f"(shared data not found at {SHARED}: skipping the imports)")
+    step("The evaluator reports a vulnerability the model found: it enters the triage queue")
+    report = call(
+        "POST",
+        "/api/v1/reports",
+        token=ev_token,
+        json={
+            "title": "Jinja2 bytecode cache writes predictable temporary files",
+            "description": "The default FileSystemBytecodeCache in Jinja2 creates its cache "
+            "files in /tmp with predictable names starting with __jinja2_, so a local user can "
+            "plant a crafted .cache file and gain the privileges of the rendering process.",
+            "provenance": {
+                "kind": "ai_model",
+                "model_name": "smollm2-135m",
+                "model_version": "demo",
+            },
+            "target": {"purl": "pkg:pypi/jinja2@2.7.1"},
+            "claimed_cwe": "CWE-377",
+            "claimed_cvss": "CVSS:3.1/AV:L/AC:L/PR:L/UI:N/S:U/C:H/I:H/A:H",
+            "poc": {
+                "filename": "plant.sh",
+                "content_base64": "dG91Y2ggL3RtcC9fX2ppbmphMl9ldmlsLmNhY2hlCg==",
+            },
+        },
+    )
+    vid = report["vuln_id"]
+    print(
+        f"report {report['id']} -> record {vid}, status {report['status']}, PoC sha256 {report['poc_sha256'][:16]}…"
+    )
+    step("The coordinator triages, validates and publishes it (TLP:CLEAR, embargo lifted)")
+    for status in ("triaged", "validated", "published"):
+        call("POST", f"/api/v1/vulns/{vid}/triage", json={"status": status})
+    rec = call("POST", f"/api/v1/vulns/{vid}/triage", json={"tlp": "CLEAR", "lift_embargo": True})
+    print(
+        f"{vid}: {rec['status']}, TLP:{rec['tlp']}, CWE {rec['cwes']}, CVSS {rec['severity'][0]['base_score']}"
+    )
+    hits = call(
+        "POST",
+        "/v1/query",
+        json={"package": {"name": "jinja2", "ecosystem": "PyPI"}, "version": "2.7.1"},
+    )
+    print(f"public OSV API, jinja2 2.7.1: {sorted(v['id'] for v in hits.get('vulns', []))}")
+    csaf = call("GET", f"/api/v1/vulns/{vid}/export?format=csaf")
+    path = VAR / f"{vid}.csaf.json"
+    path.write_text(json.dumps(csaf, indent=2))
+    print(f"CSAF 2.0 advisory: {path}")
 
 
 if __name__ == "__main__":

@@ -319,3 +319,61 @@ def test_pip_audit_against_our_server(
     assert jinja["PYSEC-2014-8"] == ["2.7.2"] and jinja["PYSEC-2019-217"] == ["2.10.1"]
     assert "PYSEC-2018-28" in {v["id"] for v in deps["requests"]["vulns"]}
     assert deps["urllib3"]["vulns"] == []  # a version newer than this data's advisories
+
+
+def test_the_server_survives_clients_that_give_up_under_load(
+    services: Services, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    """Many concurrent queries whose clients disconnect before the answer (as load generators
+    and impatient scanners do) must neither leak pooled connections nor stall the server: it
+    must still answer promptly afterwards. (It once did both.)"""
+    import asyncio
+
+    path = write_jsonl(tmp_path / "r.jsonl", [record(f"PYSEC-2026-{n}") for n in range(50)])
+    import_file(services.db, path)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "clearinghouse", "serve", "--port", str(port)],
+        env={**cli_env, "CLEARINGHOUSE_LOG_LEVEL": "WARNING"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    batch = {
+        "queries": [{"package": {"name": "demo", "ecosystem": "PyPI"}, "version": "1.0"}] * 1000
+    }
+
+    async def impatient(client: httpx.AsyncClient, until: float) -> None:
+        while time.monotonic() < until:
+            try:
+                await client.post(f"{base}/v1/querybatch", json=batch, timeout=0.5)
+            except httpx.HTTPError:
+                pass  # gave up: the server sees a disconnect
+
+    async def storm() -> None:
+        # Like `wrk -c64` for a few seconds, with clients that give up after half a second.
+        until = time.monotonic() + 6
+        async with httpx.AsyncClient(limits=httpx.Limits(max_connections=100)) as client:
+            await asyncio.gather(*(impatient(client, until) for _ in range(64)))
+
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert server.poll() is None and time.monotonic() < deadline
+            time.sleep(0.2)
+        asyncio.run(storm())
+        started = time.monotonic()
+        r = httpx.post(f"{base}/v1/querybatch", json=batch, timeout=20)
+        assert r.status_code == 200 and len(r.json()["results"]) == 1000
+        assert httpx.get(f"{base}/healthz", timeout=5).status_code == 200
+        assert time.monotonic() - started < 10
+    finally:
+        server.terminate()
+        server.wait(timeout=15)

@@ -7,6 +7,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 
+import anyio
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -22,6 +23,21 @@ from clearinghouse.storage import migrate
 
 log = logging.getLogger("clearinghouse.api")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,80}$")
+
+
+_limiters: dict[int, anyio.CapacityLimiter] = {}
+
+
+def _admission(services: Services) -> anyio.CapacityLimiter:
+    """Admission control: at most half the connection pool's capacity in requests at once
+    (a request may hold two connections: its principal's lookup and its transaction). The
+    others wait here, on the event loop, holding no thread. Without it, requests waiting for a
+    pooled connection fill the threadpool, and the requests that hold connections can then get
+    no thread to finish on: the server stalls under load."""
+    limiter = _limiters.get(id(services))
+    if limiter is None:
+        limiter = _limiters[id(services)] = anyio.CapacityLimiter(max(1, services.db.capacity // 2))
+    return limiter
 
 
 def create_app(services: Services | None = None) -> FastAPI:
@@ -48,7 +64,8 @@ def create_app(services: Services | None = None) -> FastAPI:
         started = time.perf_counter()
         # On an unhandled exception the id stays set: the 500 handler runs outside this
         # middleware and puts it in the problem body. The next request sets its own.
-        response = await call_next(request)
+        async with _admission(services):
+            response = await call_next(request)
         request_id_var.reset(token)
         elapsed = time.perf_counter() - started
         route = request.scope.get("route")

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
+from contextlib import AbstractContextManager
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
@@ -25,10 +28,32 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def get_session(services: ServicesDep) -> Iterator[Session]:
+async def _exit(cm: AbstractContextManager[Session], exc: BaseException | None) -> None:
+    """Leave a transaction context in the threadpool, shielded from cancellation."""
+    with anyio.CancelScope(shield=True):
+        if exc is None:
+            await run_in_threadpool(cm.__exit__, None, None, None)
+        else:
+            await run_in_threadpool(cm.__exit__, type(exc), exc, exc.__traceback__)
+
+
+# The session dependencies are async generators that enter and leave their (blocking)
+# transaction in the threadpool, with the exit shielded from cancellation. When a client
+# disconnects mid-request, Starlette cancels the request; a plain sync generator dependency
+# would then never run its cleanup, and the pooled connection would leak (enough disconnects
+# exhaust the pool and hang every request).
+
+
+async def get_session(services: ServicesDep) -> AsyncIterator[Session]:
     """One transaction per request: committed when the route returns, rolled back if it raises."""
-    with services.db.transaction() as session:
+    cm = services.db.transaction()
+    session = await run_in_threadpool(cm.__enter__)
+    try:
         yield session
+    except BaseException as exc:
+        await _exit(cm, exc)
+        raise
+    await _exit(cm, None)
 
 
 # scope="function": the transaction ends when the route returns, before the response is sent,
@@ -36,10 +61,16 @@ def get_session(services: ServicesDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
-def get_read_session(services: ServicesDep) -> Iterator[Session]:
+async def get_read_session(services: ServicesDep) -> AsyncIterator[Session]:
     """A read-only transaction per request, for the anonymous public routes."""
-    with services.db.reading() as session:
+    cm = services.db.reading()
+    session = await run_in_threadpool(cm.__enter__)
+    try:
         yield session
+    except BaseException as exc:
+        await _exit(cm, exc)
+        raise
+    await _exit(cm, None)
 
 
 ReadSessionDep = Annotated[Session, Depends(get_read_session, scope="function")]
