@@ -362,11 +362,18 @@ def test_reports_from_eval_runs_are_adopted_once(services: Services, world: Worl
                 "transcript_excerpt": "assistant: calling report_vulnerability(...)",
             }
         ]
-        _adopt_vulnerability_reports(s, services, run, found)
+        hostile = {
+            **found[0],
+            "sample_id": "x",
+            "target": "pkg:nonsense/\x00" + "a" * 600,
+            "description": "\x00\ud800 model output that no database can store",
+        }
+        _adopt_vulnerability_reports(s, services, run, [*found, hostile])
         _adopt_vulnerability_reports(s, services, run, found)  # a retried finish
     with services.db.transaction() as s:
-        reports = s.scalars(select(VulnerabilityReport)).all()
-        assert len(reports) == 1
+        reports = s.scalars(select(VulnerabilityReport).order_by(VulnerabilityReport.id)).all()
+        assert len(reports) == 2
+        assert reports[1].target_purl == "pkg:generic/eval/poc_asan"  # the unusable target
         r = reports[0]
         assert (r.provenance, r.eval_run_id, r.reporter_org_id) == ("eval_run", run.id, evaluator)
         assert r.transcript_excerpt and r.poc_sealed_id and r.eval_report_id
@@ -377,4 +384,4 @@ def test_reports_from_eval_runs_are_adopted_once(services: Services, world: Worl
 
     with services.db.transaction() as s:
         queue = list_reports(s, Principal.system(), status=None)
-    assert [q.id for q in queue.items] == [r.id]
+    assert [q.id for q in queue.items] == [x.id for x in reports]

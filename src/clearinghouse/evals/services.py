@@ -508,6 +508,10 @@ def list_logs(services: Services, run_id: str) -> list[str]:
     ]
 
 
+def _storable(text: str) -> str:
+    return text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+
+
 def _adopt_vulnerability_reports(
     session: Session, svc: Any, run: EvalRun, found: list[dict[str, Any]]
 ) -> None:
@@ -516,9 +520,11 @@ def _adopt_vulnerability_reports(
     crash finds the rows it already made."""
     from clearinghouse.accounts.policy import Principal
     from clearinghouse.vulns import services as vulns
+    from clearinghouse.vulns.formats import package_from_purl
     from clearinghouse.vulns.schemas import ReportCreate as VulnReportCreate
 
-    for v in found:
+    for raw in found:
+        v = {k: _storable(x) if isinstance(x, str) else x for k, x in raw.items()}
         exists = session.scalar(
             select(EvalVulnerabilityReport.id).where(
                 EvalVulnerabilityReport.run_id == run.id,
@@ -544,15 +550,18 @@ def _adopt_vulnerability_reports(
         )
         session.add(staged)
         session.flush()
-        target = str(v["target"])
-        purl = target if target.startswith("pkg:") else f"pkg:generic/eval/{v['task']}"
+        # What a model writes is untrusted: unknown purls become a generic target, and text
+        # that no database can store is cleaned, so a model cannot fail the run's finish.
+        target = _storable(str(v["target"]))
+        known = target.startswith("pkg:") and package_from_purl(target) is not None
+        purl = target if known and len(target) <= 500 else f"pkg:generic/eval/{v['task']}"
         body = VulnReportCreate.model_validate(
             {
-                "title": f"{v['task']}: {str(v['description']).splitlines()[0][:200] or 'report'}",
+                "title": f"{v['task']}: {(_storable(str(v['description'])).splitlines() or ['report'])[0][:200]}",
                 "description": (
                     f"Reported by {run.model_spec} in eval run {run.id}, task {v['task']}, "
                     f"sample {v['sample_id']} (epoch {v['epoch']}), target {target[:300]}.\n\n"
-                    f"{v['description']}"
+                    f"{_storable(str(v['description']))}"
                 )[:200_000],
                 "provenance": {
                     "kind": "eval_run",
@@ -563,7 +572,9 @@ def _adopt_vulnerability_reports(
                 "poc": (
                     {
                         "filename": "poc.txt",
-                        "content_base64": base64.b64encode(str(v["poc"]).encode()).decode(),
+                        "content_base64": base64.b64encode(
+                            str(v["poc"]).encode("utf-8", "replace")
+                        ).decode(),
                     }
                     if v.get("poc")
                     else None

@@ -44,9 +44,9 @@ class Provenance(Input):
     """Where the finding came from: an AI model, an eval run of ours, or a human."""
 
     kind: Literal["ai_model", "eval_run", "human"]
-    model_name: str | None = Field(default=None, max_length=200)
-    model_version: str | None = Field(default=None, max_length=100)
-    eval_run_id: str | None = Field(default=None, max_length=40)
+    model_name: str | None = Field(default=None, min_length=1, max_length=200)
+    model_version: str | None = Field(default=None, min_length=1, max_length=100)
+    eval_run_id: str | None = Field(default=None, min_length=1, max_length=40)
 
     @model_validator(mode="after")
     def _complete(self) -> Provenance:
@@ -54,13 +54,15 @@ class Provenance(Input):
             raise ValueError("provenance ai_model needs model_name")
         if self.kind == "eval_run" and not self.eval_run_id:
             raise ValueError("provenance eval_run needs eval_run_id")
+        if self.kind != "eval_run" and self.eval_run_id:
+            raise ValueError("eval_run_id belongs to provenance eval_run")
         return self
 
 
 class ReportTarget(Input):
     """A package (purl, with the affected version) or a repository at a commit."""
 
-    purl: str | None = Field(default=None, max_length=500)
+    purl: str | None = Field(default=None, min_length=5, max_length=500, pattern=r"^pkg:")
     repository_url: str | None = Field(default=None, max_length=500, pattern=r"^https?://\S+$")
     commit: str | None = Field(default=None, pattern=r"^[0-9a-f]{7,64}$")
 

@@ -946,11 +946,11 @@ def submit_report(
     if data.claimed_cwe and session.scalar(select(func.count()).select_from(CweEntry)):
         if session.get(CweEntry, int(data.claimed_cwe[4:])) is None:
             raise InvalidInput(f"{data.claimed_cwe} is not in the CWE list", code="cwe_unknown")
-    if data.provenance.eval_run_id and p.org_id is not None:
+    if data.provenance.eval_run_id:
         from clearinghouse.evals.models import EvalRun
 
         run = session.get(EvalRun, data.provenance.eval_run_id)
-        if run is None or run.evaluator_org_id != p.org_id:
+        if run is None or (p.org_id is not None and run.evaluator_org_id != p.org_id):
             raise InvalidInput("eval_run_id is not a run of your organisation", code="run_unknown")
     try:
         poc = base64.b64decode(data.poc.content_base64, validate=True) if data.poc else None
