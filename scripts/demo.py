@@ -356,6 +356,21 @@ def clearinghouse_part(run, call, ev_token: str) -> None:  # type: ignore[no-unt
         json={"package": {"name": "jinja2", "ecosystem": "PyPI"}, "version": "2.7.1"},
     )
     print(f"public OSV API, jinja2 2.7.1: {sorted(v['id'] for v in hits.get('vulns', []))}")
+    step("Another model reports the same flaw in other words: dedup will propose the pair")
+    again = call(
+        "POST",
+        "/api/v1/reports",
+        token=ev_token,
+        json={
+            "title": "Privilege escalation through Jinja2's /tmp cache files",
+            "description": "Jinja2's file system bytecode cache trusts files named __jinja2_* "
+            "in the shared temporary directory; another local account can pre-create one.",
+            "provenance": {"kind": "ai_model", "model_name": "other-model", "model_version": "1"},
+            "target": {"purl": "pkg:pypi/jinja2@2.7.1"},
+            "claimed_cwe": "CWE-377",
+        },
+    )
+    print(f"report {again['id']} -> record {again['vuln_id']}, status {again['status']}")
     csaf = call("GET", f"/api/v1/vulns/{vid}/export?format=csaf")
     path = VAR / f"{vid}.csaf.json"
     path.write_text(json.dumps(csaf, indent=2))

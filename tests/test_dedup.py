@@ -5,6 +5,7 @@ undone exactly."""
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from clearinghouse.accounts.models import OrgKind, Role
 from clearinghouse.accounts.policy import Principal
 from clearinghouse.container import Services
 from clearinghouse.core.errors import Conflict
+from clearinghouse.storage.jobs import Job
 from clearinghouse.vulns import dedup
 from clearinghouse.vulns.models import DuplicateCandidate, Vulnerability, VulnerabilityAlias
 from clearinghouse.vulns.schemas import ReportCreate, VulnTriage
@@ -136,13 +138,19 @@ def test_reworded_reports_are_near_duplicates_and_unrelated_ones_are_not(
     assert score is not None and 0.5 <= score < 1.0
 
 
-def test_a_new_report_is_scanned_by_a_background_job(services: Services) -> None:
+def test_a_new_report_is_scanned_by_a_background_job(
+    services: Services, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)  # the job logs what it found; that must not fail it
     a = report(services)
     b = report(services, title="same flaw again")
     worker = Worker(services)
     while worker.run_once():
         pass
     assert pair(a, b, "package_range_cwe") in candidates(services)
+    with services.db.transaction() as s:
+        states = s.scalars(select(Job.state).where(Job.kind == "vulns.scan_duplicates")).all()
+    assert states == ["succeeded", "succeeded"]
 
 
 def test_merge_is_deterministic_and_undo_restores_everything(

@@ -51,4 +51,4 @@ def scan_duplicates(ctx: JobContext, payload: dict[str, Any]) -> None:
     index = _index(ctx.tx, ctx.services.db.url)
     created = dedup.scan(ctx.tx, ids, index)
     if created:
-        log.info("duplicate candidates found", extra={"vuln_ids": ids, "created": created})
+        log.info("duplicate candidates found", extra={"vuln_ids": ids, "candidates": created})
