@@ -7,7 +7,6 @@ from __future__ import annotations
 import gzip
 import json
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ from clearinghouse.core.clock import utcnow
 from clearinghouse.vulns.models import AffectedPackage, Vulnerability, VulnerabilityAlias
 from clearinghouse.vulns.services import import_file
 from tests.conftest import shared_data_dir
+from tests.support.server import serving
 
 
 def record(
@@ -269,25 +269,7 @@ def test_pip_audit_against_our_server(
     assert pip_audit, "pip-audit is a dev dependency"
     result = import_file(services.db, shared_data_dir() / "osv-pypa" / "osv-pypa.jsonl.gz")
     assert result.created > 2500 and not result.rejected
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "clearinghouse", "serve", "--port", str(port)],
-        env={**cli_env, "CLEARINGHOUSE_LOG_LEVEL": "WARNING"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert server.poll() is None and time.monotonic() < deadline
-            time.sleep(0.2)
+    with serving(cli_env) as base:
         req = tmp_path / "requirements.txt"
         req.write_text("jinja2==2.4.1\nrequests==2.19.0\nurllib3==2.2.3\n")
         out = subprocess.run(
@@ -296,7 +278,7 @@ def test_pip_audit_against_our_server(
                 "-s",
                 "osv",
                 "--osv-url",
-                f"http://127.0.0.1:{port}/v1/query",
+                f"{base}/v1/query",
                 "-r",
                 str(req),
                 "--no-deps",
@@ -310,9 +292,6 @@ def test_pip_audit_against_our_server(
             text=True,
             timeout=120,
         )
-    finally:
-        server.terminate()
-        server.wait(timeout=15)
     assert out.returncode == 1, out.stderr  # pip-audit exits 1 when it finds vulnerabilities
     deps = {d["name"]: d for d in json.loads(out.stdout)["dependencies"]}
     jinja = {v["id"]: v["fix_versions"] for v in deps["jinja2"]["vulns"]}
@@ -331,49 +310,27 @@ def test_the_server_survives_clients_that_give_up_under_load(
 
     path = write_jsonl(tmp_path / "r.jsonl", [record(f"PYSEC-2026-{n}") for n in range(50)])
     import_file(services.db, path)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "clearinghouse", "serve", "--port", str(port)],
-        env={**cli_env, "CLEARINGHOUSE_LOG_LEVEL": "WARNING"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
     batch = {
         "queries": [{"package": {"name": "demo", "ecosystem": "PyPI"}, "version": "1.0"}] * 1000
     }
 
-    async def impatient(client: httpx.AsyncClient, until: float) -> None:
+    async def impatient(client: httpx.AsyncClient, base: str, until: float) -> None:
         while time.monotonic() < until:
             try:
                 await client.post(f"{base}/v1/querybatch", json=batch, timeout=0.5)
             except httpx.HTTPError:
                 pass  # gave up: the server sees a disconnect
 
-    async def storm() -> None:
+    async def storm(base: str) -> None:
         # Like `wrk -c64` for a few seconds, with clients that give up after half a second.
         until = time.monotonic() + 6
         async with httpx.AsyncClient(limits=httpx.Limits(max_connections=100)) as client:
-            await asyncio.gather(*(impatient(client, until) for _ in range(64)))
+            await asyncio.gather(*(impatient(client, base, until) for _ in range(64)))
 
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert server.poll() is None and time.monotonic() < deadline
-            time.sleep(0.2)
-        asyncio.run(storm())
+    with serving(cli_env) as base:
+        asyncio.run(storm(base))
         started = time.monotonic()
         r = httpx.post(f"{base}/v1/querybatch", json=batch, timeout=20)
         assert r.status_code == 200 and len(r.json()["results"]) == 1000
         assert httpx.get(f"{base}/healthz", timeout=5).status_code == 200
         assert time.monotonic() - started < 10
-    finally:
-        server.terminate()
-        server.wait(timeout=15)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, asynccontextmanager
 from typing import Annotated
 
 import anyio
@@ -28,32 +28,29 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-async def _exit(cm: AbstractContextManager[Session], exc: BaseException | None) -> None:
-    """Leave a transaction context in the threadpool, shielded from cancellation."""
-    with anyio.CancelScope(shield=True):
-        if exc is None:
-            await run_in_threadpool(cm.__exit__, None, None, None)
-        else:
-            await run_in_threadpool(cm.__exit__, type(exc), exc, exc.__traceback__)
-
-
-# The session dependencies are async generators that enter and leave their (blocking)
-# transaction in the threadpool, with the exit shielded from cancellation. When a client
-# disconnects mid-request, Starlette cancels the request; a plain sync generator dependency
-# would then never run its cleanup, and the pooled connection would leak (enough disconnects
-# exhaust the pool and hang every request).
+@asynccontextmanager
+async def _in_threadpool(cm: AbstractContextManager[Session]) -> AsyncIterator[Session]:
+    """Enter and leave a (blocking) transaction context in the threadpool, the exit shielded
+    from cancellation. When a client disconnects mid-request, Starlette cancels the request;
+    a plain sync generator dependency would then never run its cleanup, and the pooled
+    connection would leak (enough disconnects exhaust the pool and hang every request)."""
+    session = await run_in_threadpool(cm.__enter__)
+    exc: BaseException | None = None
+    try:
+        yield session
+    except BaseException as error:
+        exc = error
+        raise
+    finally:
+        with anyio.CancelScope(shield=True):
+            args = (type(exc), exc, exc.__traceback__) if exc else (None, None, None)
+            await run_in_threadpool(cm.__exit__, *args)
 
 
 async def get_session(services: ServicesDep) -> AsyncIterator[Session]:
     """One transaction per request: committed when the route returns, rolled back if it raises."""
-    cm = services.db.transaction()
-    session = await run_in_threadpool(cm.__enter__)
-    try:
+    async with _in_threadpool(services.db.transaction()) as session:
         yield session
-    except BaseException as exc:
-        await _exit(cm, exc)
-        raise
-    await _exit(cm, None)
 
 
 # scope="function": the transaction ends when the route returns, before the response is sent,
@@ -63,14 +60,8 @@ SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 async def get_read_session(services: ServicesDep) -> AsyncIterator[Session]:
     """A read-only transaction per request, for the anonymous public routes."""
-    cm = services.db.reading()
-    session = await run_in_threadpool(cm.__enter__)
-    try:
+    async with _in_threadpool(services.db.reading()) as session:
         yield session
-    except BaseException as exc:
-        await _exit(cm, exc)
-        raise
-    await _exit(cm, None)
 
 
 ReadSessionDep = Annotated[Session, Depends(get_read_session, scope="function")]

@@ -277,17 +277,7 @@ def list_candidates(
             or_(DuplicateCandidate.vuln_a == vuln_id, DuplicateCandidate.vuln_b == vuln_id)
         )
     rows = session.scalars(query.order_by(DuplicateCandidate.score.desc(), DuplicateCandidate.id))
-    return [
-        CandidateOut(
-            id=c.id,
-            vuln_a=c.vuln_a,
-            vuln_b=c.vuln_b,
-            rule=c.rule,
-            score=c.score,
-            state=c.state,
-        )
-        for c in rows.all()[:1000]
-    ]
+    return [CandidateOut.model_validate(c, from_attributes=True) for c in rows.all()[:1000]]
 
 
 def reject_candidate(session: Session, p: Principal, candidate_id: str) -> CandidateOut:
@@ -308,9 +298,7 @@ def reject_candidate(session: Session, p: Principal, candidate_id: str) -> Candi
         subject_id=c.id,
         data={"vuln_a": c.vuln_a, "vuln_b": c.vuln_b, "rule": c.rule},
     )
-    return CandidateOut(
-        id=c.id, vuln_a=c.vuln_a, vuln_b=c.vuln_b, rule=c.rule, score=c.score, state="rejected"
-    )
+    return CandidateOut.model_validate(c, from_attributes=True)
 
 
 def primary_of(vulns: list[Vulnerability]) -> Vulnerability:

@@ -793,16 +793,7 @@ def vuln_detail(session: Session, p: Principal, vuln_id: str) -> VulnOut:
         record=vuln.record,
         severity=severity,
         cwes=[CweOut(id=c, name=names.get(c)) for c in vuln.cwe_ids],
-        kev_entries=[
-            KevOut(
-                cve_id=k.cve_id,
-                date_added=k.date_added,
-                due_date=k.due_date,
-                ransomware=k.ransomware,
-                required_action=k.required_action,
-            )
-            for k in kev
-        ],
+        kev_entries=[KevOut.model_validate(k, from_attributes=True) for k in kev],
         reports=list(reports),
         crash_signature=vuln.crash_signature,
     )
