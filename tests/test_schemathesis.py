@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from clearinghouse.accounts.models import OrgKind, Role
+from tests.support.server import serving
 from tests.support.world import World
 
 CHECKS = ",".join(
@@ -32,12 +30,6 @@ CHECKS = ",".join(
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.mark.slow
 def test_schemathesis_finds_no_server_errors_or_schema_violations(
     world: World, cli_env: dict[str, str], tmp_path: Path
@@ -46,25 +38,7 @@ def test_schemathesis_finds_no_server_errors_or_schema_violations(
     assert st, "schemathesis is a dev dependency; run `make setup`"
     admin = world.member(world.org(OrgKind.coordinator), OrgKind.coordinator, Role.admin)
     low = world.member(world.org(OrgKind.operator), OrgKind.operator, Role.viewer)
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "clearinghouse", "serve", "--port", str(port)],
-        env={**cli_env, "CLEARINGHOUSE_LOG_LEVEL": "WARNING"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline and server.poll() is None, "API server did not start"
-            time.sleep(0.2)
+    with serving(cli_env) as base:
         budget = os.environ.get("CLEARINGHOUSE_SCHEMATHESIS_SECONDS", "40")
         for who, member in (("admin", admin), ("low-privilege", low)):
             r = subprocess.run(
@@ -95,6 +69,3 @@ def test_schemathesis_finds_no_server_errors_or_schema_violations(
             )
             assert r.returncode == 0, f"schemathesis as {who}:\n{r.stdout[-6000:]}"
             assert "generated" in r.stdout
-    finally:
-        server.terminate()
-        server.wait(timeout=15)
