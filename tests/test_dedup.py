@@ -193,7 +193,8 @@ def test_merge_is_deterministic_and_undo_restores_everything(
     assert m.primary_id == published and sorted(m.members) == sorted([a, b])
     with services.db.transaction() as s:
         primary = vuln_detail(s, SYSTEM, published)
-        assert {a, b} <= set(primary.aliases)
+        # The primary is public; the embargoed reports do not lend it their ids.
+        assert not {a, b} & set(primary.aliases)
         for vid in (a, b):
             v = s.get(Vulnerability, vid)
             assert v is not None and (v.status, v.duplicate_of) == ("duplicate", published)
@@ -220,6 +221,32 @@ def test_merge_is_deterministic_and_undo_restores_everything(
     assert candidates(services) == open_before
     with services.db.transaction() as s, pytest.raises(Conflict):
         dedup.undo_merge(s, SYSTEM, m.id)
+
+
+def test_a_merge_gathers_the_public_members_ids_as_aliases(
+    services: Services, tmp_path: Path
+) -> None:
+    def rec(rid: str, published: str) -> dict[str, Any]:
+        return {
+            "id": rid,
+            "modified": "2026-02-01T00:00:00Z",
+            "published": published,
+            "summary": rid,
+            "affected": [{"package": {"ecosystem": "PyPI", "name": "x"}, "versions": ["1"]}],
+        }
+
+    path = tmp_path / "two.jsonl"
+    path.write_text(
+        json.dumps(rec("GHSA-later", "2026-01-02T00:00:00Z"))
+        + "\n"
+        + json.dumps(rec("PYSEC-earlier", "2026-01-01T00:00:00Z"))
+    )
+    import_file(services.db, path)
+    with services.db.transaction() as s:
+        m = dedup.merge(s, SYSTEM, ["GHSA-later", "PYSEC-earlier"])
+        primary = vuln_detail(s, SYSTEM, m.primary_id)
+    assert primary.source_id == "PYSEC-earlier"  # the earliest published
+    assert "GHSA-later" in primary.aliases
 
 
 def test_primary_choice_does_not_depend_on_order(services: Services) -> None:

@@ -331,7 +331,7 @@ def _merge_out(m: Merge) -> MergeOut:
 def merge(session: Session, p: Principal, vuln_ids: list[str], note: str = "") -> MergeOut:
     """Merge records into one alias set: the primary keeps its id and gains the others' ids as
     aliases; the others become `duplicate` and point at it."""
-    from clearinghouse.vulns.services import _touch, load_vuln
+    from clearinghouse.vulns.services import _is_public, _touch, load_vuln
 
     ids = sorted(set(vuln_ids))
     if len(ids) < 2:
@@ -352,7 +352,10 @@ def merge(session: Session, p: Principal, vuln_ids: list[str], note: str = "") -
         "primary_aliases": primary.record.get("aliases", []),
         "members": {v.id: v.status for v in members},
     }
-    extra = {a for v in members for a in (v.source_id, *v.record.get("aliases", []))}
+    # Only public members lend their ids to the primary's aliases: the primary may be public,
+    # and an embargoed report's id must not appear in a public document.
+    now_public = [v for v in members if _is_public(v, utcnow())]
+    extra = {a for v in now_public for a in (v.source_id, *v.record.get("aliases", []))}
     primary.record = {
         **primary.record,
         "aliases": sorted(set(primary.record.get("aliases", [])) | extra - {primary.source_id}),
