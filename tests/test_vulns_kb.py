@@ -385,3 +385,45 @@ def test_reports_from_eval_runs_are_adopted_once(services: Services, world: Worl
     with services.db.transaction() as s:
         queue = list_reports(s, Principal.system(), status=None)
     assert [q.id for q in queue.items] == [x.id for x in reports]
+
+
+def test_the_triage_queue_from_the_cli(
+    people: dict[str, Member], cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    def cli(who: str, *args: str) -> Any:
+        env = {**cli_env, "CLEARINGHOUSE_TOKEN": people[who].token}
+        proc = subprocess.run(
+            [sys.executable, "-m", "clearinghouse", "vulns", *args, "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert proc.returncode == 0, proc.stderr
+        return json.loads(proc.stdout)
+
+    poc = tmp_path / "crash.bin"
+    poc.write_bytes(POC)
+    rep = cli(
+        "lab",
+        "report",
+        "--title", "Heap overflow in tinyparse",
+        "--description", "A long header overflows a fixed heap buffer in the parser.",
+        "--purl", "pkg:pypi/tinyparse@2.4.0",
+        "--model", "model-x",
+        "--cwe", "CWE-787",
+        "--poc", str(poc),
+    )  # fmt: skip
+    assert rep["status"] == "new" and rep["poc_filename"] == "crash.bin"
+    queue = cli("coordinator", "reports", "--status", "new")
+    assert [r["id"] for r in queue["items"]] == [rep["id"]]
+    triaged = cli("coordinator", "triage", rep["vuln_id"], "--status", "triaged")
+    assert triaged["status"] == "triaged"
+    found = cli("coordinator", "list", "--search", "overflow", "--ecosystem", "PyPI")
+    assert [v["id"] for v in found["items"]] == [rep["vuln_id"]]
+    assert cli("other", "list")["items"] == []
+    shown = cli("lab", "show", rep["vuln_id"])
+    assert shown["cwe_ids"] == ["CWE-787"] and shown["reports"] == [rep["id"]]
