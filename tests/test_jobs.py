@@ -224,7 +224,13 @@ def test_worker_lapses_overdue_windows(
         world.agreement(lab), lab_m, ev, release_in=timedelta(seconds=3)
     )
     time.sleep(3.2)
-    env = {**cli_env, "CLEARINGHOUSE_LOG_LEVEL": "WARNING"}
+    # A day-long interval: both runs below fall in the same interval (with 60 s, a slow
+    # machine could straddle a boundary, and the second run would rightly enqueue again).
+    env = {
+        **cli_env,
+        "CLEARINGHOUSE_LOG_LEVEL": "WARNING",
+        "CLEARINGHOUSE_PERIODIC_INTERVAL_SECONDS": "86400",
+    }
     r = run_until_idle(env)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["kinds"]["reviews.lapse_windows"] == 1
