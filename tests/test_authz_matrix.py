@@ -452,7 +452,9 @@ class Fixtures:
 
     def _reported(self, spec: Spec, caller: Caller, rel: str) -> dict[str, str]:
         """Records reported by the caller's organisation ('own') or another one of its kind."""
+        from clearinghouse.core.ids import new_id
         from clearinghouse.vulns import dedup
+        from clearinghouse.vulns.models import DuplicateCandidate
         from clearinghouse.vulns.schemas import ReportCreate as VulnReport
         from clearinghouse.vulns.services import submit_report
 
@@ -465,7 +467,17 @@ class Fixtures:
             )
             t = {"report_id": a.id, "vuln_id": a.vuln_id, "vuln_a": a.vuln_id, "vuln_b": b.vuln_id}
             if spec.target == "candidate":
-                dedup._store(s, a.vuln_id, b.vuln_id, "alias", 1.0)
+                first, second = sorted((a.vuln_id, b.vuln_id))
+                s.add(
+                    DuplicateCandidate(
+                        id=new_id("dup"),
+                        vuln_a=first,
+                        vuln_b=second,
+                        rule="alias",
+                        score=1.0,
+                        created_at=utcnow(),
+                    )
+                )
                 s.flush()
                 t["candidate_id"] = dedup.list_candidates(s, Principal.system(), vuln_id=a.vuln_id)[
                     0

@@ -172,25 +172,6 @@ def build_index(session: Session, batch: int = 2000) -> NearDuplicateIndex:
         last = rows[-1][0]
 
 
-def _store(session: Session, a: str, b: str, rule: str, score: float) -> bool:
-    a, b = sorted((a, b))
-    exists = session.scalar(
-        select(DuplicateCandidate.id).where(
-            DuplicateCandidate.vuln_a == a,
-            DuplicateCandidate.vuln_b == b,
-            DuplicateCandidate.rule == rule,
-        )
-    )
-    if exists:
-        return False
-    session.add(
-        DuplicateCandidate(
-            id=new_id("dup"), vuln_a=a, vuln_b=b, rule=rule, score=score, created_at=utcnow()
-        )
-    )
-    return True
-
-
 def _exact_pairs(session: Session, ids: list[str]) -> list[tuple[str, str, str, float]]:
     """(id, other, rule, score) by the exact rules, for many records in a few set-based
     queries (one per rule and chunk), not three queries per record."""

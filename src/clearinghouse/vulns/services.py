@@ -101,12 +101,7 @@ def _next_ids(session: Session, year: int, n: int) -> list[str]:
 
 
 def _next_id(session: Session, year: int) -> str:
-    counter = session.get(IdCounter, year, with_for_update=True)
-    if counter is None:
-        counter = IdCounter(year=year, last=0)
-        session.add(counter)
-    counter.last += 1
-    return f"CH-{year}-{counter.last:05d}"
+    return _next_ids(session, year, 1)[0]
 
 
 def _index_rows(vuln_id: str, record: Record) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -934,7 +929,8 @@ def submit_report(
     """Take in a vulnerability report: the claim becomes a record in status `new` (the triage
     queue), under embargo and TLP:AMBER+STRICT unless the reporter asks for less."""
     authorize(p, Action.vuln_report_create)
-    if data.claimed_cwe and session.scalar(select(func.count()).select_from(CweEntry)):
+    cwe_list_loaded = session.scalar(select(CweEntry.id).limit(1)) is not None
+    if data.claimed_cwe and cwe_list_loaded:
         if session.get(CweEntry, int(data.claimed_cwe[4:])) is None:
             raise InvalidInput(f"{data.claimed_cwe} is not in the CWE list", code="cwe_unknown")
     if data.provenance.eval_run_id:
