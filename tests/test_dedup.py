@@ -96,6 +96,42 @@ def test_shared_alias_is_an_exact_duplicate(services: Services, tmp_path: Path) 
     assert candidates(services) == {pair(ids["PYSEC-2026-1"], ids["PYSEC-2026-2"], "alias")}
 
 
+def test_template_advisories_with_different_cves_are_not_near_duplicates(
+    services: Services, tmp_path: Path
+) -> None:
+    template = (
+        "TensorFlow is an open source platform for machine learning. When the shape argument "
+        "of the {op} kernel is empty the implementation dereferences a null pointer and the "
+        "process aborts, a denial of service. The fix will be included in TensorFlow 2.9.0."
+    )
+
+    def rec(rid: str, aliases: list[str], op: str) -> dict[str, Any]:
+        return {
+            "id": rid,
+            "modified": "2026-01-01T00:00:00Z",
+            "aliases": aliases,
+            "summary": "Null pointer dereference in TensorFlow",
+            "details": template.format(op=op),
+            "affected": [{"package": {"ecosystem": "PyPI", "name": "tensorflow"}}],
+        }
+
+    path = tmp_path / "r.jsonl"
+    records = (
+        rec("PYSEC-2026-11", ["CVE-2026-1100"], "RaggedBincount"),
+        rec("PYSEC-2026-12", ["CVE-2026-1200"], "RaggedCountSparseOutput"),
+        rec("PYSEC-2026-13", [], "RaggedCountSparseOutput"),  # no CVE yet: may be either
+    )
+    path.write_text("\n".join(json.dumps(r) for r in records))
+    import_file(services.db, path)
+    with services.db.transaction() as s:
+        ids = {v.source_id: v.id for v in s.scalars(select(Vulnerability))}
+    scan(services, *ids.values())
+    found = candidates(services)
+    assert pair(ids["PYSEC-2026-11"], ids["PYSEC-2026-12"], "text") not in found
+    assert pair(ids["PYSEC-2026-12"], ids["PYSEC-2026-13"], "text") in found
+    assert pair(ids["PYSEC-2026-11"], ids["PYSEC-2026-13"], "text") in found
+
+
 def test_same_crash_signature_is_an_exact_duplicate(services: Services) -> None:
     a = report(services, target={"purl": "pkg:npm/left@1.0.0"})
     b = report(services, target={"purl": "pkg:npm/right@2.0.0"}, description="x" * 40)

@@ -10,6 +10,9 @@ Rules, strongest first (each candidate pair carries the rule that found it and a
 - `text`: near-duplicate wording, by MinHash LSH (datasketch) over word shingles of the
   normalised summary and details, combined with the overlap of the affected packages. This is
   the rule that catches the same finding reported twice in different words by two models.
+  Two records that both carry CVE ids, and share none, are never text candidates: a CVE names
+  one vulnerability, and a project's advisories are often written from one template (the
+  TensorFlow and Go standard library advisories read alike and differ in their CVE).
 
 Candidates are only proposals: a coordinator merges them into one alias set (the primary is
 chosen deterministically) or rejects them, and a merge can be undone.
@@ -91,11 +94,18 @@ class NearDuplicateIndex:
     )
     hashes: dict[str, MinHash] = field(default_factory=dict)
     packages: dict[str, set[tuple[str, str]]] = field(default_factory=dict)
+    cves: dict[str, frozenset[str]] = field(default_factory=dict)
     # Shingles so common in the corpus that they say nothing (an ecosystem's boilerplate:
     # "TensorFlow is an open source platform for machine learning" opens hundreds of records).
     stop: frozenset[bytes] = frozenset()
 
-    def add(self, vuln_id: str, text: str, packages: Iterable[tuple[str, str]]) -> None:
+    def add(
+        self,
+        vuln_id: str,
+        text: str,
+        packages: Iterable[tuple[str, str]],
+        cves: Iterable[str] = (),
+    ) -> None:
         if vuln_id in self.hashes:
             return
         m = minhash(text, self.stop)
@@ -104,19 +114,29 @@ class NearDuplicateIndex:
         self.lsh.insert(vuln_id, m)
         self.hashes[vuln_id] = m
         self.packages[vuln_id] = set(packages)
+        if cves := frozenset(cves):
+            self.cves[vuln_id] = cves
 
     def candidates(
-        self, text: str, packages: Iterable[tuple[str, str]], *, exclude: str | None = None
+        self,
+        text: str,
+        packages: Iterable[tuple[str, str]],
+        cves: Iterable[str] = (),
+        *,
+        exclude: str | None = None,
     ) -> list[tuple[str, float]]:
         """(id, score) of the records that read like `text`, best first."""
         m = minhash(text, self.stop)
         if m is None:
             return []
-        mine = set(packages)
+        mine, my_cves = set(packages), frozenset(cves)
         out = []
         for other in self.lsh.query(m):
             if other == exclude:
                 continue
+            their_cves = self.cves.get(other)
+            if my_cves and their_cves and not my_cves & their_cves:
+                continue  # two different CVEs: two vulnerabilities, however alike the text
             similarity = m.jaccard(self.hashes[other])
             theirs = self.packages[other]
             score = (
@@ -139,6 +159,18 @@ def _packages_of(session: Session, vuln_ids: list[str]) -> dict[str, set[tuple[s
     return out
 
 
+def _cves_of(session: Session, vuln_ids: list[str]) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {v: set() for v in vuln_ids}
+    rows = session.execute(
+        select(VulnerabilityAlias.vuln_id, VulnerabilityAlias.alias).where(
+            VulnerabilityAlias.vuln_id.in_(vuln_ids), VulnerabilityAlias.alias.like("CVE-%")
+        )
+    )
+    for vuln_id, alias in rows:
+        out[vuln_id].add(alias)
+    return out
+
+
 def boilerplate(session: Session, sample: int = STOP_SAMPLE) -> frozenset[bytes]:
     """Shingles found in more than STOP_FRACTION of (a sample of) the records."""
     counts: Counter[bytes] = Counter()
@@ -151,6 +183,17 @@ def boilerplate(session: Session, sample: int = STOP_SAMPLE) -> frozenset[bytes]
         counts.update(shingles(f"{summary}\n{details}"))
     floor = max(STOP_MIN_DOCS, STOP_FRACTION * len(texts))
     return frozenset(s for s, n in counts.items() if n >= floor)
+
+
+def add_records(
+    session: Session, index: NearDuplicateIndex, rows: Iterable[tuple[str, str, str]]
+) -> None:
+    """Add (id, summary, details) rows to the index, with their packages and CVE ids."""
+    rows = list(rows)
+    ids = [r[0] for r in rows]
+    pkgs, cves = _packages_of(session, ids), _cves_of(session, ids)
+    for vuln_id, summary, details in rows:
+        index.add(vuln_id, f"{summary}\n{details}", pkgs[vuln_id], cves[vuln_id])
 
 
 def build_index(session: Session, batch: int = 2000) -> NearDuplicateIndex:
@@ -166,9 +209,7 @@ def build_index(session: Session, batch: int = 2000) -> NearDuplicateIndex:
         ).all()
         if not rows:
             return index
-        pkgs = _packages_of(session, [r[0] for r in rows])
-        for vuln_id, summary, details in rows:
-            index.add(vuln_id, f"{summary}\n{details}", pkgs[vuln_id])
+        add_records(session, index, rows)
         last = rows[-1][0]
 
 
@@ -202,7 +243,7 @@ def scan(session: Session, vuln_ids: list[str], index: NearDuplicateIndex | None
         return 0
     index = index if index is not None else build_index(session)
     pairs = _exact_pairs(session, vuln_ids)
-    pkgs = _packages_of(session, vuln_ids)
+    pkgs, cves = _packages_of(session, vuln_ids), _cves_of(session, vuln_ids)
     texts = session.execute(
         select(Vulnerability.id, Vulnerability.summary, Vulnerability.details).where(
             Vulnerability.id.in_(vuln_ids)
@@ -212,7 +253,7 @@ def scan(session: Session, vuln_ids: list[str], index: NearDuplicateIndex | None
         pairs += [
             (vuln_id, other, "text", score)
             for other, score in index.candidates(
-                f"{summary}\n{details}", pkgs[vuln_id], exclude=vuln_id
+                f"{summary}\n{details}", pkgs[vuln_id], cves[vuln_id], exclude=vuln_id
             )
         ]
     wanted = {(*sorted((a, b)), rule): score for a, b, rule, score in pairs}

@@ -38,9 +38,7 @@ def _index(session: Session, key: str) -> dedup.NearDuplicateIndex:
                 Vulnerability.created_at >= seen
             )
         ).all()
-        packages = dedup._packages_of(session, [r[0] for r in fresh])
-        for vuln_id, summary, details in fresh:
-            index.add(vuln_id, f"{summary}\n{details}", packages[vuln_id])
+        dedup.add_records(session, index, fresh)
         _cache[key] = (built, now, index)
         return index
 
