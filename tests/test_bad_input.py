@@ -226,3 +226,23 @@ def test_unstorable_text_is_rejected_before_the_database(
         == 422
     )
     assert _audit_count(world) == before
+
+
+@pytest.mark.parametrize(
+    "override",
+    [{"time_limit": 8752863181998155626446848}, {"token_limit": 10**30}, {"seed": 2**64}],
+)
+def test_out_of_range_numbers_are_422_not_a_database_overflow(
+    client: TestClient, world: World, people: dict, override: dict
+) -> None:
+    """Integers too large for a database column are refused by validation (schemathesis once
+    sent a 25-digit time limit and got a 500 from the driver's overflow)."""
+    ev_m = world.member(people["ev"], OrgKind.evaluator, Role.member)
+    before = _audit_count(world)
+    r = client.post(
+        "/api/v1/evals/runs",
+        headers=ev_m.headers,
+        json={"model": "mockllm/model", "tasks": ["knowledge_original"], **override},
+    )
+    assert r.status_code == 422 and r.json()["code"] == "invalid_request", r.text
+    assert _audit_count(world) == before

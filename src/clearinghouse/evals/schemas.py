@@ -30,8 +30,8 @@ class RunCreate(Input):
     epochs: int = Field(default=1, ge=1, le=20)
     seed: int = Field(default=0, ge=0, le=2**31)
     message_limit: int = Field(default=30, ge=2, le=500)
-    token_limit: int | None = Field(default=200_000, ge=1000)
-    time_limit: int | None = Field(default=900, ge=10)
+    token_limit: int | None = Field(default=200_000, ge=1000, le=100_000_000)
+    time_limit: int | None = Field(default=900, ge=10, le=7 * 24 * 3600)  # seconds
     max_tokens: int | None = Field(default=1024, ge=16, le=100_000)
 
     @model_validator(mode="after")
