@@ -66,7 +66,9 @@ def queries() -> list[dict]:
     return out
 
 
-def wrk(url: str, body_file: Path, script_dir: Path) -> tuple[float, float, float]:
+def wrk(
+    url: str, body_file: Path, script_dir: Path, seconds: int = SECONDS
+) -> tuple[float, float, float]:
     """(requests/s, p50 ms, p99 ms) of POSTing body_file to url."""
     lua = script_dir / f"{body_file.stem}.lua"
     lua.write_text(
@@ -80,7 +82,7 @@ def wrk(url: str, body_file: Path, script_dir: Path) -> tuple[float, float, floa
             WRK,
             "-t2",
             f"-c{CONNECTIONS}",
-            f"-d{SECONDS}s",
+            f"-d{seconds}s",
             "--timeout",
             "10s",
             "--latency",
@@ -179,6 +181,10 @@ def main() -> None:
                 httpx.post(f"{peer}/v1/query", json=single).content
                 == (static / "v1" / "query").read_bytes()
             )
+            # Warm-up, not measured: each server worker builds its public index on its first
+            # query, as after any restart.
+            for route, body_file in (("query", "query.json"), ("querybatch", "batch.json")):
+                wrk(f"{base}/v1/{route}", tmp / body_file, tmp, seconds=2)
             results: dict[str, list[tuple[float, float, float]]] = {
                 k: [] for k in ("q", "qn", "b", "bn")
             }

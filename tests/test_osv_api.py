@@ -253,6 +253,28 @@ def test_nothing_non_public_is_ever_served(client: TestClient, loaded: Services)
     assert client.get("/v1/vulns/SECRET-1").status_code == 200
 
 
+def test_an_embargo_that_ends_with_no_change_in_the_database_ends_in_cached_answers(
+    client: TestClient, loaded: Services
+) -> None:
+    """Answers are cached until the database changes; an embargo ends by the clock alone, so
+    a cached answer that leaves an embargoed record out must expire when the embargo does."""
+    with loaded.db.transaction() as s:
+        s.scalars(
+            select(Vulnerability).where(Vulnerability.source_id == "SECRET-1")
+        ).one().embargo_until = utcnow() + timedelta(seconds=1.5)
+    q = {"package": {"name": "demo", "ecosystem": "PyPI"}, "version": "1.0"}
+
+    def served() -> tuple[list[str], list[str]]:
+        single = client.post("/v1/query", json=q).json()
+        batch = client.post("/v1/querybatch", json={"queries": [q]}).json()
+        return [v["id"] for v in single["vulns"]], [v["id"] for v in batch["results"][0]["vulns"]]
+
+    assert served() == (["PYSEC-A", "PYSEC-B"], ["PYSEC-A", "PYSEC-B"])
+    assert served() == (["PYSEC-A", "PYSEC-B"], ["PYSEC-A", "PYSEC-B"])  # from the caches
+    time.sleep(1.6)
+    assert served() == (["PYSEC-A", "PYSEC-B", "SECRET-1"], ["PYSEC-A", "PYSEC-B", "SECRET-1"])
+
+
 def test_modified_since(client: TestClient, loaded: Services) -> None:
     r = client.get("/v1/vulns?modified_since=2025-12-31T00:00:00Z").json()
     assert {v["id"] for v in r["vulns"]} == {"PYSEC-A", "PYSEC-B", "PYSEC-C"}
@@ -334,3 +356,13 @@ def test_the_server_survives_clients_that_give_up_under_load(
         assert r.status_code == 200 and len(r.json()["results"]) == 1000
         assert httpx.get(f"{base}/healthz", timeout=5).status_code == 200
         assert time.monotonic() - started < 10
+
+
+def test_the_freshness_probe_replaces_a_broken_connection(loaded: Services) -> None:
+    db = loaded.db
+    first = db.probe("SELECT max(updated_at) FROM vulnerabilities")
+    assert first is not None
+    db._probe_conn.invalidate()  # as a database restart would leave it
+    assert db.probe("SELECT max(updated_at) FROM vulnerabilities") == first
+    db.dispose()
+    assert db.probe("SELECT count(*) FROM vulnerabilities") == 5

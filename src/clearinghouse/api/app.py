@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+
 import anyio
 from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
@@ -138,10 +139,10 @@ def create_app(services: Services | None = None) -> FastAPI:
     def prometheus() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
+    app.include_router(osv.router)  # first: the public queries are the hottest routes
     app.include_router(accounts.router)
     app.include_router(reviews.router)
     app.include_router(evals.router)
     app.include_router(ops.router)
     app.include_router(vulns.router)
-    app.include_router(osv.router)
     return app

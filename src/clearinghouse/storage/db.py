@@ -7,7 +7,9 @@ processes compete. Every unit of work is one transaction: `with db.transaction()
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +19,7 @@ import orjson
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import StaticPool
 
 
 def _json_dumps(value: Any) -> str:
@@ -31,8 +34,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        kwargs.setdefault("pool_size", 10)
-        kwargs.setdefault("max_overflow", 20)
+        if "poolclass" not in kwargs:
+            kwargs.setdefault("pool_size", 10)
+            kwargs.setdefault("max_overflow", 20)
         engine = create_engine(
             url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs
         )
@@ -40,8 +44,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         return engine
     if parsed.drivername == "postgresql":
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-    kwargs.setdefault("pool_size", 10)
-    kwargs.setdefault("max_overflow", 10)
+    if "poolclass" not in kwargs:
+        kwargs.setdefault("pool_size", 10)
+        kwargs.setdefault("max_overflow", 10)
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
@@ -70,6 +75,9 @@ class Database:
         self.url = url
         self.engine = make_engine(url, **engine_kwargs)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._probe_engine: Engine | None = None
+        self._probe_conn: Any = None
+        self._probe_lock = threading.Lock()
 
     @property
     def capacity(self) -> int:
@@ -107,11 +115,50 @@ class Database:
                 conn.info.pop("read_only", None)
                 conn.rollback()
 
+    def probe(self, sql: str) -> Any:
+        """The first column of the first row of a read-only `sql`, run in autocommit on one
+        dedicated connection, outside the pool and the ORM: tens of microseconds, for freshness
+        checks on hot paths (the public OSV API asks on every request whether anything changed).
+        Calls are serialised; a broken connection is replaced once."""
+        with self._probe_lock:
+            for attempt in (1, 2):
+                try:
+                    if self._probe_conn is None:
+                        if self._probe_engine is None:
+                            self._probe_engine = make_engine(self.url, poolclass=StaticPool)
+                        conn = self._probe_engine.raw_connection()
+                        if self.dialect == "postgresql":
+                            conn.driver_connection.autocommit = True  # type: ignore[union-attr]
+                        self._probe_conn = conn
+                    cursor = self._probe_conn.cursor()
+                    try:
+                        cursor.execute(sql)
+                        row = cursor.fetchone()
+                    finally:
+                        cursor.close()
+                    return row[0] if row else None
+                except Exception:
+                    self._close_probe()
+                    if attempt == 2:
+                        raise
+            raise AssertionError("unreachable")
+
+    def _close_probe(self) -> None:
+        conn, self._probe_conn = self._probe_conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):  # already broken: nothing to release
+                conn.invalidate()
+
     def ping(self) -> None:
         with self.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
 
     def dispose(self) -> None:
+        with self._probe_lock:
+            self._close_probe()
+            if self._probe_engine is not None:
+                self._probe_engine.dispose()
+                self._probe_engine = None
         self.engine.dispose()
 
 

@@ -7,15 +7,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import orjson
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from clearinghouse.api.deps import ReadSessionDep
 from clearinghouse.api.problems import problem_response
+from clearinghouse.container import Services
+from clearinghouse.storage.db import Database
 from clearinghouse.vulns import services
 
 router = APIRouter(
@@ -47,38 +49,55 @@ def _error(status: int, code: int, message: str) -> JSONResponse:
     return JSONResponse({"code": code, "message": message}, status_code=status)
 
 
-async def _json_body(request: Request) -> Any:
-    """osv.dev reads the body as JSON whatever the Content-Type (pip-audit sends none)."""
-    raw = await request.body()
-    if len(raw) > 32 * 1024**2:
-        return services.QueryError("request body too large")
-    try:
-        return orjson.loads(raw or b"{}")
-    except ValueError:
-        return services.QueryError("the body is not valid JSON")
-
-
-JsonBody = Annotated[Any, Depends(_json_body)]
 _BODY = {
     "requestBody": {
         "required": True,
         "content": {"application/json": {"schema": {"type": "object"}}},
     }
 }
+_MAX_BODY = 32 * 1024**2
 
 
-def _answer(
-    call: Callable[[Session, dict[str, Any]], dict[str, Any]], session: Session, body: Any
+def _run(
+    call: Callable[[Database, dict[str, Any]], dict[str, Any]], db: Database, raw: bytes
 ) -> Response:
-    """Run an OSV query service; a malformed body or query answers 400 as osv.dev does."""
+    """Parse the body and run an OSV query service; a malformed body or query answers 400 as
+    osv.dev does (which reads the body as JSON whatever the Content-Type: pip-audit sends
+    none)."""
     try:
-        if isinstance(body, services.QueryError):
-            raise body
+        if len(raw) > _MAX_BODY:
+            raise services.QueryError("request body too large")
+        try:
+            body = orjson.loads(raw or b"{}")
+        except ValueError:
+            raise services.QueryError("the body is not valid JSON") from None
         if not isinstance(body, dict):
             raise services.QueryError("the body must be a JSON object")
-        return _json(call(session, body))
+        return _json(call(db, body))
     except services.QueryError as exc:
         return _error(400, 3, exc.detail)
+
+
+async def _answer(
+    request: Request, call: Callable[[Database, dict[str, Any]], dict[str, Any]]
+) -> Response:
+    # The public queries are the hot path (scanners send them by the thousand), so they skip
+    # FastAPI's body and dependency machinery. The answer comes from the in-memory public
+    # index; the database is asked only whether anything changed (`vulns.public_index`). On
+    # SQLite that is a microsecond read that never waits on a writer (WAL), and the rest is
+    # CPU work that the GIL serialises anyway, so it runs right here: a threadpool hop costs
+    # more than the work (measured: 3.7k vs 5.0k queries/s). On PostgreSQL asking is a network
+    # round trip, so the work takes one hop to the threadpool.
+    raw = await request.body()
+    if await request.is_disconnected():
+        # The client gave up while the request queued for admission (load generators and
+        # impatient scanners do): skip the work, or a burst of abandoned batches would delay
+        # every later request. 499 is nginx's "client closed request"; nobody reads it.
+        return Response(status_code=499)
+    db = cast("Services", request.app.state.services).db
+    if db.dialect == "sqlite":
+        return _run(call, db, raw)
+    return await run_in_threadpool(_run, call, db, raw)
 
 
 _POST = {
@@ -89,15 +108,15 @@ _POST = {
 
 
 @router.post("/query", **_POST)  # type: ignore[arg-type]
-def query(session: ReadSessionDep, body: JsonBody) -> Response:
+async def query(request: Request) -> Response:
     """Vulnerabilities affecting one package version (or all versions), as OSV records."""
-    return _answer(services.query, session, body)
+    return await _answer(request, services.query)
 
 
 @router.post("/querybatch", **_POST)  # type: ignore[arg-type]
-def querybatch(session: ReadSessionDep, body: JsonBody) -> Response:
+async def querybatch(request: Request) -> Response:
     """Up to 1,000 queries; each result lists `{id, modified}` only, as on osv.dev."""
-    return _answer(services.querybatch, session, body)
+    return await _answer(request, services.querybatch)
 
 
 @router.get("/vulns/{vuln_id}", responses={200: _OBJECT, 404: _ERROR}, response_class=JSONResponse)
