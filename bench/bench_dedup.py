@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import orjson
 from sqlalchemy import select
@@ -36,7 +37,7 @@ from clearinghouse.storage import migrate
 from clearinghouse.storage.db import Database
 from clearinghouse.vulns import dedup
 from clearinghouse.vulns.models import DuplicateCandidate, Vulnerability
-from clearinghouse.vulns.osv import Record
+from clearinghouse.vulns.osv import canonical
 from clearinghouse.vulns.services import import_file, upsert_batch
 
 DATA = Path(
@@ -136,7 +137,7 @@ def throughput(tmp: Path) -> None:
     db = Database(f"sqlite:///{tmp}/corpus.db")
     migrate.upgrade(db)
     t = time.perf_counter()
-    batch: list[Record] = []
+    batch: list[dict[str, Any]] = []
     for n in range(CORPUS):
         base = real[n % len(real)]
         rec = dict(base)
@@ -150,7 +151,7 @@ def throughput(tmp: Path) -> None:
                 for a in base.get("affected", [])
                 if a.get("package")
             ]
-        batch.append(Record.model_validate(rec))
+        batch.append(canonical(rec))
         if len(batch) == 1000:
             with db.transaction() as s:
                 upsert_batch(s, batch)

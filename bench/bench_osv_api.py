@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import orjson
@@ -48,9 +49,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def queries() -> list[dict]:
+def queries() -> list[dict[str, Any]]:
     """One query per (package, affected version) in the data: real lookups, mostly hits."""
-    out = []
+    out: list[dict[str, Any]] = []
     for name in FILES:
         for line in gzip.open(DATA / name, "rb"):
             rec = orjson.loads(line)

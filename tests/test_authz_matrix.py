@@ -418,13 +418,13 @@ class Fixtures:
                         RunCreate(submission_id=sub["submission_id"], limit=1),
                     ).id
             case "vuln":
-                from clearinghouse.vulns.osv import Record
+                from clearinghouse.vulns.osv import canonical
                 from clearinghouse.vulns.services import upsert
 
                 with w.services.db.transaction() as s:
                     upsert(
                         s,
-                        Record.model_validate(
+                        canonical(
                             {
                                 "id": f"TEST-{t['n']}",
                                 "modified": "2026-01-01T00:00:00Z",

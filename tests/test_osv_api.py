@@ -4,6 +4,7 @@ real pip-audit client against our server."""
 
 from __future__ import annotations
 
+import functools
 import gzip
 import json
 import shutil
@@ -122,6 +123,18 @@ def test_import_is_idempotent_and_updates_only_newer(services: Services, tmp_pat
         ),
         ({"id": "X-1", "modified": "2026-01-01T00:00:00Z", "summary": "nul\x00"}, "NUL"),
         ("{not json", "JSON"),
+        (
+            {
+                "id": "X-1",
+                "modified": "2026-01-01T00:00:00Z",
+                # quotes in text once hid brackets from a scan of the JSON text
+                "summary": 'a "quoted" word and a backslash \\',
+                "database_specific": functools.reduce(
+                    lambda inner, _: {"x": [inner]}, range(20), {}
+                ),
+            },
+            "nests too deeply",
+        ),
     ],
 )
 def test_malformed_records_are_rejected_with_a_reason_and_store_nothing(

@@ -334,10 +334,9 @@ def primary_of(vulns: list[Vulnerability]) -> Vulnerability:
 
 
 def _reindex_aliases(session: Session, vuln: Vulnerability) -> None:
-    from clearinghouse.vulns.osv import Record
     from clearinghouse.vulns.services import _index
 
-    _index(session, vuln, Record.model_validate(vuln.record))
+    _index(session, vuln)
 
 
 def _merge_out(m: Merge) -> MergeOut:
