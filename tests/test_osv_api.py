@@ -122,6 +122,27 @@ def test_import_is_idempotent_and_updates_only_newer(services: Services, tmp_pat
             "exactly one",
         ),
         ({"id": "X-1", "modified": "2026-01-01T00:00:00Z", "summary": "nul\x00"}, "NUL"),
+        # the OSV schema's enumerations
+        (
+            {
+                "id": "X-1",
+                "modified": "2026-01-01T00:00:00Z",
+                "references": [{"type": "BLOG", "url": "https://example.org"}],
+            },
+            "references.0.type",
+        ),
+        (
+            {
+                "id": "X-1",
+                "modified": "2026-01-01T00:00:00Z",
+                "severity": [{"type": "CVSS_V5", "score": "x"}],
+            },
+            "severity.0.type",
+        ),
+        (
+            {"id": "X-1", "modified": "2026-01-01T00:00:00Z", "credits": [{"type": "FINDER"}]},
+            "name",
+        ),
         ("{not json", "JSON"),
         (
             {

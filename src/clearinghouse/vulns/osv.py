@@ -1,5 +1,10 @@
-"""The OSV 1.7 record, validated with pydantic (a faithful subset of the OSV JSON schema:
-required fields, types, id and ecosystem patterns, event shapes, range rules)."""
+"""The OSV 1.7 record, validated with pydantic, written by hand after the OSV JSON schema
+(ossf/osv-schema, `validation/schema.json`), which no maintained Python package ships: the
+required fields, types, timestamp pattern, event shapes and range rules, and the enumerations
+of reference, credit and severity types. Two deliberate differences: ids may carry any
+database prefix (the schema lists the known home databases; ours, `CH`, is not among them),
+and ecosystems are not limited to the schema's list, so a new ecosystem is not refused. Also
+checked here, beyond the schema: nesting depth, NUL characters and lone surrogates."""
 
 from __future__ import annotations
 
@@ -53,15 +58,53 @@ class Range(_Open):
         return self
 
 
+class Severity(_Open):
+    type: Literal["CVSS_V2", "CVSS_V3", "CVSS_V4"]
+    score: str = Field(max_length=500)
+
+
 class Affected(_Open):
     package: Package | None = None
+    severity: list[Severity] | None = None
     ranges: list[Range] = Field(default_factory=list)
     versions: list[str] = Field(default_factory=list)
 
 
-class Severity(_Open):
-    type: str
-    score: str
+class Reference(_Open):
+    type: Literal[
+        "ADVISORY",
+        "ARTICLE",
+        "DETECTION",
+        "DISCUSSION",
+        "REPORT",
+        "FIX",
+        "INTRODUCED",
+        "GIT",
+        "PACKAGE",
+        "EVIDENCE",
+        "WEB",
+    ]
+    url: str = Field(min_length=1, max_length=4000)
+
+
+class Credit(_Open):
+    name: str = Field(min_length=1, max_length=1000)
+    contact: list[str] | None = None
+    type: (
+        Literal[
+            "FINDER",
+            "REPORTER",
+            "ANALYST",
+            "COORDINATOR",
+            "REMEDIATION_DEVELOPER",
+            "REMEDIATION_REVIEWER",
+            "REMEDIATION_VERIFIER",
+            "TOOL",
+            "SPONSOR",
+            "OTHER",
+        ]
+        | None
+    ) = None
 
 
 class Record(_Open):
@@ -78,7 +121,8 @@ class Record(_Open):
     details: str = Field(default="", max_length=1_000_000)
     severity: list[Severity] = Field(default_factory=list)
     affected: list[Affected] = Field(default_factory=list)
-    references: list[dict[str, Any]] = Field(default_factory=list)
+    references: list[Reference] = Field(default_factory=list)
+    credits: list[Credit] | None = None
 
     @field_validator("id")
     @classmethod
