@@ -2,6 +2,12 @@
 eval-set with resumable logs, scoring, tiers) against bare `inspect eval` on the same task,
 model and limits. Both run as fresh processes against the same local model. Target: <= 1.05x.
 
+Our runs switch off Inspect's control server (a local socket through which a run can be
+queried and steered; ours are steered through the audited job system), which `inspect eval`
+starts by default. The peer is bare `inspect eval` as it comes; the ratio to a bare run
+without the control server (`--ctl-server false`) is printed too, so the two differences can
+be told apart.
+
 Also: throughput against the local model endpoint, in samples/s, at several concurrencies.
 """
 
@@ -110,10 +116,11 @@ def main() -> None:
     with local_model() as (base, key):
         env = {**os.environ, "LOCAL_BASE_URL": base, "LOCAL_API_KEY": key}
         bare(env)  # warm the model's prompt cache for both sides alike
-        ours_t, bare_t = [], []
-        for _ in range(ROUNDS):  # alternate, so drift hits both sides
+        ours_t, bare_t, quiet_t = [], [], []
+        for _ in range(ROUNDS):  # alternate, so drift hits every side
             ours_t.append(ours(env, base))
             bare_t.append(bare(env))
+            quiet_t.append(bare(env, "--ctl-server", "false"))
         rates = {c: throughput(env, c) for c in (1, 2, 4)}
     print(f"machine: {machine()}")
     print(
@@ -125,7 +132,11 @@ def main() -> None:
     print(
         f"bare inspect eval:       median {median(bare_t):.2f} s  {[round(x, 2) for x in bare_t]}"
     )
+    print(
+        f"bare, no control server: median {median(quiet_t):.2f} s  {[round(x, 2) for x in quiet_t]}"
+    )
     print(f"ratio ours/bare: {median(ours_t) / median(bare_t):.3f}x (target <= 1.05)")
+    print(f"ratio ours/bare without its control server: {median(ours_t) / median(quiet_t):.3f}x")
     for c, r in rates.items():
         print(f"throughput, {c} connection(s): {r:.2f} samples/s")
 

@@ -255,6 +255,10 @@ def execute_run(
                 display="none",
                 retry_attempts=1,
                 log_format="eval",
+                # No control endpoint: Inspect would otherwise open a local socket through
+                # which anyone on the host could query and steer a run of an unreleased
+                # model. Runs are steered through the job system, which audits.
+                ctl_server=False,
             )
             if not ok or not task_logs:
                 raise RuntimeError(

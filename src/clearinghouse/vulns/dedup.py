@@ -24,9 +24,8 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from datasketch import MinHash, MinHashLSH
 from sqlalchemy import and_, insert, or_, select
 from sqlalchemy.orm import Session, aliased
 
@@ -43,6 +42,11 @@ from clearinghouse.vulns.models import (
     VulnerabilityAlias,
 )
 from clearinghouse.vulns.schemas import CandidateOut, MergeOut, VulnStatus
+
+if TYPE_CHECKING:
+    # datasketch imports scipy (~0.6 s); every CLI command and worker loads this module to
+    # register its job handler, and only a dedup scan needs it.
+    from datasketch import MinHash, MinHashLSH
 
 NUM_PERM = 64
 TEXT_THRESHOLD = 0.5  # LSH Jaccard threshold for the text rule
@@ -76,6 +80,8 @@ def minhash(text: str, stop: frozenset[bytes] = frozenset()) -> MinHash | None:
     kept = shingles(text) - stop
     if not kept:
         return None
+    from datasketch import MinHash
+
     m = MinHash(num_perm=NUM_PERM, seed=1)
     m.update_batch(list(kept))
     return m
@@ -85,13 +91,17 @@ def _jaccard(a: set[Any], b: set[Any]) -> float:
     return len(a & b) / len(a | b) if a and b else 0.0
 
 
+def _new_lsh() -> MinHashLSH:
+    from datasketch import MinHashLSH
+
+    return MinHashLSH(threshold=TEXT_THRESHOLD, num_perm=NUM_PERM)
+
+
 @dataclass
 class NearDuplicateIndex:
     """An in-memory LSH index over the corpus; built once per scan (or per benchmark)."""
 
-    lsh: MinHashLSH = field(
-        default_factory=lambda: MinHashLSH(threshold=TEXT_THRESHOLD, num_perm=NUM_PERM)
-    )
+    lsh: MinHashLSH = field(default_factory=_new_lsh)
     hashes: dict[str, MinHash] = field(default_factory=dict)
     packages: dict[str, set[tuple[str, str]]] = field(default_factory=dict)
     cves: dict[str, frozenset[str]] = field(default_factory=dict)
