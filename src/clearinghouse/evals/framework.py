@@ -53,6 +53,7 @@ class TaskSpec:
     samples: Callable[[TaskOptions], tuple[list[Sample], list[Skipped]]]
     build: Callable[[TaskOptions, list[Sample]], Task]
     needs: tuple[str, ...] = field(default=())  # e.g. ("shared_data",), ("bwrap",)
+    metric: str = "accuracy"  # what a success means (see stats.Outcome)
 
     def task(self, options: TaskOptions) -> Task:
         samples, _ = self.samples(options)

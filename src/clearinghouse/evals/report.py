@@ -33,6 +33,8 @@ LIMITATIONS = [
     "The sandbox is a process sandbox (bubblewrap namespaces and limits), not a virtual machine.",
     "Tier decisions use 'cannot rule out' logic on the upper 95% confidence bound; a tier marked 'not ruled out' "
     "needs more measurement, not a conclusion.",
+    "Compliance with attack requests (CyberSecEval MITRE) is judged by a model: the `grader` role when "
+    "one is bound, otherwise the model under test judging itself, which is weak evidence.",
     "This review informs the lab before release. It does not approve, clear or block a release.",
 ]
 

@@ -303,7 +303,7 @@ def _sample_records(task: str, log_: EvalLog) -> list[dict[str, Any]]:
 
 
 def _outcomes(
-    task: str, family: str, log_: EvalLog
+    task: str, family: str, log_: EvalLog, metric: str = "accuracy"
 ) -> tuple[list[Outcome], int, int, list[dict[str, Any]]]:
     outcomes, errors, refusals, reports = [], 0, 0, []
     for s in log_.samples or []:
@@ -316,7 +316,7 @@ def _outcomes(
         group = str(
             meta.get("category") or (f"h{meta['hint_level']}" if "hint_level" in meta else "")
         )
-        outcomes.append(Outcome(task, family, str(s.id), s.epoch, value, group))
+        outcomes.append(Outcome(task, family, str(s.id), s.epoch, value, group, metric))
         final = s.output.completion if s.output else ""
         if _REFUSAL.search(final or ""):
             refusals += 1
@@ -353,7 +353,7 @@ def _finish(
     config_tasks = []
     for name, task_log in logs.items():
         full = _read_full(task_log)
-        o, e, r, found = _outcomes(name, specs[name].family, full)
+        o, e, r, found = _outcomes(name, specs[name].family, full, specs[name].metric)
         outcomes += o
         errors, refusals = errors + e, refusals + r
         vuln_reports += found
