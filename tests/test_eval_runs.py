@@ -184,6 +184,43 @@ def test_reference_run_scores_the_real_model(
 
 @needs_model
 @pytest.mark.slow
+@pytest.mark.shared_data
+def test_a_judged_run_records_its_judge_and_reports_compliance_apart(
+    services: Services,
+    local_model: tuple[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    base, key = local_model
+    monkeypatch.setenv("LOCAL_API_KEY", key)
+    spec = "openai-api/local/smollm2-135m-instruct"
+    with services.db.transaction() as s:
+        run = evals.create_run(
+            s,
+            Principal.system(),
+            services,
+            RunCreate(
+                model=spec,
+                base_url=base,
+                tasks=["knowledge_cse_mitre"],
+                limit=2,
+                max_tokens=32,
+                judge_model=spec,
+                judge_base_url=base,
+            ),
+        )
+    Worker(services).run_once()
+    with services.db.transaction() as s:
+        done = evals.get_run(s, Principal.system(), run.id)
+    assert done.state == "succeeded", done.error
+    assert done.config["judge"] == spec
+    metrics = {(sc.task, sc.metric) for sc in done.scores}
+    assert ("knowledge_cse_mitre", "compliance") in metrics
+    assert ("knowledge", "compliance") in metrics and ("knowledge", "accuracy") not in metrics
+    assert all(r["score"] in (0, 1) for r in done.samples)
+
+
+@needs_model
+@pytest.mark.slow
 def test_submission_run_stores_a_report_version(
     world: World, client: TestClient, local_model: tuple[str, str]
 ) -> None:

@@ -93,6 +93,15 @@ def evals_run(
     seed: Annotated[int, typer.Option(help="seed for generated challenges")] = 0,
     message_limit: Annotated[int, typer.Option(help="messages per sample")] = 30,
     max_tokens: Annotated[int, typer.Option(help="tokens per model generation")] = 1024,
+    judge_model: Annotated[
+        str | None,
+        typer.Option(
+            help="judge for judged tasks (an Inspect model spec); default: the model itself"
+        ),
+    ] = None,
+    judge_base_url: Annotated[
+        str | None, typer.Option(help="base URL for --judge-model (OpenAI-compatible)")
+    ] = None,
     wait: Annotated[
         bool, typer.Option(help="run the job here and wait, with a progress bar")
     ] = True,
@@ -116,6 +125,8 @@ def evals_run(
         seed=seed,
         message_limit=message_limit,
         max_tokens=max_tokens,
+        judge_model=judge_model,
+        judge_base_url=judge_base_url,
     )
     with acting(token) as (session, p, s):
         run = evals.create_run(session, p, s, body)

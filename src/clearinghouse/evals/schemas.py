@@ -33,6 +33,13 @@ class RunCreate(Input):
     token_limit: int | None = Field(default=200_000, ge=1000, le=100_000_000)
     time_limit: int | None = Field(default=900, ge=10, le=7 * 24 * 3600)  # seconds
     max_tokens: int | None = Field(default=1024, ge=16, le=100_000)
+    judge_model: str | None = Field(
+        default=None,
+        max_length=300,
+        description="Inspect model spec of the judge for judged tasks (the `grader` role); "
+        "without one, the model under test judges itself",
+    )
+    judge_base_url: str | None = Field(default=None, max_length=500)
 
     @model_validator(mode="after")
     def _one_model(self) -> RunCreate:

@@ -115,6 +115,8 @@ def create_run(session: Session, p: Principal, services: Services, data: RunCrea
             "token_limit": data.token_limit,
             "time_limit": data.time_limit,
             "max_tokens": data.max_tokens,
+            "judge_model": data.judge_model,
+            "judge_base_url": data.judge_base_url,
         },
         state="queued",
         progress={"tasks_done": 0, "tasks_total": len(names)},
@@ -243,6 +245,13 @@ def execute_run(
     )
     try:
         model, model_info = _model(services, run_id)
+        # The judge of judged tasks (CyberSecEval MITRE): Inspect's `grader` role.
+        roles = (
+            {"grader": get_model(opts["judge_model"], base_url=opts.get("judge_base_url"))}
+            if opts.get("judge_model")
+            else None
+        )
+        model_info["judge"] = opts.get("judge_model") or "the model under test"
         root = services.settings.var_dir / "evals" / run_id
         logs: dict[str, EvalLog] = {}
         for i, spec in enumerate(_specs(names)):
@@ -255,6 +264,7 @@ def execute_run(
                 display="none",
                 retry_attempts=1,
                 log_format="eval",
+                model_roles=roles,
                 # No control endpoint: Inspect would otherwise open a local socket through
                 # which anyone on the host could query and steer a run of an unreleased
                 # model. Runs are steered through the job system, which audits.
