@@ -400,3 +400,27 @@ def test_the_freshness_probe_replaces_a_broken_connection(loaded: Services) -> N
     assert db.probe("SELECT max(updated_at) FROM vulnerabilities") == first
     db.dispose()
     assert db.probe("SELECT count(*) FROM vulnerabilities") == 5
+
+
+def test_an_answer_computed_across_a_reload_is_not_cached(
+    loaded: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A lookup that overlaps a reload (another thread, on PostgreSQL) must not leave its
+    answer, computed from the old index, in the caches."""
+    from clearinghouse.vulns import public_index
+
+    index = public_index.index_for(loaded.db)
+    real = public_index._affects
+
+    def affects_during_a_reload(version: str, entry: public_index.Entry) -> bool:
+        index.reloads += 1  # what a reload in another thread does meanwhile
+        return real(version, entry)
+
+    monkeypatch.setattr(public_index, "_affects", affects_during_a_reload)
+    now = utcnow()
+    assert [e.source_id for e in index.lookup("PyPI", "demo", "1.0")] == ["PYSEC-A", "PYSEC-B"]
+    index.batch_answer("PyPI", "demo", "1.1", now)
+    assert not index.cache and not index.answers
+    monkeypatch.setattr(public_index, "_affects", real)
+    index.batch_answer("PyPI", "demo", "1.1", now)
+    assert ("PyPI", "demo", "1.1") in index.cache and ("PyPI", "demo", "1.1") in index.answers

@@ -11,6 +11,12 @@ Freshness is checked on every request against the database's generation: the new
 publication) moves it, and the index then reloads, in a read-only transaction, only the rows
 changed since. Embargo ends are time-based and change no row, so entries keep their
 `embargo_until` and the filter is applied at query time.
+
+Requests may read while another thread reloads (on PostgreSQL the queries run in the
+threadpool). Readers copy what they iterate, and every cache write is tagged with the reload
+count it was computed under and dropped when a reload came in between, so an answer computed
+from the old index never outlives the reload (a record withdrawn from the public could
+otherwise linger in a cached answer).
 """
 
 from __future__ import annotations
@@ -60,6 +66,7 @@ class PublicIndex:
     keys_of: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     generation: datetime | None = None
     probed: Any = None  # the raw generation the last refresh saw (the probe's own type)
+    reloads: int = 0  # how many reloads have happened; 0: never loaded
     cache: OrderedDict[tuple[str, str, str | None], tuple[Entry, ...]] = field(
         default_factory=OrderedDict
     )
@@ -74,20 +81,21 @@ class PublicIndex:
 
     def refresh(self, db: Database) -> None:
         probed = db.probe(_PROBE)
-        if probed == self.probed and self.generation is not None:
+        if probed == self.probed and self.reloads:
             return
         with self.lock:
-            if probed == self.probed and self.generation is not None:
+            if probed == self.probed and self.reloads:
                 return
             with db.reading() as session:
                 latest = session.scalar(select(func.max(Vulnerability.updated_at)))
-                if latest != self.generation or self.generation is None:
+                if latest != self.generation or not self.reloads:
                     # Reload from a little before the last generation: a transaction that
                     # stamped its rows earlier but committed after we last looked must not be
                     # missed.
                     since = self.generation - OVERLAP if self.generation is not None else None
                     self._load(session, since)
                     self.generation = latest
+                    self.reloads += 1
                     self.cache.clear()
                     self.answers.clear()
                     # The index is long-lived and large (a few objects per affected entry):
@@ -133,18 +141,23 @@ class PublicIndex:
         if missing:
             from clearinghouse.vulns.services import _public
 
+            reloads = self.reloads
             with db.reading() as session:
                 rows = session.execute(
                     select(Vulnerability.id, Vulnerability.record).where(
                         Vulnerability.id.in_(missing), _public(utcnow())
                     )
                 ).all()
+            fetched = {vuln_id: orjson.Fragment(orjson.dumps(record)) for vuln_id, record in rows}
             with self.lock:
-                for vuln_id, record in rows:
-                    self.records[vuln_id] = orjson.Fragment(orjson.dumps(record))
-                while len(self.records) > RECORD_CACHE_SIZE:
-                    self.records.popitem(last=False)
-        return {v: self.records[v] for v in vuln_ids if v in self.records}
+                if reloads == self.reloads:
+                    self.records.update(fetched)
+                    while len(self.records) > RECORD_CACHE_SIZE:
+                        self.records.popitem(last=False)
+            cached = {v: r for v in vuln_ids if (r := self.records.get(v)) is not None}
+            found = cached | fetched
+            return {v: found[v] for v in vuln_ids if v in found}
+        return {v: r for v in vuln_ids if (r := self.records.get(v)) is not None}
 
     def _drop(self, vuln_id: str) -> None:
         self.records.pop(vuln_id, None)
@@ -166,27 +179,36 @@ class PublicIndex:
             )
         self.keys_of[vuln_id] = list(grouped)
 
-    def lookup(self, ecosystem: str, name: str, version: str | None) -> list[Entry]:
-        """Public records affecting the package (at `version`, when given), by source id."""
+    def _matches(self, ecosystem: str, name: str, version: str | None) -> tuple[Entry, ...]:
+        """The public records affecting the package (at `version`, when given), embargoed
+        ones included, by source id."""
         key = (ecosystem, name, version)
         hit = self.cache.get(key)
         if hit is None:
+            reloads = self.reloads
+            # list() copies the entries in one step, safe against a reload in another thread.
+            entries = list(self.packages.get((ecosystem, name), {}).values())
             hit = tuple(
                 sorted(
-                    (
-                        e
-                        for e in self.packages.get((ecosystem, name), {}).values()
-                        if version is None or _affects(version, e)
-                    ),
+                    (e for e in entries if version is None or _affects(version, e)),
                     key=lambda e: e.source_id,
                 )
             )
             with self.lock:
-                self.cache[key] = hit
-                if len(self.cache) > CACHE_SIZE:
-                    self.cache.popitem(last=False)
+                if reloads == self.reloads:
+                    self.cache[key] = hit
+                    if len(self.cache) > CACHE_SIZE:
+                        self.cache.popitem(last=False)
+        return hit
+
+    def lookup(self, ecosystem: str, name: str, version: str | None) -> list[Entry]:
+        """Public records affecting the package (at `version`, when given), by source id."""
         now = utcnow()
-        return [e for e in hit if e.embargo_until is None or e.embargo_until <= now]
+        return [
+            e
+            for e in self._matches(ecosystem, name, version)
+            if e.embargo_until is None or e.embargo_until <= now
+        ]
 
     def batch_answer(
         self, ecosystem: str, name: str, version: str | None, now: datetime
@@ -198,21 +220,24 @@ class PublicIndex:
         cached = self.answers.get(key)
         if cached is not None and (cached[1] is None or now < cached[1]):
             return cached[0]
-        hits = self.lookup(ecosystem, name, version)
+        reloads = self.reloads
+        matches = self._matches(ecosystem, name, version)
+        hits = [e for e in matches if e.embargo_until is None or e.embargo_until <= now]
         answer = orjson.Fragment(
             orjson.dumps({"vulns": [{"id": e.source_id, "modified": e.modified} for e in hits]})
             if hits
             else b"{}"
         )
-        embargoed = [
-            e.embargo_until
-            for e in self.cache.get(key, ())
-            if e.embargo_until is not None and e.embargo_until > now
-        ]
+        # Valid until the earliest embargo it leaves out ends.
+        until = min(
+            (e.embargo_until for e in matches if e.embargo_until and e.embargo_until > now),
+            default=None,
+        )
         with self.lock:
-            if len(self.answers) >= CACHE_SIZE:
-                self.answers.clear()
-            self.answers[key] = (answer, min(embargoed, default=None))
+            if reloads == self.reloads:
+                if len(self.answers) >= CACHE_SIZE:
+                    self.answers.clear()
+                self.answers[key] = (answer, until)
         return answer
 
 
@@ -233,6 +258,13 @@ _guard = threading.Lock()
 
 
 _PROBE = "SELECT max(updated_at) FROM vulnerabilities"
+
+
+def is_current(db: Database) -> bool:
+    """Whether this process's index is loaded and nothing has changed since: a query can then
+    be answered without a reload (one probe, microseconds on SQLite)."""
+    index = _indexes.get(db)
+    return index is not None and index.reloads > 0 and db.probe(_PROBE) == index.probed
 
 
 def index_for(db: Database) -> PublicIndex:

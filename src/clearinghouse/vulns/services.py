@@ -198,12 +198,10 @@ def upsert(session: Session, doc: dict[str, Any], *, origin: str = "osv") -> str
             id=_next_id(session, (_ts(doc.get("published")) or modified).year),
             source_id=doc["id"],
             status="published",
-            tlp="CLEAR",
+            tlp=_tlp_of(doc),
             created_at=now,
             origin=origin,
         )
-        label = str((doc.get("database_specific") or {}).get("tlp") or "CLEAR").upper()
-        vuln.tlp = _TLP1.get(label, label) if _TLP1.get(label, label) in TLP_LABELS else "RED"
         session.add(vuln)
     vuln.record, vuln.summary, vuln.details = doc, doc.get("summary", ""), doc.get("details", "")
     vuln.published, vuln.modified, vuln.withdrawn = (
