@@ -260,11 +260,13 @@ _guard = threading.Lock()
 _PROBE = "SELECT max(updated_at) FROM vulnerabilities"
 
 
-def is_current(db: Database) -> bool:
-    """Whether this process's index is loaded and nothing has changed since: a query can then
-    be answered without a reload (one probe, microseconds on SQLite)."""
+def current(db: Database) -> PublicIndex | None:
+    """This process's index if it is loaded and nothing has changed since (one probe,
+    microseconds on SQLite): a query can then be answered without a reload. None otherwise."""
     index = _indexes.get(db)
-    return index is not None and index.reloads > 0 and db.probe(_PROBE) == index.probed
+    if index is not None and index.reloads > 0 and db.probe(_PROBE) == index.probed:
+        return index
+    return None
 
 
 def index_for(db: Database) -> PublicIndex:

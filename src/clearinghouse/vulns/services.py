@@ -596,11 +596,14 @@ def _offset(token: str | None) -> int:
         raise QueryError("invalid page_token") from exc
 
 
-def query(db: Database, body: dict[str, Any]) -> dict[str, Any]:
-    """`POST /v1/query`. Answered from the public index: the database is asked only whether
-    anything changed, and for records not yet cached."""
+def query(
+    db: Database, body: dict[str, Any], index: public_index.PublicIndex | None = None
+) -> dict[str, Any]:
+    """`POST /v1/query`. Answered from the public index (`index`, when the caller has just
+    found it current): the database is asked only whether anything changed, and for records
+    not yet cached."""
     ecosystem, name, version = resolve_query(body)
-    index = public_index.index_for(db)
+    index = index or public_index.index_for(db)
     hits = index.lookup(ecosystem, name, version)
     start = _offset(body.get("page_token"))
     page = hits[start : start + PAGE_SIZE]
@@ -613,7 +616,9 @@ def query(db: Database, body: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def querybatch(db: Database, body: dict[str, Any]) -> dict[str, Any]:
+def querybatch(
+    db: Database, body: dict[str, Any], index: public_index.PublicIndex | None = None
+) -> dict[str, Any]:
     """`POST /v1/querybatch`, from the public index like `query`. The results are encoded
     (`orjson.Fragment`s)."""
     queries = body.get("queries")
@@ -621,7 +626,7 @@ def querybatch(db: Database, body: dict[str, Any]) -> dict[str, Any]:
         raise QueryError("queries must be a list")
     if len(queries) > BATCH_MAX:
         raise QueryError(f"at most {BATCH_MAX} queries per batch")
-    index = public_index.index_for(db)
+    index = index or public_index.index_for(db)
     now = utcnow()
     results = []
     for q in queries:

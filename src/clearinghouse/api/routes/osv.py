@@ -19,6 +19,7 @@ from clearinghouse.api.problems import problem_response
 from clearinghouse.container import Services
 from clearinghouse.storage.db import Database
 from clearinghouse.vulns import public_index, services
+from clearinghouse.vulns.public_index import PublicIndex
 
 router = APIRouter(
     prefix="/v1",
@@ -58,9 +59,10 @@ _BODY = {
 _MAX_BODY = 32 * 1024**2
 
 
-def _run(
-    call: Callable[[Database, dict[str, Any]], dict[str, Any]], db: Database, raw: bytes
-) -> Response:
+QueryService = Callable[[Database, dict[str, Any], PublicIndex | None], dict[str, Any]]
+
+
+def _run(call: QueryService, db: Database, raw: bytes, index: PublicIndex | None) -> Response:
     """Parse the body and run an OSV query service; a malformed body or query answers 400 as
     osv.dev does (which reads the body as JSON whatever the Content-Type: pip-audit sends
     none)."""
@@ -73,14 +75,12 @@ def _run(
             raise services.QueryError("the body is not valid JSON") from None
         if not isinstance(body, dict):
             raise services.QueryError("the body must be a JSON object")
-        return _json(call(db, body))
+        return _json(call(db, body, index))
     except services.QueryError as exc:
         return _error(400, 3, exc.detail)
 
 
-async def _answer(
-    request: Request, call: Callable[[Database, dict[str, Any]], dict[str, Any]]
-) -> Response:
+async def _answer(request: Request, call: QueryService) -> Response:
     # The public queries are the hot path (scanners send them by the thousand), so they skip
     # FastAPI's body and dependency machinery. The answer comes from the in-memory public
     # index; the database is asked only whether anything changed (`vulns.public_index`). On
@@ -97,9 +97,9 @@ async def _answer(
         # every later request. 499 is nginx's "client closed request"; nobody reads it.
         return Response(status_code=499)
     db = cast("Services", request.app.state.services).db
-    if db.dialect == "sqlite" and public_index.is_current(db):
-        return _run(call, db, raw)
-    return await run_in_threadpool(_run, call, db, raw)
+    if db.dialect == "sqlite" and (index := public_index.current(db)) is not None:
+        return _run(call, db, raw, index)
+    return await run_in_threadpool(_run, call, db, raw, None)
 
 
 _POST = {
