@@ -21,6 +21,7 @@ should run untrusted models' code on hosts that hold nothing else of value.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import secrets
 import shutil
@@ -34,6 +35,8 @@ from enum import StrEnum
 from pathlib import Path
 
 from clearinghouse.core.errors import ClearinghouseError, ConfigurationError
+
+log = logging.getLogger(__name__)
 
 WORKDIR = "/workspace"
 CGROUP_ROOT = Path("/sys/fs/cgroup")
@@ -433,18 +436,31 @@ def _kill_group(pid: int) -> None:
         pass
 
 
+KILL_WAIT_SECONDS = 10.0
+
+
 def _kill_cgroup(group: Path) -> None:
+    """SIGKILL every process in the cgroup until it is empty: teardown is complete when it
+    returns. A process in the middle of a system call may take a while to die on a loaded
+    machine (a fixed 0.4 s once left a detached process behind in CI), so this waits up to
+    KILL_WAIT_SECONDS, and says so in the log if something still survives."""
     procs = group / "cgroup.procs"
-    for _ in range(20):
+    deadline = time.monotonic() + KILL_WAIT_SECONDS
+    pause = 0.005
+    while True:
         try:
             pids = [int(p) for p in procs.read_text().split()]
         except OSError:
             return
         if not pids:
             return
+        if time.monotonic() > deadline:
+            log.warning("sandbox processes survived SIGKILL", extra={"pids": pids})
+            return
         for pid in pids:
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        time.sleep(0.02)
+        time.sleep(pause)
+        pause = min(pause * 2, 0.1)
