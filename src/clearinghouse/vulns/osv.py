@@ -1,6 +1,6 @@
 """The OSV 1.7 record, validated with pydantic, written by hand after the OSV JSON schema
-(ossf/osv-schema, `validation/schema.json`), which no maintained Python package ships: the
-required fields, types, timestamp pattern, event shapes and range rules, and the enumerations
+(ossf/osv-schema, `validation/schema.json`; osv.dev's own `osv` package bundles it, but pins
+dependencies this project cannot take, such as `packaging<22`): the required fields, types, timestamp pattern, event shapes and range rules, and the enumerations
 of reference, credit and severity types. Two deliberate differences: ids may carry any
 database prefix (the schema lists the known home databases; ours, `CH`, is not among them),
 and ecosystems are not limited to the schema's list, so a new ecosystem is not refused. Also
