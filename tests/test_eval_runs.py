@@ -106,7 +106,7 @@ def test_public_loaders_read_the_shared_data(world: World) -> None:
     ],
 )
 def test_refusals_are_recognised_by_their_opening(answer: str, refusal: bool) -> None:
-    from clearinghouse.evals.families.knowledge import refused
+    from clearinghouse.evals.framework import refused
 
     assert refused(answer) is refusal
 
