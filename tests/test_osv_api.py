@@ -424,3 +424,19 @@ def test_an_answer_computed_across_a_reload_is_not_cached(
     monkeypatch.setattr(public_index, "_affects", real)
     index.batch_answer("PyPI", "demo", "1.1", now)
     assert ("PyPI", "demo", "1.1") in index.cache and ("PyPI", "demo", "1.1") in index.answers
+
+
+def test_huge_query_keys_are_answered_but_never_cached(
+    client: TestClient, loaded: Services
+) -> None:
+    """Anonymous clients choose the cache keys: a huge package name must not stay in memory."""
+    from clearinghouse.vulns import public_index
+
+    huge = {"package": {"name": "x" * 5000, "ecosystem": "PyPI"}, "version": "1.0"}
+    assert client.post("/v1/query", json=huge).json() == {}
+    assert client.post("/v1/querybatch", json={"queries": [huge]}).json() == {"results": [{}]}
+    index = public_index.index_for(loaded.db)
+    assert not any(len(key[1]) > 1000 for key in [*index.cache, *index.answers])
+    normal = {"package": {"name": "demo", "ecosystem": "PyPI"}, "version": "1.0"}
+    client.post("/v1/querybatch", json={"queries": [normal]})
+    assert ("PyPI", "demo", "1.0") in index.answers

@@ -188,7 +188,7 @@ class PublicIndex:
         key = (ecosystem, name, version)
         hit = self.cache.get(key)
         if hit is None:
-            reloads = self.reloads
+            reloads, keep = self.reloads, cacheable(name, version)
             # list() copies the entries in one step, safe against a reload in another thread.
             entries = list(self.packages.get((ecosystem, name), {}).values())
             hit = tuple(
@@ -198,20 +198,17 @@ class PublicIndex:
                 )
             )
             with self.lock:
-                if reloads == self.reloads:
+                if keep and reloads == self.reloads:
                     self.cache[key] = hit
                     if len(self.cache) > CACHE_SIZE:
                         self.cache.popitem(last=False)
         return hit
 
-    def lookup(self, ecosystem: str, name: str, version: str | None) -> list[Entry]:
+    def lookup(
+        self, ecosystem: str, name: str, version: str | None, now: datetime | None = None
+    ) -> list[Entry]:
         """Public records affecting the package (at `version`, when given), by source id."""
-        now = utcnow()
-        return [
-            e
-            for e in self._matches(ecosystem, name, version)
-            if e.embargo_until is None or e.embargo_until <= now
-        ]
+        return _visible(self._matches(ecosystem, name, version), now or utcnow())
 
     def batch_answer(
         self, ecosystem: str, name: str, version: str | None, now: datetime
@@ -223,9 +220,9 @@ class PublicIndex:
         cached = self.answers.get(key)
         if cached is not None and (cached[1] is None or now < cached[1]):
             return cached[0]
-        reloads = self.reloads
+        reloads, keep = self.reloads, cacheable(name, version)
         matches = self._matches(ecosystem, name, version)
-        hits = [e for e in matches if e.embargo_until is None or e.embargo_until <= now]
+        hits = _visible(matches, now)
         answer = orjson.Fragment(
             orjson.dumps({"vulns": [{"id": e.source_id, "modified": e.modified} for e in hits]})
             if hits
@@ -237,11 +234,26 @@ class PublicIndex:
             default=None,
         )
         with self.lock:
-            if reloads == self.reloads:
+            if keep and reloads == self.reloads:
                 if len(self.answers) >= CACHE_SIZE:
                     self.answers.clear()
                 self.answers[key] = (answer, until)
         return answer
+
+
+def _visible(entries: tuple[Entry, ...], now: datetime) -> list[Entry]:
+    """The entries whose embargo, if any, has ended."""
+    return [e for e in entries if e.embargo_until is None or e.embargo_until <= now]
+
+
+# Lookups are cached by (ecosystem, name, version), which come from anonymous requests: keys
+# longer than any real package name and version are answered but never cached, so a client
+# cannot fill memory with huge ones.
+CACHEABLE_KEY_CHARS = 400
+
+
+def cacheable(name: str, version: str | None) -> bool:
+    return len(name) + len(version or "") <= CACHEABLE_KEY_CHARS
 
 
 def _affects(version: str, entry: Entry) -> bool:

@@ -533,6 +533,7 @@ def resolve_query(query: dict[str, Any]) -> tuple[str, str, str | None]:
         and type(ecosystem := package.get("ecosystem")) is str
         and type(name := package.get("name")) is str
         and (version is None or type(version) is str)
+        and public_index.cacheable(name, version)
     ):
         return _resolve_plain(ecosystem, name, version)
     return _resolve(query)
