@@ -35,6 +35,7 @@ from clearinghouse.evals.models import EvalRun, EvalVulnerabilityReport
 from clearinghouse.evals.schemas import RunCreate, RunOut, Score, TaskInfo
 from clearinghouse.evals.stats import Estimate, Outcome, delta, summarise
 from clearinghouse.evals.tiers import decide
+from clearinghouse.reviews import access
 from clearinghouse.reviews import services as reviews
 from clearinghouse.reviews.models import Submission
 from clearinghouse.reviews.schemas import ReportCreate, ReportMediaType
@@ -95,12 +96,20 @@ def create_run(session: Session, p: Principal, services: Services, data: RunCrea
     else:
         authorize(p, Action.eval_run_create)  # a reference run: no lab, no existing object
         evaluator_org_id = p.org_id if not p.is_system else None
+    # The same rules as a lab's endpoint: no credentials in the URL (it is stored and shown),
+    # and, unless the deployment allows it, public https only. The judge receives the model's
+    # answers, so where it lives matters as much as where the model does.
+    allow_private = services.settings.private_endpoints_allowed
+    base_url, judge_base_url = (
+        access.validate_endpoint_url(url, allow_private=allow_private) if url else None
+        for url in (data.base_url, data.judge_base_url)
+    )
     run = EvalRun(
         id=new_id("run"),
         submission_id=data.submission_id,
         evaluator_org_id=evaluator_org_id,
         model_spec=model_spec,
-        base_url=data.base_url,
+        base_url=base_url,
         is_reference=data.submission_id is None,
         tasks=names,
         options={
@@ -112,7 +121,7 @@ def create_run(session: Session, p: Principal, services: Services, data: RunCrea
             "time_limit": data.time_limit,
             "max_tokens": data.max_tokens,
             "judge_model": data.judge_model,
-            "judge_base_url": data.judge_base_url,
+            "judge_base_url": judge_base_url,
         },
         state="queued",
         progress={"tasks_done": 0, "tasks_total": len(names)},
