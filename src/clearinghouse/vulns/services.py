@@ -378,9 +378,9 @@ def import_file(
     fmt: str = "osv",
 ) -> ImportResult:
     """Import every record of a file, IMPORT_BATCH records per transaction (one per record if
-    the database refuses a batch). A malformed record (or, for
-    CSAF and CVE 5, a document that fails its format's validation) is reported with its reason
-    and skipped; it never leaves anything behind."""
+    the database refuses a batch). A malformed record (or, for CSAF and CVE 5, a document that
+    fails its format's validation) is reported with its reason and skipped; it never leaves
+    anything behind."""
     if fmt not in FORMATS:
         raise InvalidInput(
             f"unknown format {fmt!r}; one of {', '.join(FORMATS)}", code="format_unsupported"
