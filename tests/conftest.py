@@ -61,7 +61,8 @@ def postgres_url(request: pytest.FixtureRequest) -> Iterator[str]:
     worker_id = getattr(request.config, "workerinput", {}).get("workerid", "main")  # xdist, or not
     if not PG_URL:
         pytest.skip("PostgreSQL not configured: set CLEARINGHOUSE_TEST_POSTGRES_URL (.ci/run does)")
-    name = f"clearinghouse_test_{worker_id}"
+    # A suffix lets several checkouts share one server without dropping each other's databases.
+    name = f"clearinghouse_test_{os.environ.get('CLEARINGHOUSE_TEST_DB_SUFFIX', '')}{worker_id}"
     admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -138,7 +139,8 @@ def cli_env(settings: Settings, master_key: str) -> dict[str, str]:
             "CLEARINGHOUSE_VAR_DIR": str(settings.var_dir),
             "CLEARINGHOUSE_MASTER_KEY": master_key,
             "CLEARINGHOUSE_ENV": "test",
-            "PYTHONPATH": str(REPO),
+            # src first: a checkout other than the editable install's runs its own code.
+            "PYTHONPATH": f"{REPO / 'src'}{os.pathsep}{REPO}",
         }
     )
     return env

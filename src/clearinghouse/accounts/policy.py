@@ -20,6 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from sqlalchemy import ColumnElement, false, or_, true
+
 from clearinghouse.accounts.models import OrgKind, Role, Scope
 from clearinghouse.audit.schemas import Actor
 from clearinghouse.core.errors import NotFound, PermissionDenied
@@ -44,7 +46,7 @@ class Principal:
 
     @property
     def actor(self) -> Actor:
-        return Actor(self.user_id, self.org_id)
+        return Actor(self.user_id, self.org_id, self.token_id)
 
     def is_kind(self, kind: OrgKind) -> bool:
         return self.org_kind is kind
@@ -94,6 +96,12 @@ class Action(StrEnum):
     eval_run_create = "eval-run:create"
     eval_run_read = "eval-run:read"
     eval_task_read = "eval-task:read"
+    eval_log_export = "eval-log:export"
+    reference_model_create = "reference-model:create"
+    reference_model_read = "reference-model:read"
+    invitation_create = "invitation:create"
+    audit_checkpoint = "audit:checkpoint"
+    vuln_import = "vuln:import"
     audit_read = "audit:read"
     job_read = "job:read"
     vuln_report_create = "vuln-report:create"
@@ -115,6 +123,7 @@ READ_ACTIONS = {
     Action.job_read,
     Action.eval_run_read,
     Action.eval_task_read,
+    Action.reference_model_read,
     Action.vuln_report_read,
     Action.vuln_read,
 }
@@ -160,6 +169,8 @@ def can_see(p: Principal, t: Target) -> bool:
             return t.public or coordinator or p.org_id in t.reporter_org_ids
         case "vuln_report":
             return coordinator or p.org_id in t.reporter_org_ids
+        case "reference_model":
+            return coordinator or p.is_kind(OrgKind.evaluator)
     return False
 
 
@@ -204,6 +215,16 @@ def _reference_runner(p: Principal, t: Target | None) -> bool:
     )
 
 
+def _run_content(p: Principal, t: Target | None) -> bool:
+    """An eval run's transcripts and report files. A submission's run: the owning lab and the
+    assigned evaluator (like findings). A reference run: evaluators and coordinators."""
+    if t is None or not p.at_least(Role.member):
+        return False
+    if t.lab_org_id is None:
+        return p.is_kind(OrgKind.evaluator) or p.is_kind(OrgKind.coordinator)
+    return _own_lab(p, t) or _assigned_evaluator(p, t)
+
+
 def _org_admin(p: Principal, t: Target | None) -> bool:
     return t is not None and t.org_id == p.org_id and p.at_least(Role.admin)
 
@@ -239,6 +260,13 @@ RULES: dict[Action, Rule] = {
     Action.report_acknowledge: _lab(Role.member),
     Action.eval_run_create: _either(_evaluator_work, _reference_runner),
     Action.eval_run_read: _visible,
+    Action.eval_log_export: _run_content,
+    Action.reference_model_create: _coordinator(Role.admin),
+    Action.reference_model_read: lambda p, t: (
+        p.is_kind(OrgKind.evaluator) or p.is_kind(OrgKind.coordinator)
+    ),
+    Action.audit_checkpoint: _coordinator(Role.admin),
+    Action.vuln_import: _coordinator(Role.member),
     Action.eval_task_read: lambda p, t: (
         p.is_kind(OrgKind.evaluator) or p.is_kind(OrgKind.coordinator)
     ),
@@ -269,30 +297,60 @@ def authorize(p: Principal, action: Action, target: Target | None = None) -> Non
 
 @dataclass(frozen=True)
 class ListScope:
-    """Which rows a listing may return: everything, nothing, or rows matching one org column."""
+    """Which rows a listing may return: everything, nothing, or rows matching any of a few
+    (column, value) conditions. `clause(Model)` turns it into the SQL filter, so a listing
+    filters in the database and pages correctly, never in Python after a fixed-size read."""
 
     everything: bool = False
-    column: str | None = None
-    org_id: str | None = None
+    any_of: tuple[tuple[str, object], ...] = ()
 
     @property
     def nothing(self) -> bool:
-        return not self.everything and self.org_id is None
+        return not self.everything and not self.any_of
+
+    @property
+    def column(self) -> str | None:  # the single-condition form the older listings read
+        return self.any_of[0][0] if len(self.any_of) == 1 else None
+
+    @property
+    def org_id(self) -> str | None:
+        return str(self.any_of[0][1]) if len(self.any_of) == 1 else None
+
+    def clause(self, model: type) -> ColumnElement[bool]:
+        if self.everything:
+            return true()
+        if not self.any_of:
+            return false()
+        return or_(*(getattr(model, column) == value for column, value in self.any_of))
+
+
+def _where(*conditions: tuple[str, object]) -> ListScope:
+    return ListScope(any_of=tuple(conditions))
 
 
 def list_scope(p: Principal, kind: str) -> ListScope:
     """The listing counterpart of `can_see`; it must stay consistent with it (tests check)."""
     if p.is_system or (
-        p.is_kind(OrgKind.coordinator) and kind in {"org", "user", "agreement", "submission"}
+        p.is_kind(OrgKind.coordinator)
+        and kind in {"org", "user", "agreement", "submission", "eval_run", "reference_model"}
     ):
         return ListScope(everything=True)
+    if p.org_id is None:
+        return ListScope()
     match kind:
-        case "org" | "user":
-            return ListScope(column="org_id", org_id=p.org_id)
+        case "org":
+            return _where(("id", p.org_id))
+        case "user":
+            return _where(("org_id", p.org_id))
         case "agreement" if p.is_kind(OrgKind.lab):
-            return ListScope(column="lab_org_id", org_id=p.org_id)
+            return _where(("lab_org_id", p.org_id))
         case "submission" if p.is_kind(OrgKind.lab):
-            return ListScope(column="lab_org_id", org_id=p.org_id)
+            return _where(("lab_org_id", p.org_id))
         case "submission" if p.is_kind(OrgKind.evaluator):
-            return ListScope(column="evaluator_org_id", org_id=p.org_id)
+            return _where(("evaluator_org_id", p.org_id))
+        case "eval_run" if p.is_kind(OrgKind.evaluator):
+            # Its own runs of assigned submissions, and every reference run (shared baselines).
+            return _where(("evaluator_org_id", p.org_id), ("is_reference", True))
+        case "reference_model" if p.is_kind(OrgKind.evaluator):
+            return ListScope(everything=True)
     return ListScope()

@@ -116,8 +116,7 @@ def list_orgs(
 ) -> Page[OrgOut]:
     scope = list_scope(p, "org")
     query = select(Org)
-    if not scope.everything:
-        query = query.where(Org.id == scope.org_id)
+    query = query.where(scope.clause(Org))
     rows, nxt = paginate(session, query, Org.id, limit=limit, cursor=cursor)
     return Page(items=[org_out(o) for o in rows], next_cursor=nxt)
 
@@ -165,8 +164,7 @@ def list_users(
 ) -> Page[UserOut]:
     scope = list_scope(p, "user")
     query = select(User).join(Membership)
-    if not scope.everything:
-        query = query.where(Membership.org_id == scope.org_id)
+    query = query.where(scope.clause(Membership))
     rows, nxt = paginate(session, query, User.id, limit=limit, cursor=cursor)
     return Page(items=[user_out(u) for u in rows], next_cursor=nxt)
 

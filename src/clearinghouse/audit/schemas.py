@@ -13,6 +13,7 @@ class Actor:
 
     user_id: str | None = None
     org_id: str | None = None
+    token_id: str | None = None  # the acting API token, when there is one
 
 
 class AuditEventOut(BaseModel):

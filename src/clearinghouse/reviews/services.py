@@ -174,8 +174,7 @@ def list_agreements(
     query = select(Agreement)
     if scope.nothing:
         return Page(items=[], next_cursor=None)
-    if not scope.everything:
-        query = query.where(Agreement.lab_org_id == scope.org_id)
+    query = query.where(scope.clause(Agreement))
     rows, nxt = paginate(session, query, Agreement.id, limit=limit, cursor=cursor)
     return Page(items=[agreement_out(a) for a in rows], next_cursor=nxt)
 
@@ -326,8 +325,7 @@ def list_submissions(
     if scope.nothing:
         return Page(items=[], next_cursor=None)
     query = select(Submission)
-    if not scope.everything:
-        query = query.where(getattr(Submission, scope.column or "") == scope.org_id)
+    query = query.where(scope.clause(Submission))
     if state is not None:
         query = query.where(Submission.state == state.value)
     rows, nxt = paginate(session, query, Submission.id, limit=limit, cursor=cursor)
