@@ -85,8 +85,21 @@ def decide(visible: bool, allowed: bool) -> str:
 
 
 def token_rule(c: Caller, rel: str) -> str:
+    """Revoking: the token's own org admins, and coordinator admins (incident response)."""
     visible = c.coordinator(Role.admin) or (rel == "own" and c.at_least(Role.admin))
     return decide(visible, visible)
+
+
+def token_mint_rule(c: Caller, rel: str) -> str:
+    """Minting: only for a user of one's own organisation. A coordinator admin sees the other
+    organisation's user but may not mint a token for it (it would read as that user)."""
+    visible = c.coordinator(Role.admin) or (rel == "own" and c.at_least(Role.admin))
+    return decide(visible, rel == "own" and c.at_least(Role.admin))
+
+
+def own_admin(c: Caller, rel: str) -> str:
+    """Adding people to an organisation: its own admins only (the other org has an admin)."""
+    return decide(see_org(c, rel), rel == "own" and c.at_least(Role.admin))
 
 
 def content_read(c: Caller, rel: str) -> str:
@@ -131,9 +144,7 @@ SPECS: dict[tuple[str, str], Spec] = {
     ("GET", "/api/v1/orgs"): Spec(always),
     ("GET", "/api/v1/orgs/{org_id}"): Spec(lambda c, r: decide(see_org(c, r), True), target="org"),
     ("POST", "/api/v1/users"): Spec(
-        lambda c, r: decide(
-            see_org(c, r), c.coordinator(Role.admin) or (r == "own" and c.at_least(Role.admin))
-        ),
+        own_admin,
         target="org",
         body=lambda t: {"org_id": t["org_id"], "email": f"new{t['n']}@x.org", "role": "viewer"},
         mutates=True,
@@ -143,7 +154,18 @@ SPECS: dict[tuple[str, str], Spec] = {
         lambda c, r: decide(see_org(c, r), True), target="user"
     ),
     ("POST", "/api/v1/tokens"): Spec(
-        token_rule, target="user", body=lambda t: {"user_id": t["user_id"]}, mutates=True
+        token_mint_rule, target="user", body=lambda t: {"user_id": t["user_id"]}, mutates=True
+    ),
+    ("POST", "/api/v1/orgs/{org_id}/invitations"): Spec(
+        own_admin,
+        target="org_with_admin",
+        body=lambda t: {"email": f"inv{t['n']}@x.org", "role": "admin"},
+        mutates=True,
+    ),
+    ("GET", "/api/v1/orgs/{org_id}/invitations"): Spec(own_admin, target="org_with_admin"),
+    # The code is the credential: whoever holds it may redeem it, token or not.
+    ("POST", "/api/v1/invitations/accept"): Spec(
+        always, target="invitation", body=lambda t: {"code": t["code"]}, mutates=True
     ),
     ("GET", "/api/v1/tokens"): Spec(always),
     ("DELETE", "/api/v1/tokens/{token_id}"): Spec(token_rule, target="token", mutates=True),
@@ -349,6 +371,7 @@ class Fixtures:
             for org in (self.mine[OrgKind.lab], self.others[OrgKind.lab])
         }
         self.agreements: dict[str, str] = {}
+        self.admined: set[str] = set()
         self.cache: dict[tuple[Any, ...], dict[str, str]] = {}
 
     def org_for(self, caller: Caller, rel: str) -> str:
@@ -388,6 +411,22 @@ class Fixtures:
         match spec.target:
             case "org":
                 t["org_id"] = self.org_for(caller, rel)
+            case "org_with_admin":
+                t["org_id"] = self.org_for(caller, rel)
+                if rel == "other" and t["org_id"] not in self.admined:
+                    w.member(t["org_id"], caller.kind, Role.admin)
+                    self.admined.add(t["org_id"])
+            case "invitation":
+                from clearinghouse.accounts.schemas import InvitationCreate
+                from clearinghouse.accounts.services import create_invitation
+
+                with w.services.db.transaction() as s:
+                    t["code"] = create_invitation(
+                        s,
+                        Principal.system(),
+                        self.org_for(caller, rel),
+                        InvitationCreate(email=f"inv{t['n']}@x.org", role=Role.member),
+                    ).code
             case "user":
                 org = self.org_for(caller, rel)
                 t["user_id"] = w.member(org, caller.kind, Role.viewer).user_id
@@ -563,9 +602,13 @@ def test_authorisation_matrix(client: TestClient, fixtures: Fixtures) -> None:
     assert not failures, f"{len(failures)} of {cases} cases wrong:\n" + "\n".join(failures[:40])
 
 
+# API routes that take no token by design; each is tested for what it does accept.
+PUBLIC_API = {("POST", "/api/v1/invitations/accept")}
+
+
 def test_unauthenticated_requests_get_401_on_every_api_route(client: TestClient) -> None:
     for method, path in route_table(client):
-        if not path.startswith("/api/v1/"):
+        if not path.startswith("/api/v1/") or (method, path) in PUBLIC_API:
             continue
         url = path.replace("{", "").replace("}", "")
         r = client.request(method, url, json={} if method == "POST" else None)

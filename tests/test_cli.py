@@ -35,10 +35,14 @@ def test_bootstrap_then_drive_the_program(
     env = {**cli_env, "CLEARINGHOUSE_TOKEN": boot["token"]}
     lab = json.loads(cli(env, "orgs", "create", "Lab One", "--kind", "lab", "--json").stdout)
     ev = json.loads(cli(env, "orgs", "create", "Agency", "--kind", "evaluator", "--json").stdout)
-    user = json.loads(
+    # The coordinator may not create the lab's users or mint their tokens: it invites the
+    # lab's first admin, who redeems the one-time code for their own token.
+    refused = cli(env, "users", "create", "--org", lab["id"], "--email", "l@lab.org", "--json")
+    assert refused.returncode == 1 and "permission_denied" in refused.stderr
+    invite = json.loads(
         cli(
             env,
-            "users",
+            "invitations",
             "create",
             "--org",
             lab["id"],
@@ -49,9 +53,14 @@ def test_bootstrap_then_drive_the_program(
             "--json",
         ).stdout
     )
-    lab_token = json.loads(cli(env, "tokens", "create", "--user", user["id"], "--json").stdout)[
-        "token"
-    ]
+    accepted = cli(
+        {**cli_env, "CLEARINGHOUSE_INVITATION_CODE": invite["code"]},
+        "invitations",
+        "accept",
+        "--json",
+    )
+    assert accepted.returncode == 0, accepted.stderr
+    lab_token = json.loads(accepted.stdout)["token"]
     agr = json.loads(
         cli(
             env,

@@ -11,3 +11,9 @@ class TokenExpired(Unauthenticated):
 
 class TokenRevoked(Unauthenticated):
     default_code = "token_revoked"
+
+
+class InvitationInvalid(Unauthenticated):
+    """An invitation code that is unknown, already used, expired or superseded."""
+
+    default_code = "invitation_invalid"

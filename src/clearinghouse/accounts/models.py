@@ -38,10 +38,16 @@ class Org(Base):
 
 
 class User(Base):
+    """A person acting for one organisation (see Membership).
+
+    Emails are unique within an organisation, not across the instance: a global constraint
+    would tell any organisation's admin, through a conflict, that an address is in use
+    somewhere else."""
+
     __tablename__ = "users"
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    email: Mapped[str] = mapped_column(String(320), unique=True)
+    email: Mapped[str] = mapped_column(String(320), index=True)
     created_at: Mapped[datetime]
     disabled_at: Mapped[datetime | None]
 
@@ -88,3 +94,27 @@ class ApiToken(Base):
     expires_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
     last_used_at: Mapped[datetime | None]
+
+
+class Invitation(Base):
+    """How a person joins an organisation: a one-time code, shown once, that expires.
+
+    A coordinator admin invites the first admin of a new organisation; after that only the
+    organisation's own admins invite its members. Only the SHA-256 of the code is stored.
+    """
+
+    __tablename__ = "invitations"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id"), index=True)
+    email: Mapped[str] = mapped_column(String(320))
+    role: Mapped[str] = mapped_column(String(20))
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # True when an outsider (a coordinator) invited the organisation's first admin: such an
+    # invitation is void once the organisation has an admin.
+    first_admin: Mapped[bool]
+    created_by_user_id: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    accepted_at: Mapped[datetime | None]
+    accepted_user_id: Mapped[str | None] = mapped_column(String(40))

@@ -68,6 +68,7 @@ class Target:
     evaluator_org_id: str | None = None  # submission
     public: bool = False  # vuln: published, TLP:CLEAR and out of embargo
     reporter_org_ids: frozenset[str] = frozenset()  # vuln / vuln_report: who reported it
+    first_admin: bool = False  # invitation: for an admin of an organisation that has none yet
 
 
 class Action(StrEnum):
@@ -229,6 +230,12 @@ def _org_admin(p: Principal, t: Target | None) -> bool:
     return t is not None and t.org_id == p.org_id and p.at_least(Role.admin)
 
 
+def _first_admin_invitation(p: Principal, t: Target | None) -> bool:
+    """A coordinator admin may invite the first admin of an organisation that has none; once it
+    has one, the organisation alone decides who joins it."""
+    return t is not None and t.first_admin and _coordinator(Role.admin)(p, t)
+
+
 def _token_owner(p: Principal, t: Target | None) -> bool:
     return t is not None and t.user_id is not None and t.user_id == p.user_id
 
@@ -236,9 +243,13 @@ def _token_owner(p: Principal, t: Target | None) -> bool:
 RULES: dict[Action, Rule] = {
     Action.org_create: _coordinator(Role.admin),
     Action.org_read: _visible,
-    Action.user_create: _either(_coordinator(Role.admin), _org_admin),
+    # Nobody adds users to, or mints tokens for, another organisation: that would let a
+    # coordinator act (and read) as a lab's user. New organisations get their first admin by
+    # invitation, and that admin sets up their own credentials.
+    Action.user_create: _org_admin,
+    Action.invitation_create: _either(_org_admin, _first_admin_invitation),
     Action.user_read: _visible,
-    Action.token_create: _either(_token_owner, _org_admin, _coordinator(Role.admin)),
+    Action.token_create: _either(_token_owner, _org_admin),
     Action.token_read: _visible,
     Action.token_revoke: _either(_token_owner, _org_admin, _coordinator(Role.admin)),
     Action.agreement_create: _either(_coordinator(Role.member), _lab(Role.admin)),

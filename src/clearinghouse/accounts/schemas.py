@@ -65,3 +65,42 @@ class BootstrapResult(BaseModel):
     org_id: str
     user_id: str
     token: str
+
+
+class InvitationCreate(Input):
+    email: str = Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
+    role: Role
+    expires_in_days: int = Field(default=7, ge=1, le=30)
+
+
+class InvitationIssued(BaseModel):
+    """Returned once, at creation: `code` is the one-time secret and cannot be shown again."""
+
+    id: str
+    org_id: str
+    email: str
+    role: Role
+    code: str
+    expires_at: datetime
+
+
+class InvitationOut(BaseModel):
+    id: str
+    org_id: str
+    email: str
+    role: Role
+    created_at: datetime
+    expires_at: datetime
+    accepted_at: datetime | None
+
+
+class InvitationAccept(Input):
+    code: str = Field(min_length=1, max_length=200)
+
+
+class InvitationAccepted(BaseModel):
+    """The new user and their first token (shown once)."""
+
+    user_id: str
+    org_id: str
+    token: str

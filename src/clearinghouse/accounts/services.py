@@ -12,11 +12,30 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from clearinghouse.accounts.errors import TokenExpired, TokenInvalid, TokenRevoked
-from clearinghouse.accounts.models import ApiToken, Membership, Org, OrgKind, Role, Scope, User
+from clearinghouse.accounts.errors import (
+    InvitationInvalid,
+    TokenExpired,
+    TokenInvalid,
+    TokenRevoked,
+)
+from clearinghouse.accounts.models import (
+    ApiToken,
+    Invitation,
+    Membership,
+    Org,
+    OrgKind,
+    Role,
+    Scope,
+    User,
+)
 from clearinghouse.accounts.policy import Action, Principal, Target, authorize, list_scope
 from clearinghouse.accounts.schemas import (
     BootstrapResult,
+    InvitationAccept,
+    InvitationAccepted,
+    InvitationCreate,
+    InvitationIssued,
+    InvitationOut,
     OrgCreate,
     OrgOut,
     TokenCreate,
@@ -26,6 +45,7 @@ from clearinghouse.accounts.schemas import (
     UserOut,
 )
 from clearinghouse.audit import services as audit
+from clearinghouse.audit.schemas import Actor
 from clearinghouse.core.clock import utcnow
 from clearinghouse.core.errors import Conflict, InvalidInput, NotFound
 from clearinghouse.core.ids import new_id
@@ -33,6 +53,7 @@ from clearinghouse.core.pagination import Page, paginate
 from clearinghouse.storage.db import lock
 
 TOKEN_PREFIX = "chk"
+INVITATION_PREFIX = "chi"
 
 
 def org_target(org: Org) -> Target:
@@ -125,15 +146,13 @@ def list_orgs(
 
 
 def create_user(session: Session, p: Principal, data: UserCreate) -> UserOut:
+    """An organisation's admin adds a member to their own organisation (policy: `user:create`).
+    Another organisation's people join by invitation."""
     org = session.get(Org, data.org_id)
     if org is None:
         raise NotFound(f"no org with id {data.org_id!r}")
     authorize(p, Action.user_create, org_target(org))
-    now = utcnow()
-    user = User(id=new_id("usr"), email=data.email.strip().lower(), created_at=now)
-    user.membership = Membership(org_id=org.id, role=data.role.value, created_at=now)
-    session.add(user)
-    _flush_unique(session, f"a user with email {user.email!r}")
+    user = _new_user(session, org.id, data.email, data.role)
     audit.record(
         session,
         "accounts:user:create",
@@ -143,6 +162,35 @@ def create_user(session: Session, p: Principal, data: UserCreate) -> UserOut:
         data={"org_id": org.id, "role": data.role.value},
     )
     return user_out(user)
+
+
+def _normal_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def _refuse_taken_email(session: Session, org_id: str, email: str) -> None:
+    """Emails are unique within an organisation (the caller holds its email lock)."""
+    if session.scalar(
+        select(User.id).join(Membership).where(Membership.org_id == org_id, User.email == email)
+    ):
+        raise Conflict(
+            f"a user with email {email!r} already exists in this organisation",
+            code="already_exists",
+        )
+
+
+def _new_user(session: Session, org_id: str, email: str, role: Role) -> User:
+    """Insert a user in `org_id`. An email is unique within its organisation only, so the
+    conflict this raises tells the caller nothing about other organisations."""
+    email = _normal_email(email)
+    lock(session, f"accounts:email:{org_id}")
+    _refuse_taken_email(session, org_id, email)
+    now = utcnow()
+    user = User(id=new_id("usr"), email=email, created_at=now)
+    user.membership = Membership(org_id=org_id, role=role.value, created_at=now)
+    session.add(user)
+    session.flush()
+    return user
 
 
 def load_user(
@@ -177,6 +225,8 @@ def _hash_secret(secret: str) -> str:
 
 
 def issue_token(session: Session, p: Principal, data: TokenCreate) -> TokenIssued:
+    """A token for oneself, or (an organisation's admin) for a user of one's own organisation.
+    Nobody mints a token for another organisation's user."""
     user = session.get(User, data.user_id)
     if user is None:
         raise NotFound(f"no user with id {data.user_id!r}")
@@ -192,6 +242,23 @@ def issue_token(session: Session, p: Principal, data: TokenCreate) -> TokenIssue
         raise InvalidInput(
             "a token cannot grant scopes its creator's token lacks", code="scope_escalation"
         )
+    issued, token = _new_token(session, user, data)
+    audit.record(
+        session,
+        "accounts:token:create",
+        actor=p.actor,
+        subject_type="token",
+        subject_id=token.id,
+        data={
+            "user_id": user.id,
+            "scopes": token.scopes,
+            "expires_at": token.expires_at.isoformat(),
+        },
+    )
+    return issued
+
+
+def _new_token(session: Session, user: User, data: TokenCreate) -> tuple[TokenIssued, ApiToken]:
     tid = new_id("tok")
     secret = secrets.token_urlsafe(32)
     now = utcnow()
@@ -207,21 +274,8 @@ def issue_token(session: Session, p: Principal, data: TokenCreate) -> TokenIssue
     )
     session.add(token)
     session.flush()
-    audit.record(
-        session,
-        "accounts:token:create",
-        actor=p.actor,
-        subject_type="token",
-        subject_id=tid,
-        data={
-            "user_id": user.id,
-            "scopes": token.scopes,
-            "expires_at": token.expires_at.isoformat(),
-        },
-    )
-    return TokenIssued(
-        **token_out(token).model_dump(), token=f"{TOKEN_PREFIX}_{tid.removeprefix('tok_')}_{secret}"
-    )
+    bearer = f"{TOKEN_PREFIX}_{tid.removeprefix('tok_')}_{secret}"
+    return TokenIssued(**token_out(token).model_dump(), token=bearer), token
 
 
 def _load_token(session: Session, p: Principal, token_id: str, action: Action) -> ApiToken:
@@ -254,6 +308,140 @@ def list_tokens(
     query = select(ApiToken).where(ApiToken.user_id == p.user_id)
     rows, nxt = paginate(session, query, ApiToken.id, limit=limit, cursor=cursor)
     return Page(items=[token_out(t) for t in rows], next_cursor=nxt)
+
+
+# --- invitations -------------------------------------------------------------------------
+
+
+def _has_admin(session: Session, org_id: str) -> bool:
+    return (
+        session.scalar(
+            select(Membership.user_id)
+            .join(User)
+            .where(
+                Membership.org_id == org_id,
+                Membership.role == Role.admin.value,
+                User.disabled_at.is_(None),
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def invitation_out(inv: Invitation) -> InvitationOut:
+    return InvitationOut(
+        id=inv.id,
+        org_id=inv.org_id,
+        email=inv.email,
+        role=Role(inv.role),
+        created_at=inv.created_at,
+        expires_at=inv.expires_at,
+        accepted_at=inv.accepted_at,
+    )
+
+
+def create_invitation(
+    session: Session, p: Principal, org_id: str, data: InvitationCreate
+) -> InvitationIssued:
+    """Invite a person into `org_id`. Its admins invite their own members; a coordinator admin
+    may invite only the first admin of an organisation that has none. The code is returned
+    once; only its hash is stored."""
+    org = session.get(Org, org_id)
+    if org is None:
+        raise NotFound(f"no org with id {org_id!r}")
+    lock(session, f"accounts:email:{org.id}")
+    outsider = p.org_id != org.id
+    first_admin = data.role is Role.admin and not _has_admin(session, org.id)
+    authorize(
+        p,
+        Action.invitation_create,
+        Target("org", id=org.id, org_id=org.id, first_admin=first_admin),
+    )
+    email = _normal_email(data.email)
+    _refuse_taken_email(session, org.id, email)
+    code = f"{INVITATION_PREFIX}_{secrets.token_urlsafe(32)}"
+    now = utcnow()
+    inv = Invitation(
+        id=new_id("inv"),
+        org_id=org.id,
+        email=email,
+        role=data.role.value,
+        code_hash=_hash_secret(code),
+        first_admin=outsider and first_admin,
+        created_by_user_id=p.user_id,
+        created_at=now,
+        expires_at=now + timedelta(days=data.expires_in_days),
+    )
+    session.add(inv)
+    session.flush()
+    audit.record(
+        session,
+        "accounts:invitation:create",
+        actor=p.actor,
+        subject_type="invitation",
+        subject_id=inv.id,
+        data={"org_id": org.id, "role": inv.role, "expires_at": inv.expires_at.isoformat()},
+    )
+    return InvitationIssued(
+        id=inv.id, org_id=org.id, email=email, role=data.role, code=code, expires_at=inv.expires_at
+    )
+
+
+def list_invitations(
+    session: Session, p: Principal, org_id: str, *, limit: int = 50, cursor: str | None = None
+) -> Page[InvitationOut]:
+    """An organisation's invitations, for those who may invite into it (codes never shown)."""
+    org = session.get(Org, org_id)
+    if org is None:
+        raise NotFound(f"no org with id {org_id!r}")
+    authorize(
+        p,
+        Action.invitation_create,
+        Target("org", id=org.id, org_id=org.id, first_admin=not _has_admin(session, org.id)),
+    )
+    query = select(Invitation).where(Invitation.org_id == org.id)
+    rows, nxt = paginate(session, query, Invitation.id, limit=limit, cursor=cursor)
+    return Page(items=[invitation_out(i) for i in rows], next_cursor=nxt)
+
+
+def accept_invitation(session: Session, data: InvitationAccept) -> InvitationAccepted:
+    """Redeem a code (no token needed): creates the user and their first token, once.
+
+    Every failure is the same 401 to the caller except expiry, so that a guessed code learns
+    nothing; the reason is in the audit trail for the organisation's admins."""
+    inv = session.scalar(
+        select(Invitation)
+        .where(Invitation.code_hash == _hash_secret(data.code.strip()))
+        .with_for_update()
+    )
+    if inv is None:
+        raise InvitationInvalid("the invitation code is not valid")
+    lock(session, f"accounts:email:{inv.org_id}")
+    if inv.accepted_at is not None:
+        raise InvitationInvalid("the invitation code is not valid", code="invitation_used")
+    if inv.expires_at <= utcnow():
+        raise InvitationInvalid("the invitation has expired", code="invitation_expired")
+    if inv.first_admin and _has_admin(session, inv.org_id):
+        # An outsider's invitation only ever seats the first admin.
+        raise InvitationInvalid(
+            "the invitation was superseded: the organisation has an admin now; ask them",
+            code="invitation_superseded",
+        )
+    user = _new_user(session, inv.org_id, inv.email, Role(inv.role))
+    issued, token = _new_token(
+        session, user, TokenCreate(user_id=user.id, description="from invitation")
+    )
+    inv.accepted_at, inv.accepted_user_id = utcnow(), user.id
+    audit.record(
+        session,
+        "accounts:invitation:accept",
+        actor=Actor(user.id, inv.org_id, token.id),
+        subject_type="invitation",
+        subject_id=inv.id,
+        data={"user_id": user.id, "org_id": inv.org_id, "role": inv.role},
+    )
+    return InvitationAccepted(user_id=user.id, org_id=inv.org_id, token=issued.token)
 
 
 def authenticate(session: Session, bearer: str) -> Principal:

@@ -6,12 +6,21 @@ import typer
 
 from clearinghouse.accounts import services as svc
 from clearinghouse.accounts.models import OrgKind, Role, Scope
-from clearinghouse.accounts.schemas import OrgCreate, TokenCreate, UserCreate
+from clearinghouse.accounts.schemas import (
+    InvitationAccept,
+    InvitationCreate,
+    OrgCreate,
+    TokenCreate,
+    UserCreate,
+)
 from clearinghouse.cli.common import JsonOpt, TokenOpt, acting, emit, handles_errors, services
 
 orgs = typer.Typer(help="Organisations.", no_args_is_help=True)
 users = typer.Typer(help="Users and their roles.", no_args_is_help=True)
 tokens = typer.Typer(help="API tokens.", no_args_is_help=True)
+invitations = typer.Typer(
+    help="Invitations: how people join an organisation.", no_args_is_help=True
+)
 admin = typer.Typer(help="Instance administration.", no_args_is_help=True)
 
 
@@ -20,6 +29,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(orgs, name="orgs")
     app.add_typer(users, name="users")
     app.add_typer(tokens, name="tokens")
+    app.add_typer(invitations, name="invitations")
 
 
 @admin.command("bootstrap")
@@ -139,3 +149,56 @@ def token_list(token: TokenOpt = None, as_json: JsonOpt = False) -> None:
 def token_revoke(token_id: str, token: TokenOpt = None, as_json: JsonOpt = False) -> None:
     with acting(token) as (session, p, _):
         emit(svc.revoke_token(session, p, token_id), as_json)
+
+
+@invitations.command("create")
+@handles_errors
+def invitation_create(
+    org_id: Annotated[str, typer.Option("--org")],
+    email: Annotated[str, typer.Option()],
+    role: Annotated[Role, typer.Option()] = Role.member,
+    expires_in_days: int = 7,
+    token: TokenOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Invite a person; the one-time code is printed once. A coordinator admin may invite only
+    the first admin of a new organisation."""
+    with acting(token) as (session, p, _):
+        body = InvitationCreate(email=email, role=role, expires_in_days=expires_in_days)
+        emit(svc.create_invitation(session, p, org_id, body), as_json)
+
+
+@invitations.command("list")
+@handles_errors
+def invitation_list(
+    org_id: Annotated[str, typer.Option("--org")],
+    token: TokenOpt = None,
+    limit: int = 50,
+    cursor: str | None = None,
+    as_json: JsonOpt = False,
+) -> None:
+    with acting(token) as (session, p, _):
+        emit(
+            svc.list_invitations(session, p, org_id, limit=limit, cursor=cursor),
+            as_json,
+            ["id", "email", "role", "expires_at", "accepted_at"],
+        )
+
+
+@invitations.command("accept")
+@handles_errors
+def invitation_accept(
+    code: Annotated[
+        str,
+        typer.Option(
+            envvar="CLEARINGHOUSE_INVITATION_CODE",
+            prompt=True,
+            hide_input=True,
+            help="the one-time code (env CLEARINGHOUSE_INVITATION_CODE, or asked for)",
+        ),
+    ],
+    as_json: JsonOpt = False,
+) -> None:
+    """Redeem an invitation: creates your user and prints your first token, once."""
+    with services().db.transaction() as session:
+        emit(svc.accept_invitation(session, InvitationAccept(code=code)), as_json)

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from typing import Annotated, Any, TypeVar
 
 import typer
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -19,7 +19,7 @@ from clearinghouse.accounts import services as accounts
 from clearinghouse.accounts.policy import Principal
 from clearinghouse.container import Services, build_services
 from clearinghouse.core.config import get_settings
-from clearinghouse.core.errors import ClearinghouseError, Unauthenticated
+from clearinghouse.core.errors import ClearinghouseError, InvalidInput, Unauthenticated
 from clearinghouse.core.logging import configure_logging
 
 T = TypeVar("T")
@@ -27,6 +27,16 @@ err = Console(stderr=True)
 out = Console()
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="print machine-readable JSON")]
+
+
+def _require_token(value: str | None) -> str | None:
+    """Default deny: a command that acts for someone refuses before it parses anything else, so
+    no command ever runs as the system for want of a token."""
+    if not value:
+        fail(Unauthenticated("pass --token or set CLEARINGHOUSE_TOKEN"))
+    return value
+
+
 TokenOpt = Annotated[
     str | None,
     typer.Option(
@@ -34,6 +44,7 @@ TokenOpt = Annotated[
         envvar="CLEARINGHOUSE_TOKEN",
         help="API token to act as (env CLEARINGHOUSE_TOKEN)",
         show_default=False,
+        callback=_require_token,
     ),
 ]
 
@@ -135,5 +146,11 @@ def handles_errors(fn: F) -> F:
             return fn(*args, **kwargs)
         except ClearinghouseError as exc:
             fail(exc)
+        except ValidationError as exc:  # a request schema built from the options
+            problems = "; ".join(
+                f"{'.'.join(str(x) for x in e['loc']) or 'input'}: {e['msg']}"
+                for e in exc.errors(include_input=False, include_url=False)
+            )
+            fail(InvalidInput(problems))
 
     return wrapper  # type: ignore[return-value]

@@ -4,6 +4,11 @@ from fastapi import APIRouter
 
 from clearinghouse.accounts import services
 from clearinghouse.accounts.schemas import (
+    InvitationAccept,
+    InvitationAccepted,
+    InvitationCreate,
+    InvitationIssued,
+    InvitationOut,
     OrgCreate,
     OrgOut,
     TokenCreate,
@@ -34,6 +39,30 @@ def list_orgs(
 @router.get("/orgs/{org_id}", response_model=OrgOut)
 def get_org(org_id: Id, p: PrincipalDep, session: SessionDep) -> OrgOut:
     return services.get_org(session, p, org_id)
+
+
+@router.post("/orgs/{org_id}/invitations", status_code=201, response_model=InvitationIssued)
+def create_invitation(
+    org_id: Id, body: InvitationCreate, p: PrincipalDep, session: SessionDep
+) -> InvitationIssued:
+    """Invite a person into an organisation. The `code` is shown once and cannot be retrieved
+    again. A coordinator admin may invite only the first admin of an organisation that has none;
+    after that, the organisation's admins invite its members."""
+    return services.create_invitation(session, p, org_id, body)
+
+
+@router.get("/orgs/{org_id}/invitations", response_model=Page[InvitationOut])
+def list_invitations(
+    org_id: Id, p: PrincipalDep, session: SessionDep, limit: Limit = 50, cursor: Cursor = None
+) -> Page[InvitationOut]:
+    return services.list_invitations(session, p, org_id, limit=limit, cursor=cursor)
+
+
+@router.post("/invitations/accept", status_code=201, response_model=InvitationAccepted)
+def accept_invitation(body: InvitationAccept, session: SessionDep) -> InvitationAccepted:
+    """Redeem an invitation code (no token): creates the user and returns their first token,
+    once. A code works once and expires."""
+    return services.accept_invitation(session, body)
 
 
 @router.post("/users", status_code=201, response_model=UserOut)

@@ -7,6 +7,11 @@ Create Date: 2026-11-30
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+from alembic import op
+
+import clearinghouse.storage.base
+
 revision = "0006"
 down_revision = "0005"
 branch_labels = None
@@ -14,8 +19,42 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    op.create_table(
+        "invitations",
+        sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("org_id", sa.String(length=40), nullable=False),
+        sa.Column("email", sa.String(length=320), nullable=False),
+        sa.Column("role", sa.String(length=20), nullable=False),
+        sa.Column("code_hash", sa.String(length=64), nullable=False),
+        sa.Column("first_admin", sa.Boolean(), nullable=False),
+        sa.Column("created_by_user_id", sa.String(length=40), nullable=True),
+        sa.Column(
+            "created_at", clearinghouse.storage.base.UTCDateTime(timezone=True), nullable=False
+        ),
+        sa.Column(
+            "expires_at", clearinghouse.storage.base.UTCDateTime(timezone=True), nullable=False
+        ),
+        sa.Column(
+            "accepted_at", clearinghouse.storage.base.UTCDateTime(timezone=True), nullable=True
+        ),
+        sa.Column("accepted_user_id", sa.String(length=40), nullable=True),
+        sa.ForeignKeyConstraint(["org_id"], ["orgs.id"], name=op.f("fk_invitations_org_id_orgs")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_invitations")),
+        sa.UniqueConstraint("code_hash", name=op.f("uq_invitations_code_hash")),
+    )
+    with op.batch_alter_table("invitations", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_invitations_org_id"), ["org_id"], unique=False)
+    # Emails become unique per organisation (checked by the service under a lock), not across
+    # the instance: the global constraint answered "exists elsewhere" to any org admin.
+    with op.batch_alter_table("users", schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f("uq_users_email"), type_="unique")
+        batch_op.create_index(batch_op.f("ix_users_email"), ["email"], unique=False)
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table("users", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_users_email"))
+        batch_op.create_unique_constraint(batch_op.f("uq_users_email"), ["email"])
+    with op.batch_alter_table("invitations", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_invitations_org_id"))
+    op.drop_table("invitations")
