@@ -125,23 +125,37 @@ def main() -> None:
                 raise SystemExit(f"{method} {path} -> {r.status_code} {r.text}")
             return r.json()
 
-        step("Coordinator registers a lab and an evaluator agency, each with a user and token")
+        step(
+            "Coordinator registers a lab and an evaluator agency and invites each one's first "
+            "admin; each redeems the one-time code for its own token (the coordinator never "
+            "holds a lab's credentials)"
+        )
         lab = call("POST", "/api/v1/orgs", json={"name": "Frontier Lab", "kind": "lab"})
         agency = call(
             "POST", "/api/v1/orgs", json={"name": "Evaluation Agency", "kind": "evaluator"}
         )
-        liaison = call(
-            "POST",
-            "/api/v1/users",
-            json={"org_id": lab["id"], "email": "liaison@lab.example", "role": "admin"},
+
+        def join(org_id: str, email: str) -> str:
+            invite = call(
+                "POST",
+                f"/api/v1/orgs/{org_id}/invitations",
+                json={"email": email, "role": "admin"},
+            )
+            r = httpx.post(
+                f"{base}/api/v1/invitations/accept", json={"code": invite["code"]}, timeout=30
+            )
+            if r.status_code != 201:
+                raise SystemExit(f"accept -> {r.status_code} {r.text}")
+            return str(r.json()["token"])
+
+        lab_token = join(lab["id"], "liaison@lab.example")
+        ev_token = join(agency["id"], "eval@agency.example")
+        liaison = next(u for u in call("GET", "/api/v1/users")["items"] if u["org_id"] == lab["id"])
+        refused = api.post("/api/v1/tokens", json={"user_id": liaison["id"]})
+        print(
+            f"the coordinator tries to mint a token for the lab's admin: HTTP {refused.status_code} "
+            f"{refused.json()['code']}"
         )
-        evaluator = call(
-            "POST",
-            "/api/v1/users",
-            json={"org_id": agency["id"], "email": "eval@agency.example", "role": "member"},
-        )
-        lab_token = call("POST", "/api/v1/tokens", json={"user_id": liaison["id"]})["token"]
-        ev_token = call("POST", "/api/v1/tokens", json={"user_id": evaluator["id"]})["token"]
         print(f"lab {lab['id']}  evaluator {agency['id']}")
 
         step("The lab signs a voluntary agreement")
