@@ -84,6 +84,8 @@ def main() -> None:
             "admin@clearinghouse.gov",
         )
         print({k: (v if k != "token" else v[:12] + "…") for k, v in boot.items()})
+        # Every CLI command that acts for someone needs a token: the coordinator's from here on.
+        env["CLEARINGHOUSE_TOKEN"] = boot["token"]
 
         api_port, model_port = free_port(), free_port()
         model_key = "sk-demo-" + secrets.token_urlsafe(16)
