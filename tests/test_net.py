@@ -25,7 +25,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from fastapi.testclient import TestClient
 
+from clearinghouse.accounts.models import OrgKind, Role
+from clearinghouse.container import Services
+from clearinghouse.core.config import Environment, Settings
 from clearinghouse.core.errors import OutboundRefused
 from clearinghouse.core.net import (
     OutboundPolicy,
@@ -36,6 +40,8 @@ from clearinghouse.core.net import (
 )
 from clearinghouse.reviews import access
 from clearinghouse.reviews.errors import AccessVerificationFailed, EndpointRefused
+from clearinghouse.reviews.models import Submission
+from tests.support.world import World
 
 API_KEY = "sk-lab-secret-4f9a2c"
 PUBLIC = "93.184.215.14"  # a public address: checked by the policy, never connected to
@@ -512,3 +518,77 @@ def test_an_inspect_model_is_refused_before_the_server_sees_a_request(attack: st
             _inspect_generate(base_url, strict)
         assert lab.connections == [] and lab.requests == []
     assert "127.0.0.1" in info.value.detail and API_KEY not in info.value.detail
+
+
+# --- through the API, in a deployment that does not allow private endpoints ---------------
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path, master_key: str) -> Settings:
+    """Production's rule (no private endpoints) on the test databases."""
+    return Settings(
+        env=Environment.test,
+        var_dir=tmp_path / "var",
+        database_url=database_url,
+        master_key=master_key,
+        log_format="json",
+        allow_private_endpoints=False,
+    )  # type: ignore[arg-type]
+
+
+def _parties(world: World) -> tuple[str, str, Any, Any]:
+    lab, ev = world.org(OrgKind.lab), world.org(OrgKind.evaluator)
+    return (
+        lab,
+        ev,
+        world.member(lab, OrgKind.lab, Role.member),
+        world.member(ev, OrgKind.evaluator, Role.member),
+    )
+
+
+@pytest.mark.parametrize("endpoint", ["https://100.100.100.200/v1", "https://[2002:7f00:1::1]/v1"])
+def test_the_api_refuses_a_metadata_or_tunnelled_loopback_endpoint_and_stores_nothing(
+    world: World, client: TestClient, services: Services, endpoint: str
+) -> None:
+    lab, ev, lab_m, _ = _parties(world)
+    r = client.post(
+        "/api/v1/submissions",
+        headers=lab_m.headers,
+        json={
+            "agreement_id": world.agreement(lab),
+            "model_name": "frontier-x",
+            "model_version": "1",
+            "planned_release_at": "2099-01-01T00:00:00Z",
+            "endpoint_url": endpoint,
+            "api_key": API_KEY,
+            "evaluator_org_id": ev,
+        },
+    )
+    assert r.status_code == 422, r.text
+    assert r.json()["code"] == "endpoint_refused" and r.json()["reason"] == "address"
+    assert API_KEY not in r.text
+    with services.db.transaction() as s:
+        assert s.query(Submission).count() == 0
+
+
+def test_verify_access_on_a_forged_endpoint_row_connects_to_nothing(
+    world: World, client: TestClient, services: Services
+) -> None:
+    """A row that points at loopback (written before the rule, or forged) is refused at connect
+    time: the check no longer lives only where endpoints are created."""
+    lab, ev, lab_m, ev_m = _parties(world)
+    sid = world.submission(
+        world.agreement(lab), lab_m, ev, endpoint_url=f"https://{PUBLIC}/v1", api_key=API_KEY
+    )
+    with serve() as server:
+        with services.db.transaction() as s:
+            row = s.get(Submission, sid)
+            assert row is not None
+            row.endpoint_url = f"https://127.0.0.1:{server.port}/v1"
+        r = client.post(f"/api/v1/submissions/{sid}/verify-access", headers=ev_m.headers)
+        assert server.connections == [] and server.requests == []
+    assert r.status_code == 422 and r.json()["code"] == "endpoint_refused", r.text
+    assert API_KEY not in r.text
+    assert client.get(f"/api/v1/submissions/{sid}", headers=ev_m.headers).json()["state"] == (
+        "submitted"
+    )
