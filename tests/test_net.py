@@ -29,7 +29,7 @@ from fastapi.testclient import TestClient
 
 from clearinghouse.accounts.models import OrgKind, Role
 from clearinghouse.container import Services
-from clearinghouse.core.config import Environment, Settings
+from clearinghouse.core.config import Settings
 from clearinghouse.core.errors import OutboundRefused
 from clearinghouse.core.net import (
     OutboundPolicy,
@@ -524,16 +524,9 @@ def test_an_inspect_model_is_refused_before_the_server_sees_a_request(attack: st
 
 
 @pytest.fixture
-def settings(database_url: str, tmp_path: Path, master_key: str) -> Settings:
+def settings(settings: Settings) -> Settings:
     """Production's rule (no private endpoints) on the test databases."""
-    return Settings(
-        env=Environment.test,
-        var_dir=tmp_path / "var",
-        database_url=database_url,
-        master_key=master_key,
-        log_format="json",
-        allow_private_endpoints=False,
-    )  # type: ignore[arg-type]
+    return settings.model_copy(update={"allow_private_endpoints": False})
 
 
 def _parties(world: World) -> tuple[str, str, Any, Any]:
