@@ -200,6 +200,8 @@ REFUSED = [
     ("::", False),
     ("::1", False),
     ("fec0::1", True),  # deprecated site-local
+    ("3fff::1", True),  # documentation (2024)
+    ("5f00::1", True),  # SRv6 SIDs
     ("2002:7f00:1::1", True),  # 6to4 of 127.0.0.1
     ("2002:a9fe:a9fe::1", True),  # 6to4 of 169.254.169.254
     ("::ffff:127.0.0.1", False),  # IPv4-mapped
