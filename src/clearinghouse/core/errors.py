@@ -6,6 +6,7 @@ message and exits non-zero. Domain code raises these and never imports FastAPI.
 
 * ClearinghouseError
   + InvalidInput               (422)  input is well-formed JSON but breaks a rule
+    - OutboundRefused          (422)  an outbound URL or address the outbound policy refuses
   + Unauthenticated            (401)  missing, unknown, expired or revoked credentials
   + PermissionDenied           (403)  the principal may see the object but not do this to it
   + NotFound                   (404)  unknown id, or an object the principal may not see
@@ -42,6 +43,17 @@ class InvalidInput(ClearinghouseError):
     status = 422
     default_code = "invalid_input"
     title = "Invalid input"
+
+
+class OutboundRefused(InvalidInput):
+    """The outbound policy (`core/net.py`) refuses a URL or the address it resolves to.
+
+    Raised when a URL is stored and again at connect time, before any byte is sent. The
+    `reason` extra says which rule (scheme, credentials, https_required, unresolvable, address).
+    """
+
+    default_code = "endpoint_refused"
+    title = "Outbound destination refused"
 
 
 class Unauthenticated(ClearinghouseError):

@@ -1,20 +1,20 @@
 """Checking that a lab's OpenAI-compatible endpoint answers with the key it gave us.
 
-`GET {endpoint_url}/models` with the key as a bearer token. Redirects are not followed (a
-redirect could carry the key to another host). In production the endpoint must be https and
-must not resolve to a loopback, private or link-local address (no SSRF into our network).
+`GET {endpoint_url}/models` with the key as a bearer token, through the outbound policy
+(`core/net.py`, docs/outbound.md): the URL is checked when it is stored, and again at connect
+time, where every address the host resolves to is checked and the connection is pinned to a
+checked one. Redirects are not followed (a redirect could carry the key to another host).
 Errors never include the key.
 """
 
 from __future__ import annotations
 
-import ipaddress
-import socket
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 import httpx
 
+from clearinghouse.core.errors import OutboundRefused
+from clearinghouse.core.net import OutboundPolicy, check_url, guarded_client
 from clearinghouse.reviews.errors import AccessVerificationFailed, EndpointRefused
 
 
@@ -23,39 +23,30 @@ class AccessCheck:
     models: list[str]
 
 
-def validate_endpoint_url(url: str, *, allow_private: bool) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise EndpointRefused("endpoint_url must be an http(s) URL with a host")
-    if parts.username or parts.password:
-        raise EndpointRefused("endpoint_url must not carry credentials; send the key as api_key")
-    if allow_private:
-        return url.rstrip("/")
-    if parts.scheme != "https":
-        raise EndpointRefused("endpoint_url must use https")
+def _endpoint_refused(exc: OutboundRefused) -> EndpointRefused:
+    return EndpointRefused(exc.detail, code=exc.code, **exc.extra)
+
+
+def validate_endpoint_url(
+    url: str, *, allow_private: bool, policy: OutboundPolicy | None = None
+) -> str:
+    """The creation-time check (`core.net.check_url`); returns the URL without a trailing /."""
     try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
-    except socket.gaierror as exc:
-        raise EndpointRefused(f"endpoint host {parts.hostname!r} does not resolve") from exc
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if (
-            address.is_private
-            or address.is_loopback
-            or address.is_link_local
-            or address.is_reserved
-        ):
-            raise EndpointRefused("endpoint_url resolves to a private or loopback address")
+        check_url(url, policy or OutboundPolicy(allow_private=allow_private), name="endpoint_url")
+    except OutboundRefused as exc:
+        raise _endpoint_refused(exc) from None
     return url.rstrip("/")
 
 
-def check_models_endpoint(url: str, api_key: str, *, timeout: float) -> AccessCheck:
+def check_models_endpoint(url: str, api_key: str, policy: OutboundPolicy) -> AccessCheck:
     target = url.rstrip("/") + "/models"
     try:
-        with httpx.Client(timeout=timeout, follow_redirects=False) as client:
+        with guarded_client(policy) as client:
             response = client.get(
                 target, headers={"Authorization": f"Bearer {api_key}", "Accept": "application/json"}
             )
+    except OutboundRefused as exc:
+        raise _endpoint_refused(exc) from None
     except httpx.HTTPError as exc:
         raise AccessVerificationFailed(
             f"could not reach {target}: {type(exc).__name__}", code="endpoint_unreachable"

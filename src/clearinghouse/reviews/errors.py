@@ -1,12 +1,12 @@
-from clearinghouse.core.errors import Conflict, InvalidInput, UpstreamFailure
+from clearinghouse.core.errors import Conflict, OutboundRefused, UpstreamFailure
 
 
 class AgreementWithdrawn(Conflict):
     default_code = "agreement_withdrawn"
 
 
-class EndpointRefused(InvalidInput):
-    """The endpoint URL is not acceptable (scheme, or a private address in production)."""
+class EndpointRefused(OutboundRefused):
+    """A lab's endpoint URL breaks the outbound policy (`core/net.py`)."""
 
     default_code = "endpoint_refused"
 

@@ -21,6 +21,7 @@ from clearinghouse.core.clock import utcnow
 from clearinghouse.core.config import Settings
 from clearinghouse.core.errors import InvalidInput, NotFound
 from clearinghouse.core.ids import new_id
+from clearinghouse.core.net import OutboundPolicy
 from clearinghouse.core.pagination import Page, paginate
 from clearinghouse.reviews import access
 from clearinghouse.reviews.errors import AgreementWithdrawn, DeadlinePassed
@@ -479,7 +480,7 @@ def verify_access(
             )
         url = sub.endpoint_url
         key = reveal_api_key(session, p, vault, sub, "verify-access")
-    result = access.check_models_endpoint(url, key, timeout=settings.endpoint_timeout_seconds)
+    result = access.check_models_endpoint(url, key, OutboundPolicy.from_settings(settings))
     del key
     with db.transaction() as session:
         sub = load_submission(session, p, submission_id, Action.submission_verify, for_update=True)
