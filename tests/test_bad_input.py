@@ -250,7 +250,13 @@ def test_out_of_range_numbers_are_422_not_a_database_overflow(
 
 @pytest.mark.parametrize(
     "base_url",
-    ["http://user:secret@127.0.0.1:9/v1", "ftp://127.0.0.1/v1", "http://:secret@/v1"],
+    [
+        "http://user:secret@127.0.0.1:9/v1",
+        "ftp://127.0.0.1/v1",
+        "http://:secret@/v1",
+        "http://[::1/v1",
+        "http://127.0.0.1:99999/v1",
+    ],
 )
 def test_reference_model_urls_follow_the_endpoint_rules(
     client: TestClient, world: World, people: dict, base_url: str

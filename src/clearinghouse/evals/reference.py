@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -24,6 +25,7 @@ from clearinghouse.evals.errors import ReferenceModelExists
 from clearinghouse.evals.models import ReferenceModel
 from clearinghouse.evals.schemas import ReferenceModelCreate, ReferenceModelOut
 from clearinghouse.reviews import access
+from clearinghouse.reviews.errors import EndpointRefused
 from clearinghouse.storage.vault import Vault
 
 T = TypeVar("T")
@@ -56,7 +58,11 @@ def create_reference_model(
     authorize(p, Action.reference_model_create)
     # The lab endpoint rules: no credentials in the URL, public https unless the deployment
     # allows private endpoints.
-    base_url = access.validate_endpoint_url(data.base_url, allow_private=allow_private)
+    try:
+        base_url = access.validate_endpoint_url(data.base_url, allow_private=allow_private)
+        urlsplit(base_url).port  # noqa: B018 - raises on a port out of range
+    except ValueError as exc:  # urlsplit: a malformed IPv6 host or port
+        raise EndpointRefused("base_url is not a valid URL") from exc
     if session.scalar(select(ReferenceModel.id).where(ReferenceModel.name == data.name)):
         raise ReferenceModelExists(f"a reference model named {data.name!r} already exists")
     rm = ReferenceModel(
