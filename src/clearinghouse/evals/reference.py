@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from clearinghouse.accounts.policy import Action, Principal, Target, authorize, list_scope
@@ -82,7 +83,11 @@ def create_reference_model(
         )
         rm.api_key_sealed_id, rm.api_key_hint = sealed.id, sealed.hint
     session.add(rm)
-    session.flush()
+    try:  # two registrations racing past the check above: one of them is a conflict
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError as exc:
+        raise ReferenceModelExists(f"a reference model named {data.name!r} already exists") from exc
     audit.record(
         session,
         "evals:reference-model:create",
