@@ -18,7 +18,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from clearinghouse.accounts.models import OrgKind, Role
+from clearinghouse.accounts.services import authenticate
 from clearinghouse.audit.models import AuditEvent
+from clearinghouse.core.errors import NotFound
 from clearinghouse.evals import services as evals
 from clearinghouse.evals.modelaccess import NO_KEY, minimal_environment
 from clearinghouse.evals.models import EvalRun, ReferenceModel
@@ -229,6 +231,15 @@ def test_a_reference_run_sends_only_the_registered_key_never_the_workers(
     with world.services.db.transaction() as s:
         tags = list(s.scalars(select(AuditEvent.tag)))
     assert "evals:reference-model-secret:reveal" in tags
+    # A reference run is a shared baseline: any evaluator may export its logs; a lab may not
+    # even see it.
+    other_ev = world.member(world.org(OrgKind.evaluator), OrgKind.evaluator, Role.member)
+    lab = world.member(world.org(OrgKind.lab), OrgKind.lab, Role.admin)
+    with world.services.db.transaction() as s:
+        files = evals.export_logs(s, authenticate(s, other_ev.token), world.services, run["id"])
+        assert any(name.endswith(".eval") for name, _ in files)
+    with world.services.db.transaction() as s, pytest.raises(NotFound):
+        evals.export_logs(s, authenticate(s, lab.token), world.services, run["id"])
 
 
 def test_a_judge_is_a_reference_model_and_a_keyless_one_gets_a_placeholder(
