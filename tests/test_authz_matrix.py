@@ -277,10 +277,30 @@ SPECS: dict[tuple[str, str], Spec] = {
             if c.kind in (OrgKind.evaluator, OrgKind.coordinator) and c.at_least(Role.member)
             else FORBID
         ),
-        body=lambda t: {"model": "mockllm/model", "tasks": ["knowledge_original"], "limit": 1},
+        target="reference_model",
+        body=lambda t: {
+            "reference_model": t["reference_model_id"],
+            "tasks": ["knowledge_original"],
+            "limit": 1,
+        },
         mutates=True,
     ),
     ("GET", "/api/v1/evals/runs"): Spec(always),
+    ("POST", "/api/v1/reference-models"): Spec(
+        lambda c, r: ALLOW if c.coordinator(Role.admin) else FORBID,
+        body=lambda t: {
+            "name": f"ref-{t['n']}",
+            "model": "openai-api/ref/m",
+            "base_url": "http://127.0.0.1:9/v1",
+            "api_key": KEY,
+        },
+        mutates=True,
+    ),
+    ("GET", "/api/v1/reference-models"): Spec(always),
+    ("GET", "/api/v1/reference-models/{reference_model_id}"): Spec(
+        lambda c, r: decide(c.kind in (OrgKind.evaluator, OrgKind.coordinator), True),
+        target="reference_model",
+    ),
     ("GET", "/api/v1/evals/runs/{run_id}"): Spec(
         lambda c, r: decide(c.kind is OrgKind.coordinator or own_eval(c, r), True),
         target="eval_run",
@@ -484,6 +504,25 @@ class Fixtures:
                 t["vuln_id"] = f"TEST-{t['n']}"
             case "vuln_report" | "candidate" | "merge":
                 t.update(self._reported(spec, caller, rel))
+            case "reference_model":
+                from clearinghouse.evals.reference import create_reference_model
+                from clearinghouse.evals.schemas import ReferenceModelCreate
+
+                with w.services.db.transaction() as s:
+                    t["reference_model_id"] = create_reference_model(
+                        s,
+                        Principal.system(),
+                        w.services.vault,
+                        ReferenceModelCreate.model_validate(
+                            {
+                                "name": f"matrix-{t['n']}",
+                                "model": "openai-api/ref/m",
+                                "base_url": self.endpoint,
+                                "api_key": KEY,
+                            }
+                        ),
+                        allow_private=True,
+                    ).id
             case "job":
                 with w.services.db.transaction() as s:
                     t["job_id"] = jobs.enqueue(s, "reviews.lapse_windows", {}).id

@@ -242,33 +242,33 @@ def test_out_of_range_numbers_are_422_not_a_database_overflow(
     r = client.post(
         "/api/v1/evals/runs",
         headers=ev_m.headers,
-        json={"model": "mockllm/model", "tasks": ["knowledge_original"], **override},
+        json={"reference_model": "baseline", "tasks": ["knowledge_original"], **override},
     )
     assert r.status_code == 422 and r.json()["code"] == "invalid_request", r.text
     assert _audit_count(world) == before
 
 
 @pytest.mark.parametrize(
-    "override",
+    "base_url",
     [
-        {"base_url": "http://user:secret@127.0.0.1:9/v1"},
-        {
-            "judge_model": "openai-api/judge/m",
-            "judge_base_url": "http://user:secret@127.0.0.1:9/v1",
-        },
-        {"judge_model": "openai-api/judge/m", "judge_base_url": "ftp://127.0.0.1/v1"},
+        "http://user:secret@127.0.0.1:9/v1",
+        "ftp://127.0.0.1/v1",
+        "http://:secret@/v1",
+        "http://[::1/v1",
+        "http://127.0.0.1:99999/v1",
     ],
 )
-def test_model_and_judge_urls_follow_the_endpoint_rules(
-    client: TestClient, world: World, people: dict, override: dict
+def test_reference_model_urls_follow_the_endpoint_rules(
+    client: TestClient, world: World, people: dict, base_url: str
 ) -> None:
-    """A reference model's and a judge's URL are checked like a lab's endpoint: a credential in
-    the URL would be stored and shown with the run."""
-    ev_m = world.member(people["ev"], OrgKind.evaluator, Role.member)
+    """A reference model's URL (runs and judges may name nothing else) is checked like a lab's
+    endpoint: a credential in the URL would be stored and shown."""
+    before = _audit_count(world)
     r = client.post(
-        "/api/v1/evals/runs",
-        headers=ev_m.headers,
-        json={"model": "mockllm/model", "tasks": ["knowledge_original"], **override},
+        "/api/v1/reference-models",
+        headers=people["coord"].headers,
+        json={"name": "m", "model": "openai-api/ref/m", "base_url": base_url},
     )
     assert r.status_code == 422 and r.json()["code"] == "endpoint_refused", r.text
+    assert _audit_count(world) == before
     assert "secret" not in r.text

@@ -143,6 +143,7 @@ def create_app(services: Services | None = None) -> FastAPI:
     app.include_router(accounts.router)
     app.include_router(reviews.router)
     app.include_router(evals.router)
+    app.include_router(evals.reference_router)
     app.include_router(ops.router)
     app.include_router(vulns.router)
     return app

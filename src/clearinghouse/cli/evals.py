@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import time
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from clearinghouse.cli.common import JsonOpt, TokenOpt, acting, emit, err, handles_errors
+from clearinghouse.cli.common import JsonOpt, TokenOpt, acting, emit, err, guarded, handles_errors
 from clearinghouse.evals.sandbox import Limits, Network, Sandbox
+
+LimitOpt = Annotated[int, typer.Option(help="page size")]
+CursorOpt = Annotated[str | None, typer.Option(help="the next_cursor of the previous page")]
 
 sandbox_app = typer.Typer(
     help="The bubblewrap sandbox that evaluation tasks run in.", no_args_is_help=True
@@ -78,11 +84,11 @@ def evals_run(
     submission: Annotated[
         str | None, typer.Option("--submission", help="run against this submission's endpoint")
     ] = None,
-    model: Annotated[
-        str | None, typer.Option("--model", help="a reference model, as an Inspect model spec")
-    ] = None,
-    base_url: Annotated[
-        str | None, typer.Option(help="base URL for --model (OpenAI-compatible)")
+    reference_model: Annotated[
+        str | None,
+        typer.Option(
+            "--reference-model", help="run against this registered reference model (name or id)"
+        ),
     ] = None,
     tasks: Annotated[
         list[str] | None,
@@ -93,14 +99,12 @@ def evals_run(
     seed: Annotated[int, typer.Option(help="seed for generated challenges")] = 0,
     message_limit: Annotated[int, typer.Option(help="messages per sample")] = 30,
     max_tokens: Annotated[int, typer.Option(help="tokens per model generation")] = 1024,
-    judge_model: Annotated[
+    judge_reference_model: Annotated[
         str | None,
         typer.Option(
-            help="judge for judged tasks (an Inspect model spec); default: the model itself"
+            "--judge-reference-model",
+            help="judge for judged tasks: a registered reference model; default: the model itself",
         ),
-    ] = None,
-    judge_base_url: Annotated[
-        str | None, typer.Option(help="base URL for --judge-model (OpenAI-compatible)")
     ] = None,
     wait: Annotated[
         bool, typer.Option(help="run the job here and wait, with a progress bar")
@@ -108,28 +112,31 @@ def evals_run(
     token: TokenOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Create an eval run (a durable job) and, by default, execute it here."""
+    """Create an eval run (a durable job) and, by default, execute it here (that job only)."""
     from rich.progress import Progress
 
     from clearinghouse.evals import services as evals
+    from clearinghouse.evals.models import EvalRun
     from clearinghouse.evals.schemas import RunCreate
     from clearinghouse.workers.runner import Worker
 
-    body = RunCreate(
-        submission_id=submission,
-        model=model,
-        base_url=base_url,
-        tasks=tasks or [],
-        limit=limit,
-        epochs=epochs,
-        seed=seed,
-        message_limit=message_limit,
-        max_tokens=max_tokens,
-        judge_model=judge_model,
-        judge_base_url=judge_base_url,
+    body = guarded(
+        lambda: _validated(
+            RunCreate,
+            submission_id=submission,
+            reference_model=reference_model,
+            tasks=tasks or [],
+            limit=limit,
+            epochs=epochs,
+            seed=seed,
+            message_limit=message_limit,
+            max_tokens=max_tokens,
+            judge_reference_model=judge_reference_model,
+        )
     )
     with acting(token) as (session, p, s):
         run = evals.create_run(session, p, s, body)
+        job_id = session.get(EvalRun, run.id).job_id  # type: ignore[union-attr]
     if wait:
         worker = Worker(s)
         with Progress(
@@ -137,7 +144,9 @@ def evals_run(
         ) as bar:
             task = bar.add_task(f"run {run.id}", total=len(run.tasks))
             while True:
-                worker.run_once()
+                # Only the job this command created: a shell never runs other people's jobs.
+                if not worker.run_once(job_id=job_id):
+                    time.sleep(1)  # backing off before a retry, or another worker has it
                 with acting(token) as (session, p, _):
                     current = evals.get_run(session, p, run.id)
                 bar.update(
@@ -145,7 +154,9 @@ def evals_run(
                     completed=current.progress.get("tasks_done", 0),
                     description=f"run {run.id}: {current.progress.get('task', 'starting')}",
                 )
-                if current.state in ("succeeded", "failed"):
+                if current.state == "succeeded" or (
+                    current.state == "failed" and _job_finished(s, job_id)
+                ):
                     break
         run = current
     if as_json:
@@ -154,6 +165,167 @@ def evals_run(
         _print_run(run)
     if run.state == "failed":
         raise typer.Exit(1)
+
+
+def _validated(schema: type[Any], /, **fields: Any) -> Any:
+    from pydantic import ValidationError
+
+    from clearinghouse.core.errors import InvalidInput
+
+    try:
+        return schema.model_validate(fields)
+    except ValidationError as exc:
+        raise InvalidInput(
+            "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()),
+            code="invalid_request",
+        ) from None
+
+
+def _job_finished(s: Any, job_id: str | None) -> bool:
+    from clearinghouse.storage.jobs import Job
+
+    with s.db.transaction() as session:
+        job = session.get(Job, job_id)
+        return job is None or job.state in ("succeeded", "dead")
+
+
+@evals_app.command("list")
+@handles_errors
+def evals_list(
+    limit: LimitOpt = 50,
+    cursor: CursorOpt = None,
+    token: TokenOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List the runs you may see, oldest first, a page at a time."""
+    from clearinghouse.evals import services as evals
+
+    with acting(token) as (session, p, _):
+        page = evals.list_runs(session, p, limit=limit, cursor=cursor)
+    if as_json:
+        emit(page, True)
+    else:
+        emit(
+            {
+                "items": [
+                    {
+                        "id": r.id,
+                        "state": r.state,
+                        "model": r.model,
+                        "submission_id": r.submission_id,
+                        "tier": r.tier.get("tier"),
+                    }
+                    for r in page.items
+                ],
+                "next_cursor": page.next_cursor,
+            },
+            False,
+        )
+
+
+@evals_app.command("logs")
+@handles_errors
+def evals_logs(
+    run_id: str,
+    export: Annotated[
+        Path | None,
+        typer.Option(
+            "--export", help="decrypt the logs and report files into this directory (audited)"
+        ),
+    ] = None,
+    token: TokenOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List a run's sealed logs and report files; with --export DIR, decrypt them there for
+    `inspect view --log-dir DIR`."""
+    from clearinghouse.evals import services as evals
+
+    if export is None:
+        with acting(token) as (session, p, _):
+            items = evals.list_artefacts(session, p, run_id)
+        emit(items, as_json, ["name", "kind", "size", "sha256", "destroyed"])
+        return
+    with acting(token) as (session, p, s):
+        files = evals.export_logs(session, p, s, run_id)
+    root = export.resolve()
+    root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    written = []
+    for name, data in files:
+        path = (root / name).resolve()
+        if root not in path.parents:  # names are ours, but never write outside DIR
+            continue
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        written.append(str(path))
+    emit({"run_id": run_id, "directory": str(root), "files": written}, as_json)
+
+
+reference_app = typer.Typer(
+    help="Reference models: the only models besides submissions that runs may target.",
+    no_args_is_help=True,
+)
+evals_app.add_typer(reference_app, name="reference-models")
+
+
+@reference_app.command("create")
+@handles_errors
+def reference_create(
+    name: Annotated[str, typer.Option(help="a unique name runs refer to")],
+    model: Annotated[str, typer.Option(help="Inspect spec: openai-api/<service>/<model>")],
+    base_url: Annotated[str, typer.Option(help="the OpenAI-compatible base URL (…/v1)")],
+    api_key_stdin: Annotated[
+        bool,
+        typer.Option(
+            "--api-key-stdin", help="read the model's API key from stdin (never an argument)"
+        ),
+    ] = False,
+    token: TokenOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Register a reference model (coordinator admins); its key is sealed and never shown."""
+    from clearinghouse.evals import reference
+    from clearinghouse.evals.schemas import ReferenceModelCreate
+
+    key = sys.stdin.readline().strip() if api_key_stdin else None
+    body = guarded(
+        lambda: _validated(
+            ReferenceModelCreate, name=name, model=model, base_url=base_url, api_key=key or None
+        )
+    )
+    with acting(token) as (session, p, s):
+        out = reference.create_reference_model(
+            session, p, s.vault, body, allow_private=s.settings.private_endpoints_allowed
+        )
+    emit(out, as_json)
+
+
+@reference_app.command("list")
+@handles_errors
+def reference_list(
+    limit: LimitOpt = 50,
+    cursor: CursorOpt = None,
+    token: TokenOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List the registered reference models (evaluators and coordinators)."""
+    from clearinghouse.evals import reference
+
+    with acting(token) as (session, p, _):
+        page = reference.list_reference_models(session, p, limit=limit, cursor=cursor)
+    emit(page, as_json, ["id", "name", "model", "base_url", "api_key_hint"])
+
+
+@reference_app.command("show")
+@handles_errors
+def reference_show(ref: str, token: TokenOpt = None, as_json: JsonOpt = False) -> None:
+    """Show a reference model by id or name (never its key)."""
+    from clearinghouse.evals import reference
+
+    with acting(token) as (session, p, _):
+        out = reference.get_reference_model(session, p, ref)
+    emit(out, as_json)
 
 
 @evals_app.command("show")

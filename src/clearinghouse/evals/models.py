@@ -9,6 +9,26 @@ from sqlalchemy.orm import Mapped, mapped_column
 from clearinghouse.storage.base import Base
 
 
+class ReferenceModel(Base):
+    """A model a coordinator registered for reference (baseline) runs and as a judge.
+
+    Runs may target only a submission or one of these: never a model spec or URL a caller
+    typed, which would let the worker send its own provider keys wherever the caller chose.
+    The key is a sealed value, revealed only inside the worker at the moment of use (audited).
+    """
+
+    __tablename__ = "reference_models"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    model_spec: Mapped[str] = mapped_column(String(300))
+    base_url: Mapped[str] = mapped_column(String(500))
+    api_key_sealed_id: Mapped[str | None] = mapped_column(ForeignKey("sealed_values.id"))
+    api_key_hint: Mapped[str | None] = mapped_column(String(8))
+    created_by_user_id: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime]
+
+
 class EvalRun(Base):
     """A battery x a model: a submission under review, or a reference model for comparison."""
 
@@ -20,6 +40,8 @@ class EvalRun(Base):
     model_spec: Mapped[str] = mapped_column(String(300))
     base_url: Mapped[str | None] = mapped_column(String(500))
     is_reference: Mapped[bool] = mapped_column(Boolean, default=False)
+    reference_model_id: Mapped[str | None] = mapped_column(ForeignKey("reference_models.id"))
+    judge_reference_model_id: Mapped[str | None] = mapped_column(ForeignKey("reference_models.id"))
     tasks: Mapped[list[str]]
     options: Mapped[dict[str, Any]]
     state: Mapped[str] = mapped_column(String(16), index=True)
@@ -34,6 +56,27 @@ class EvalRun(Base):
     created_at: Mapped[datetime]
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+
+
+class EvalArtefact(Base):
+    """A file a run produced (an Inspect log, the report's JSON), sealed in the blob store.
+
+    The plaintext run directory is removed once these are recorded; `clearinghouse evals logs
+    RUN --export DIR` decrypts them (audited), and retention destroys them with the rest of
+    the submission's confidential content.
+    """
+
+    __tablename__ = "eval_artefacts"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("eval_runs.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # "log" | "report_json"
+    name: Mapped[str] = mapped_column(String(300))  # relative path, e.g. task/file.eval
+    blob_id: Mapped[str] = mapped_column(ForeignKey("blobs.id"))
+    size: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    destroyed_at: Mapped[datetime | None]
 
 
 class EvalVulnerabilityReport(Base):

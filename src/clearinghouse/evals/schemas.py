@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, SecretStr, model_validator
 
 from clearinghouse.core.schemas import Input
 
@@ -17,14 +17,47 @@ class TaskInfo(BaseModel):
     skipped: int = 0
 
 
+REFUSED = "refused: a run names a registered reference model (`reference_model`), never a raw model"
+
+
+class ReferenceModelCreate(Input):
+    """A model for reference runs and judging, reached through an OpenAI-compatible endpoint.
+
+    `model` must be an `openai-api/<service>/<model>` Inspect spec; `api_key` is write-only:
+    sealed in the vault, never returned (only a hint of its last characters)."""
+
+    name: str = Field(min_length=1, max_length=120, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    model: str = Field(
+        min_length=1,
+        max_length=300,
+        pattern=r"^openai-api/[A-Za-z0-9][A-Za-z0-9_-]*/[A-Za-z0-9][A-Za-z0-9._:/@+-]*$",
+        description="Inspect model spec, openai-api/<service>/<model>",
+    )
+    base_url: str = Field(min_length=1, max_length=500)
+    api_key: SecretStr | None = Field(default=None, min_length=1, max_length=4096)
+
+
+class ReferenceModelOut(BaseModel):
+    id: str
+    name: str
+    model: str
+    base_url: str
+    api_key_hint: str | None = Field(description="at most the last 4 characters of the key")
+    api_key_set: bool
+    created_at: datetime
+
+
 class RunCreate(Input):
-    """Run the battery against a submission (its endpoint and key) or a reference model."""
+    """Run the battery against a submission (its endpoint and key) or a registered reference
+    model. Raw `model`, `base_url`, `judge_model` and `judge_base_url` are refused (422,
+    `raw_model_refused`): the worker would otherwise send its provider keys where they point."""
 
     submission_id: str | None = Field(default=None, max_length=40)
-    model: str | None = Field(
-        default=None, max_length=300, description="Inspect model spec, e.g. openai-api/local/m"
+    reference_model: str | None = Field(
+        default=None, min_length=1, max_length=120, description="a reference model's name or id"
     )
-    base_url: str | None = Field(default=None, max_length=500)
+    model: str | None = Field(default=None, max_length=300, description=REFUSED)
+    base_url: str | None = Field(default=None, max_length=500, description=REFUSED)
     tasks: list[str] = Field(default_factory=list, max_length=50)
     limit: int | None = Field(default=None, ge=1, le=10_000)
     epochs: int = Field(default=1, ge=1, le=20)
@@ -33,19 +66,30 @@ class RunCreate(Input):
     token_limit: int | None = Field(default=200_000, ge=1000, le=100_000_000)
     time_limit: int | None = Field(default=900, ge=10, le=7 * 24 * 3600)  # seconds
     max_tokens: int | None = Field(default=1024, ge=16, le=100_000)
-    judge_model: str | None = Field(
+    judge_reference_model: str | None = Field(
         default=None,
-        max_length=300,
-        description="Inspect model spec of the judge for judged tasks (the `grader` role); "
-        "without one, the model under test judges itself",
+        min_length=1,
+        max_length=120,
+        description="the judge of judged tasks (the `grader` role): a reference model's name or "
+        "id; without one, the model under test judges itself",
     )
-    judge_base_url: str | None = Field(default=None, max_length=500)
+    judge_model: str | None = Field(default=None, max_length=300, description=REFUSED)
+    judge_base_url: str | None = Field(default=None, max_length=500, description=REFUSED)
 
     @model_validator(mode="after")
     def _one_model(self) -> RunCreate:
-        if (self.submission_id is None) == (self.model is None):
-            raise ValueError("give either submission_id or model")
+        if self.raw_fields():
+            return self  # refused by the service with its own code, for every caller
+        if (self.submission_id is None) == (self.reference_model is None):
+            raise ValueError("give either submission_id or reference_model")
         return self
+
+    def raw_fields(self) -> list[str]:
+        return [
+            name
+            for name in ("model", "base_url", "judge_model", "judge_base_url")
+            if getattr(self, name) is not None
+        ]
 
 
 class Score(BaseModel):
@@ -62,6 +106,8 @@ class RunOut(BaseModel):
     id: str
     submission_id: str | None
     model: str
+    reference_model_id: str | None = None
+    judge_reference_model_id: str | None = None
     is_reference: bool
     tasks: list[str]
     state: Literal["queued", "running", "succeeded", "failed"]
@@ -79,3 +125,13 @@ class RunOut(BaseModel):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+
+
+class ArtefactOut(BaseModel):
+    id: str
+    kind: str
+    name: str
+    size: int
+    sha256: str
+    created_at: datetime
+    destroyed: bool

@@ -2,8 +2,10 @@
 
 A run is resumable: each task writes its Inspect logs under `var/evals/<run>/<task>/`, and
 `eval_set` skips tasks whose logs already completed, so a worker that dies mid-run loses at
-most the task in progress. The model is a submission (its endpoint, and its key decrypted only
-inside the worker at the moment of use, audited) or a reference model spec.
+most the task in progress. When the run finishes the logs are sealed into the blob store and
+the directory is removed (`artefacts`). The model is a submission (its endpoint, and its key
+decrypted only inside the worker at the moment of use, audited) or a registered reference model
+(`reference`, the same for its key); never a model spec or URL a caller typed.
 """
 
 from __future__ import annotations
@@ -11,31 +13,33 @@ from __future__ import annotations
 import base64
 import importlib.metadata
 import logging
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from inspect_ai import eval_set
-from inspect_ai.log import EvalLog, list_eval_logs, read_eval_log
-from inspect_ai.model import Model, get_model
+from inspect_ai.log import EvalLog, read_eval_log
+from inspect_ai.model import Model
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from clearinghouse.accounts.policy import Action, Principal, Target, authorize, can_see
+from clearinghouse.accounts.policy import Action, Principal, Target, authorize
 from clearinghouse.audit import services as audit
 from clearinghouse.container import Services
 from clearinghouse.core.clock import utcnow
 from clearinghouse.core.errors import NotFound
 from clearinghouse.core.ids import new_id
+from clearinghouse.core.pagination import Page
+from clearinghouse.evals import artefacts
+from clearinghouse.evals import reference as references
 from clearinghouse.evals.agent import SCAFFOLD, STORE_KEY
-from clearinghouse.evals.errors import RunNotRunnable, UnknownTask
+from clearinghouse.evals.errors import RawModelRefused, RunNotRunnable, UnknownTask
 from clearinghouse.evals.framework import TaskOptions, TaskSpec, load_families, refused
-from clearinghouse.evals.models import EvalRun, EvalVulnerabilityReport
-from clearinghouse.evals.schemas import RunCreate, RunOut, Score, TaskInfo
+from clearinghouse.evals.modelaccess import inspect_model, minimal_environment
+from clearinghouse.evals.models import EvalRun, EvalVulnerabilityReport, ReferenceModel
+from clearinghouse.evals.schemas import ArtefactOut, RunCreate, RunOut, Score, TaskInfo
 from clearinghouse.evals.stats import Estimate, Outcome, delta, summarise
 from clearinghouse.evals.tiers import decide
-from clearinghouse.reviews import access
 from clearinghouse.reviews import services as reviews
 from clearinghouse.reviews.models import Submission
 from clearinghouse.reviews.schemas import ReportCreate, ReportMediaType
@@ -79,10 +83,17 @@ def _specs(names: list[str]) -> list[TaskSpec]:
 
 
 def create_run(session: Session, p: Principal, services: Services, data: RunCreate) -> RunOut:
+    raw = data.raw_fields()
+    if raw:  # for every caller, before anything else: the worker would send its keys there
+        raise RawModelRefused(
+            f"{', '.join(raw)} refused: a run targets a submission or a registered reference "
+            "model (`reference_model`, `judge_reference_model`); a coordinator registers them "
+            "at POST /api/v1/reference-models"
+        )
     names = data.tasks or list(DEFAULT_TASKS)
     _specs(names)
     evaluator_org_id = None
-    model_spec = data.model or ""
+    ref: ReferenceModel | None = None
     if data.submission_id is not None:
         sub = reviews.load_submission(session, p, data.submission_id, Action.eval_run_create)
         if SubmissionState(sub.state) not in {
@@ -94,23 +105,26 @@ def create_run(session: Session, p: Principal, services: Services, data: RunCrea
         evaluator_org_id = sub.evaluator_org_id
         model_spec = f"openai-api/lab/{(sub.access_models or [sub.model_name])[0]}"
     else:
+        assert data.reference_model is not None
         authorize(p, Action.eval_run_create)  # a reference run: no lab, no existing object
+        ref = references.resolve(session, p, data.reference_model)
         evaluator_org_id = p.org_id if not p.is_system else None
-    # The same rules as a lab's endpoint: no credentials in the URL (it is stored and shown),
-    # and, unless the deployment allows it, public https only. The judge receives the model's
-    # answers, so where it lives matters as much as where the model does.
-    allow_private = services.settings.private_endpoints_allowed
-    base_url, judge_base_url = (
-        access.validate_endpoint_url(url, allow_private=allow_private) if url else None
-        for url in (data.base_url, data.judge_base_url)
+        model_spec = ref.model_spec
+    # The judge receives the model's answers: it too must be a registered reference model.
+    judge = (
+        references.resolve(session, p, data.judge_reference_model)
+        if data.judge_reference_model is not None
+        else None
     )
     run = EvalRun(
         id=new_id("run"),
         submission_id=data.submission_id,
         evaluator_org_id=evaluator_org_id,
         model_spec=model_spec,
-        base_url=base_url,
+        base_url=ref.base_url if ref else None,
         is_reference=data.submission_id is None,
+        reference_model_id=ref.id if ref else None,
+        judge_reference_model_id=judge.id if judge else None,
         tasks=names,
         options={
             "limit": data.limit,
@@ -120,8 +134,6 @@ def create_run(session: Session, p: Principal, services: Services, data: RunCrea
             "token_limit": data.token_limit,
             "time_limit": data.time_limit,
             "max_tokens": data.max_tokens,
-            "judge_model": data.judge_model,
-            "judge_base_url": judge_base_url,
         },
         state="queued",
         progress={"tasks_done": 0, "tasks_total": len(names)},
@@ -147,36 +159,43 @@ def create_run(session: Session, p: Principal, services: Services, data: RunCrea
         actor=p.actor,
         subject_type="eval_run",
         subject_id=run.id,
-        data={"submission_id": data.submission_id, "model": model_spec, "tasks": names},
+        data={
+            "submission_id": data.submission_id,
+            "reference_model_id": run.reference_model_id,
+            "judge_reference_model_id": run.judge_reference_model_id,
+            "model": model_spec,
+            "tasks": names,
+        },
     )
     return run_out(run)
 
 
-def load_run(session: Session, p: Principal, run_id: str) -> EvalRun:
+def load_run(
+    session: Session, p: Principal, run_id: str, action: Action = Action.eval_run_read
+) -> EvalRun:
     run = session.get(EvalRun, run_id)
     if run is None:
         raise NotFound(f"no eval run with id {run_id!r}")
-    lab = session.get(Submission, run.submission_id).lab_org_id if run.submission_id else None  # type: ignore[union-attr]
-    authorize(p, Action.eval_run_read, run_target(run, lab))
+    authorize(p, action, _target(session, run))
     return run
+
+
+def _target(session: Session, run: EvalRun) -> Target:
+    lab = session.get(Submission, run.submission_id).lab_org_id if run.submission_id else None  # type: ignore[union-attr]
+    return run_target(run, lab)
 
 
 def get_run(session: Session, p: Principal, run_id: str) -> RunOut:
     return run_out(load_run(session, p, run_id))
 
 
-def list_runs(session: Session, p: Principal, *, limit: int = 50) -> list[RunOut]:
-    rows = session.scalars(select(EvalRun).order_by(EvalRun.id.desc()).limit(500)).all()
-    labs = {
-        s.id: s.lab_org_id
-        for s in session.scalars(
-            select(Submission).where(
-                Submission.id.in_([r.submission_id for r in rows if r.submission_id])
-            )
-        )
-    }
-    visible = [r for r in rows if can_see(p, run_target(r, labs.get(r.submission_id or "")))]
-    return [run_out(r) for r in visible[:limit]]
+def list_runs(
+    session: Session, p: Principal, *, limit: int = 50, cursor: str | None = None
+) -> Page[RunOut]:
+    """The runs the caller may see, filtered in SQL (policy's list scope) and paged by id."""
+    return references.scoped_page(
+        session, p, "eval_run", EvalRun, run_out, limit=limit, cursor=cursor
+    )
 
 
 def run_out(run: EvalRun) -> RunOut:
@@ -185,6 +204,8 @@ def run_out(run: EvalRun) -> RunOut:
         id=run.id,
         submission_id=run.submission_id,
         model=run.model_spec,
+        reference_model_id=run.reference_model_id,
+        judge_reference_model_id=run.judge_reference_model_id,
         is_reference=run.is_reference,
         tasks=run.tasks,
         state=run.state,
@@ -208,24 +229,52 @@ def run_out(run: EvalRun) -> RunOut:
 # --- execution (inside the worker) -------------------------------------------------------------
 
 
-def _model(services: Services, run_id: str) -> tuple[Model, dict[str, Any]]:
-    """Decrypt the submission's key now, at the moment of use, and build the Inspect model."""
+def _reference(
+    session: Session, services: Services, ref_id: str, run_id: str, http_client: Any | None
+) -> tuple[Model, ReferenceModel]:
+    rm = session.get(ReferenceModel, ref_id)
+    if rm is None:
+        raise RunNotRunnable(f"reference model {ref_id!r} no longer exists")
+    key = references.reveal_api_key(
+        session, Principal.system(), services.vault, rm, f"eval run {run_id}"
+    )
+    model = inspect_model(rm.model_spec, base_url=rm.base_url, api_key=key, http_client=http_client)
+    return model, rm
+
+
+def _models(
+    services: Services, run_id: str, http_client: Any | None = None
+) -> tuple[Model, Model | None, dict[str, Any]]:
+    """Decrypt the keys now, at the moment of use, and build the model under test and the
+    judge: a submission (its endpoint and key) or a registered reference model, nothing else."""
     system = Principal.system()
     with services.db.transaction() as session:
         run = session.get(EvalRun, run_id)
         assert run is not None
+        judge: Model | None = None
+        info: dict[str, Any] = {"judge": "the model under test"}
+        if run.judge_reference_model_id is not None:
+            judge, jrm = _reference(
+                session, services, run.judge_reference_model_id, run_id, http_client
+            )
+            info["judge"] = jrm.model_spec
+            info["judge_reference_model"] = jrm.name
         if run.submission_id is None:
-            return get_model(run.model_spec, base_url=run.base_url), {
-                "model": run.model_spec,
-                "base_url": run.base_url,
-            }
+            if run.reference_model_id is None:  # a run queued before reference models existed
+                raise RunNotRunnable(
+                    "this run names no registered reference model; raw model specs are refused"
+                )
+            model, rm = _reference(session, services, run.reference_model_id, run_id, http_client)
+            return model, judge, {**info, "model": rm.model_spec, "reference_model": rm.name}
         sub = reviews.load_submission(session, system, run.submission_id, for_update=True)
         if SubmissionState(sub.state) == SubmissionState.access_verified:
             reviews.start_testing(session, system, sub, f"eval run {run_id} started")
         key = reviews.reveal_api_key(session, system, services.vault, sub, f"eval run {run_id}")
         endpoint = sub.endpoint_url
-    model = get_model(run.model_spec, base_url=endpoint, api_key=key)
-    return model, {"model": run.model_spec, "submission_id": run.submission_id}
+        if endpoint is None:
+            raise RunNotRunnable("the submission has no endpoint to run against")
+    model = inspect_model(run.model_spec, base_url=endpoint, api_key=key, http_client=http_client)
+    return model, judge, {**info, "model": run.model_spec, "submission_id": run.submission_id}
 
 
 def execute_run(
@@ -236,6 +285,8 @@ def execute_run(
         if run is None:
             raise NotFound(f"no eval run with id {run_id!r}")
         if run.state == "succeeded":
+            # Finished earlier; a crash may have left the plaintext directory behind.
+            artefacts.remove_plaintext(services.settings.var_dir, run_id)
             return
         run.state, run.started_at, run.error = "running", run.started_at or utcnow(), None
         names, opts = list(run.tasks), dict(run.options)
@@ -248,49 +299,68 @@ def execute_run(
         time_limit=opts["time_limit"],
         max_tokens=opts.get("max_tokens"),
     )
+    root = artefacts.run_dir(services.settings.var_dir, run_id)
     try:
-        model, model_info = _model(services, run_id)
-        # The judge of judged tasks (CyberSecEval MITRE): Inspect's `grader` role.
-        roles = (
-            {"grader": get_model(opts["judge_model"], base_url=opts.get("judge_base_url"))}
-            if opts.get("judge_model")
-            else None
-        )
-        model_info["judge"] = opts.get("judge_model") or "the model under test"
-        root = services.settings.var_dir / "evals" / run_id
-        logs: dict[str, EvalLog] = {}
-        for i, spec in enumerate(_specs(names)):
-            task_dir = root / spec.name
-            ok, task_logs = eval_set(
-                [spec.task(options)],
-                log_dir=str(task_dir),
-                model=model,
-                epochs=opts["epochs"],
-                display="none",
-                retry_attempts=1,
-                log_format="eval",
-                model_roles=roles,
-                # No control endpoint: Inspect would otherwise open a local socket through
-                # which anyone on the host could query and steer a run of an unreleased
-                # model. Runs are steered through the job system, which audits.
-                ctl_server=False,
-            )
-            if not ok or not task_logs:
-                raise RuntimeError(
-                    f"task {spec.name} did not complete: {task_logs[0].error if task_logs else 'no log'}"
-                )
-            logs[spec.name] = task_logs[0]
-            progress = {"tasks_done": i + 1, "tasks_total": len(names), "task": spec.name}
-            heartbeat(progress)
-            with services.db.transaction() as session:
-                session.get(EvalRun, run_id).progress = progress  # type: ignore[union-attr]
-        _finish(services, run_id, names, options, opts, model_info, logs, root)
+        with services.db.transaction() as session:  # an earlier attempt's logs, to resume
+            artefacts.restore_logs(session, services.blobs, run_id, root)
+        with minimal_environment() as removed:
+            model, judge, model_info = _models(services, run_id)
+            model_info["environment_removed"] = removed
+            _run_tasks(services, run_id, names, options, opts, model, judge, model_info, heartbeat)
     except Exception as exc:
         with services.db.transaction() as session:
             run = session.get(EvalRun, run_id)
             assert run is not None
             run.state, run.error = "failed", f"{type(exc).__name__}: {exc}"[:2000]
+            # A failed attempt's logs are sealed too (a retry restores them to resume).
+            artefacts.seal_directory(session, services.blobs, run_id, root)
+        artefacts.remove_plaintext(services.settings.var_dir, run_id)
         raise
+    artefacts.remove_plaintext(services.settings.var_dir, run_id)
+
+
+def _run_tasks(
+    services: Services,
+    run_id: str,
+    names: list[str],
+    options: TaskOptions,
+    opts: dict[str, Any],
+    model: Model,
+    judge: Model | None,
+    model_info: dict[str, Any],
+    heartbeat: Callable[[dict[str, Any]], None],
+) -> None:
+    # The judge of judged tasks (CyberSecEval MITRE): Inspect's `grader` role. Without a
+    # registered judge the model under test judges itself (never a model from the environment).
+    roles = {"grader": judge or model}
+    root = artefacts.run_dir(services.settings.var_dir, run_id)
+    logs: dict[str, EvalLog] = {}
+    for i, spec in enumerate(_specs(names)):
+        task_dir = root / spec.name
+        ok, task_logs = eval_set(
+            [spec.task(options)],
+            log_dir=str(task_dir),
+            model=model,
+            epochs=opts["epochs"],
+            display="none",
+            retry_attempts=1,
+            log_format="eval",
+            model_roles=roles,
+            # No control endpoint: Inspect would otherwise open a local socket through
+            # which anyone on the host could query and steer a run of an unreleased
+            # model. Runs are steered through the job system, which audits.
+            ctl_server=False,
+        )
+        if not ok or not task_logs:
+            raise RuntimeError(
+                f"task {spec.name} did not complete: {task_logs[0].error if task_logs else 'no log'}"
+            )
+        logs[spec.name] = task_logs[0]
+        progress = {"tasks_done": i + 1, "tasks_total": len(names), "task": spec.name}
+        heartbeat(progress)
+        with services.db.transaction() as session:
+            session.get(EvalRun, run_id).progress = progress  # type: ignore[union-attr]
+    _finish(services, run_id, names, options, opts, model_info, logs, root)
 
 
 def _read_full(task_log: EvalLog) -> EvalLog:
@@ -410,12 +480,12 @@ def _finish(
     with services.db.transaction() as session:
         run = session.get(EvalRun, run_id, with_for_update=True)
         assert run is not None
-        references = _reference_estimates(session, run)
+        baselines = _reference_estimates(session, run)
         deltas = {}
         for metric, est in estimates.items():
-            if metric.startswith("task:") or metric not in references:
+            if metric.startswith("task:") or metric not in baselines:
                 continue
-            name, ref = max(references[metric], key=lambda item: item[1].value)
+            name, ref = max(baselines[metric], key=lambda item: item[1].value)
             deltas[metric] = delta(est, ref, name)
         decision = decide({k: v for k, v in estimates.items() if not k.startswith("task:")}, deltas)
         run.config = config
@@ -446,9 +516,17 @@ def _finish(
 
             sub = session.get(Submission, run.submission_id)
             assert sub is not None
-            doc, html = reporting.render(run, sub, references, deltas, vuln_reports)
-            (root / "report.html").write_text(html)
-            (root / "report.json").write_text(reporting.to_json(doc))
+            doc, html = reporting.render(run, sub, baselines, deltas, vuln_reports)
+            # Never written to disk: the HTML becomes a sealed report version, the JSON a
+            # sealed artefact of the run.
+            artefacts.seal_bytes(
+                session,
+                services.blobs,
+                run_id,
+                "report.json",
+                reporting.to_json(doc).encode(),
+                "report_json",
+            )
             out = reviews.add_report(
                 session,
                 Principal.system(),
@@ -461,6 +539,9 @@ def _finish(
                 ),
             )
             run.report_id = out.id
+        # The logs become sealed artefacts in the transaction that marks the run succeeded;
+        # the plaintext directory is removed once it commits.
+        artefacts.seal_directory(session, services.blobs, run_id, root)
         run.state, run.finished_at = "succeeded", utcnow()
         audit.record(
             session,
@@ -513,18 +594,18 @@ def _reference_estimates(session: Session, run: EvalRun) -> dict[str, list[tuple
     return refs
 
 
-def remove_logs(services: Services, run_id: str) -> None:
-    shutil.rmtree(services.settings.var_dir / "evals" / run_id, ignore_errors=True)
+def list_artefacts(session: Session, p: Principal, run_id: str) -> list[ArtefactOut]:
+    """The sealed artefacts of a run (names, sizes, checksums): the run's readers may list."""
+    run = load_run(session, p, run_id)
+    return artefacts.list_artefacts(session, run.id)
 
 
-def list_logs(services: Services, run_id: str) -> list[str]:
-    root = services.settings.var_dir / "evals" / run_id
-    return [
-        info.name
-        for task_dir in sorted(root.glob("*"))
-        if task_dir.is_dir()
-        for info in list_eval_logs(str(task_dir))
-    ]
+def export_logs(
+    session: Session, p: Principal, services: Services, run_id: str
+) -> list[tuple[str, bytes]]:
+    """Decrypt a run's logs and report files (policy: eval_log_export), audited."""
+    run = load_run(session, p, run_id)
+    return artefacts.export(session, p, services.blobs, run, _target(session, run))
 
 
 def _storable(text: str) -> str:

@@ -820,6 +820,10 @@ def purge_expired(session: Session, vault: Vault, blobs: BlobStore) -> list[str]
             select(ReportVersion).where(ReportVersion.submission_id == sub.id)
         ):
             blobs.destroy(session, report.blob_id)
+        # The sealed logs and report files of the submission's eval runs (transcripts).
+        from clearinghouse.evals.artefacts import purge_submission  # evals builds on reviews
+
+        artefacts = purge_submission(session, blobs, sub.id)
         sub.purged_at = now
         audit.record(
             session,
@@ -827,7 +831,7 @@ def purge_expired(session: Session, vault: Vault, blobs: BlobStore) -> list[str]
             actor=system.actor,
             subject_type="submission",
             subject_id=sub.id,
-            data={"retention_days": retention_days},
+            data={"retention_days": retention_days, "eval_artefacts": artefacts},
         )
         purged.append(sub.id)
     return purged

@@ -178,12 +178,15 @@ def due_clause(now: datetime) -> Any:
     )
 
 
-def claim(session: Session, owner: str, lease_seconds: float) -> Job | None:
-    """Lease the next due job (queued, or running with an expired lease) to `owner`."""
+def claim(
+    session: Session, owner: str, lease_seconds: float, *, job_id: str | None = None
+) -> Job | None:
+    """Lease the next due job (queued, or running with an expired lease) to `owner`; with
+    `job_id`, only that job."""
     now = utcnow()
     job = session.scalars(
         select(Job)
-        .where(due_clause(now))
+        .where(due_clause(now), *([Job.id == job_id] if job_id is not None else []))
         .order_by(Job.run_at, Job.id)
         .limit(1)
         .with_for_update(skip_locked=True)

@@ -62,10 +62,12 @@ class Worker:
                     max_attempts=self.settings.job_max_attempts,
                 )
 
-    def run_once(self) -> bool:
-        """Claim and run one due job. False when none was due."""
+    def run_once(self, *, job_id: str | None = None) -> bool:
+        """Claim and run one due job (with `job_id`, only that one). False when none was due."""
         with self.services.db.transaction() as session:
-            job = jobs.claim(session, self.worker_id, self.settings.job_lease_seconds)
+            job = jobs.claim(
+                session, self.worker_id, self.settings.job_lease_seconds, job_id=job_id
+            )
             if job is None:
                 return False
             job_id, kind, key, attempt, payload = (

@@ -4,13 +4,23 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from clearinghouse.api.deps import Id, PrincipalDep, ServicesDep, SessionDep
+from clearinghouse.api.deps import Cursor, Id, Limit, PrincipalDep, ServicesDep, SessionDep
 from clearinghouse.api.problems import ERROR_RESPONSES
-from clearinghouse.evals import services
+from clearinghouse.core.pagination import Page
+from clearinghouse.evals import reference, services
 from clearinghouse.evals.framework import TaskOptions
-from clearinghouse.evals.schemas import RunCreate, RunOut, TaskInfo
+from clearinghouse.evals.schemas import (
+    ReferenceModelCreate,
+    ReferenceModelOut,
+    RunCreate,
+    RunOut,
+    TaskInfo,
+)
 
 router = APIRouter(prefix="/api/v1/evals", responses=ERROR_RESPONSES, tags=["evals"])
+reference_router = APIRouter(
+    prefix="/api/v1/reference-models", responses=ERROR_RESPONSES, tags=["evals"]
+)
 
 
 @router.get("/tasks", response_model=list[TaskInfo])
@@ -22,17 +32,45 @@ def list_tasks(
 
 @router.post("/runs", status_code=202, response_model=RunOut)
 def create_run(body: RunCreate, p: PrincipalDep, session: SessionDep, svc: ServicesDep) -> RunOut:
-    """Queue an eval run as a durable job; poll GET /runs/{id} for progress and scores."""
+    """Queue an eval run as a durable job; poll GET /runs/{id} for progress and scores.
+
+    A run targets a submission or a registered reference model; a raw `model`, `base_url`,
+    `judge_model` or `judge_base_url` is refused (422 `raw_model_refused`)."""
     return services.create_run(session, p, svc, body)
 
 
-@router.get("/runs", response_model=list[RunOut])
+@router.get("/runs", response_model=Page[RunOut])
 def list_runs(
-    p: PrincipalDep, session: SessionDep, limit: Annotated[int, Query(ge=1, le=200)] = 50
-) -> list[RunOut]:
-    return services.list_runs(session, p, limit=limit)
+    p: PrincipalDep, session: SessionDep, limit: Limit = 50, cursor: Cursor = None
+) -> Page[RunOut]:
+    return services.list_runs(session, p, limit=limit, cursor=cursor)
 
 
 @router.get("/runs/{run_id}", response_model=RunOut)
 def get_run(run_id: Id, p: PrincipalDep, session: SessionDep) -> RunOut:
     return services.get_run(session, p, run_id)
+
+
+@reference_router.post("", status_code=201, response_model=ReferenceModelOut)
+def create_reference_model(
+    body: ReferenceModelCreate, p: PrincipalDep, session: SessionDep, svc: ServicesDep
+) -> ReferenceModelOut:
+    """Register a reference model (coordinator admins). The key is write-only: sealed, never
+    returned; only a hint of its last characters is shown."""
+    return reference.create_reference_model(
+        session, p, svc.vault, body, allow_private=svc.settings.private_endpoints_allowed
+    )
+
+
+@reference_router.get("", response_model=Page[ReferenceModelOut])
+def list_reference_models(
+    p: PrincipalDep, session: SessionDep, limit: Limit = 50, cursor: Cursor = None
+) -> Page[ReferenceModelOut]:
+    return reference.list_reference_models(session, p, limit=limit, cursor=cursor)
+
+
+@reference_router.get("/{reference_model_id}", response_model=ReferenceModelOut)
+def get_reference_model(
+    reference_model_id: Id, p: PrincipalDep, session: SessionDep
+) -> ReferenceModelOut:
+    return reference.get_reference_model(session, p, reference_model_id)
