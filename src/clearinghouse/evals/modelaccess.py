@@ -16,10 +16,10 @@ import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 from inspect_ai.model import Model, get_model
 
+from clearinghouse.core.net import OutboundPolicy, guarded_async_client
 from clearinghouse.evals.errors import ReferenceModelRefused
 
 # Sent when a reference model was registered without a key: never empty (Inspect would then
@@ -51,18 +51,23 @@ def check_spec(spec: str) -> str:
 
 
 def inspect_model(
-    spec: str, *, base_url: str, api_key: str | None, http_client: Any | None = None
+    spec: str, *, base_url: str, api_key: str | None, policy: OutboundPolicy
 ) -> Model:
     """The one place an Inspect model is built: explicit key and base URL, never memoized
-    (a cached instance could carry another run's key)."""
+    (a cached instance could carry another run's key), and its HTTP client is the outbound
+    policy's: every connection is checked and pinned at connect time (core/net.py), with no
+    proxies, redirects or CA overrides from the environment. Each model gets a fresh client:
+    Inspect's provider replaces a closed client with its own unguarded one."""
     check_spec(spec)
     if not base_url:
         raise ReferenceModelRefused("a model needs an explicit base URL")
-    args: dict[str, Any] = {}
-    if http_client is not None:
-        # The seam for a connect-time-guarded client (core/net.py) the lead passes in.
-        args["http_client"] = http_client
-    return get_model(spec, base_url=base_url, api_key=api_key or NO_KEY, memoize=False, **args)
+    return get_model(
+        spec,
+        base_url=base_url,
+        api_key=api_key or NO_KEY,
+        memoize=False,
+        http_client=guarded_async_client(policy),
+    )
 
 
 def is_provider_variable(name: str) -> bool:

@@ -29,6 +29,7 @@ from clearinghouse.container import Services
 from clearinghouse.core.clock import utcnow
 from clearinghouse.core.errors import NotFound
 from clearinghouse.core.ids import new_id
+from clearinghouse.core.net import OutboundPolicy
 from clearinghouse.core.pagination import Page
 from clearinghouse.evals import artefacts
 from clearinghouse.evals import reference as references
@@ -230,7 +231,7 @@ def run_out(run: EvalRun) -> RunOut:
 
 
 def _reference(
-    session: Session, services: Services, ref_id: str, run_id: str, http_client: Any | None
+    session: Session, services: Services, ref_id: str, run_id: str
 ) -> tuple[Model, ReferenceModel]:
     rm = session.get(ReferenceModel, ref_id)
     if rm is None:
@@ -238,13 +239,17 @@ def _reference(
     key = references.reveal_api_key(
         session, Principal.system(), services.vault, rm, f"eval run {run_id}"
     )
-    model = inspect_model(rm.model_spec, base_url=rm.base_url, api_key=key, http_client=http_client)
+    model = inspect_model(
+        rm.model_spec, base_url=rm.base_url, api_key=key, policy=_policy(services)
+    )
     return model, rm
 
 
-def _models(
-    services: Services, run_id: str, http_client: Any | None = None
-) -> tuple[Model, Model | None, dict[str, Any]]:
+def _policy(services: Services) -> OutboundPolicy:
+    return OutboundPolicy.from_settings(services.settings)
+
+
+def _models(services: Services, run_id: str) -> tuple[Model, Model | None, dict[str, Any]]:
     """Decrypt the keys now, at the moment of use, and build the model under test and the
     judge: a submission (its endpoint and key) or a registered reference model, nothing else."""
     system = Principal.system()
@@ -254,9 +259,7 @@ def _models(
         judge: Model | None = None
         info: dict[str, Any] = {"judge": "the model under test"}
         if run.judge_reference_model_id is not None:
-            judge, jrm = _reference(
-                session, services, run.judge_reference_model_id, run_id, http_client
-            )
+            judge, jrm = _reference(session, services, run.judge_reference_model_id, run_id)
             info["judge"] = jrm.model_spec
             info["judge_reference_model"] = jrm.name
         if run.submission_id is None:
@@ -264,7 +267,7 @@ def _models(
                 raise RunNotRunnable(
                     "this run names no registered reference model; raw model specs are refused"
                 )
-            model, rm = _reference(session, services, run.reference_model_id, run_id, http_client)
+            model, rm = _reference(session, services, run.reference_model_id, run_id)
             return model, judge, {**info, "model": rm.model_spec, "reference_model": rm.name}
         sub = reviews.load_submission(session, system, run.submission_id, for_update=True)
         if SubmissionState(sub.state) == SubmissionState.access_verified:
@@ -273,7 +276,7 @@ def _models(
         endpoint = sub.endpoint_url
         if endpoint is None:
             raise RunNotRunnable("the submission has no endpoint to run against")
-    model = inspect_model(run.model_spec, base_url=endpoint, api_key=key, http_client=http_client)
+    model = inspect_model(run.model_spec, base_url=endpoint, api_key=key, policy=_policy(services))
     return model, judge, {**info, "model": run.model_spec, "submission_id": run.submission_id}
 
 
