@@ -25,6 +25,7 @@ from clearinghouse.audit.schemas import Actor
 from clearinghouse.container import Services, build_services
 from clearinghouse.core.clock import isoformat, utcnow
 from clearinghouse.core.config import Settings
+from clearinghouse.core.errors import ConfigurationError
 from clearinghouse.storage import migrate
 from clearinghouse.storage.db import Database
 from tests.support.tamper import tamper
@@ -418,6 +419,11 @@ def test_deleting_the_audit_key_leaves_exported_checkpoints_unverifiable(
     result = _verify(services, [("file", exported.encode())])
     assert result["ok"] is False and result["key_id"] is None
     assert [c["reason"] for c in result["checkpoints"]] == ["no_audit_key", "no_audit_key"]
+    # The application does not quietly make a new key (that would seal the whole trail so far
+    # as unkeyed "legacy" events): it refuses to write until the key is restored.
+    with pytest.raises(ConfigurationError) as refused, services.db.transaction() as s:
+        audit.record(s, "test:thing:touch", actor=Actor(), subject_type="t", subject_id=None)
+    assert refused.value.code == "audit_key_lost"
 
 
 # --- (f) master key rotation -----------------------------------------------------------------
@@ -570,11 +576,19 @@ def test_cli_key_and_checkpoint_and_list(
 
 def test_no_vault_no_audit(services: Services) -> None:
     """A session without the vault cannot write an unkeyed event: it fails loudly."""
-    from clearinghouse.core.errors import ConfigurationError
-
     bare = Database(services.db.url)
     try:
         with pytest.raises(ConfigurationError), bare.transaction() as s:
             audit.record(s, "test:thing:touch", actor=Actor(), subject_type="t", subject_id=None)
     finally:
         bare.dispose()
+
+
+def test_the_documented_example_verifies() -> None:
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "audit.md").read_text()
+    blocks = [b.split("\n", 1)[1] for b in doc.split("```")[1::2]]
+    signed = next(b for b in blocks if b.startswith("cert.example") and "\n\n— " in b)
+    key = next(b for b in blocks if b.startswith("cert.example") and "+" in b.split("\n")[0])
+    verifier = note.Verifier.parse(key)
+    cp = note.Checkpoint.parse(note.open_note(signed, verifier))
+    assert (cp.origin, cp.size) == (verifier.name, 1234)

@@ -38,6 +38,7 @@ from clearinghouse.core.errors import ConfigurationError
 from clearinghouse.storage.vault import SealedValue, Vault
 
 PURPOSE = "audit:secret"
+CREATED_TAG = "audit:key:create"  # the event written when the key is created
 ROW = "instance"
 GENESIS = "0" * 64
 _INFO_KEY = "clearinghouse.audit"
@@ -118,6 +119,15 @@ def create(session: Session) -> Material:
     """Create the instance's audit secret. The caller holds the audit append lock, so the
     legacy boundary sealed here is the real end of the chain."""
     ctx = context(session)
+    if session.scalar(select(AuditEvent.seq).where(AuditEvent.tag == CREATED_TAG).limit(1)):
+        # The trail was keyed and its key row is gone: making a new key would seal every
+        # event so far as "legacy" (SHA-256 only), which is what someone who re-hashed the
+        # trail would want. Refuse, loudly.
+        raise ConfigurationError(
+            "the audit trail was keyed but its audit key is missing; restore the audit_keys "
+            "row and its sealed value from a backup (docs/audit.md)",
+            code="audit_key_lost",
+        )
     last = session.execute(
         select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
     ).first()

@@ -120,7 +120,7 @@ def _material(session: Session) -> keys.Material:
         _append(
             session,
             material,
-            "audit:key:create",
+            keys.CREATED_TAG,
             actor=Actor(),
             subject_type="audit-key",
             subject_id=material.verifier.key_id.hex(),
