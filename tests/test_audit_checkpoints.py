@@ -592,3 +592,50 @@ def test_the_documented_example_verifies() -> None:
     verifier = note.Verifier.parse(key)
     cp = note.Checkpoint.parse(note.open_note(signed, verifier))
     assert (cp.origin, cp.size) == (verifier.name, 1234)
+
+
+def test_migration_0005_downgrades_and_upgrades_keeping_the_triggers(tmp_path: Path) -> None:
+    from alembic import command
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    db = Database(f"sqlite:///{tmp_path / 'round.db'}")
+    try:
+        migrate.upgrade(db)
+        config = migrate.alembic_config(db.url)
+        with db.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.downgrade(config, "0004")
+        migrate.upgrade(db)
+        with db.engine.begin() as c:
+            c.execute(
+                text(
+                    "INSERT INTO audit_events (seq, occurred_at, tag, subject_type, data, "
+                    "prev_hash, hash, actor_token_id) VALUES (1, '2026-01-01 00:00:00', "
+                    "'a:b:c', 't', '{}', '0', '0', 'tok_1')"
+                )
+            )
+            c.execute(
+                text(
+                    "INSERT INTO audit_checkpoints (size, head, note, created_at) "
+                    "VALUES (1, '0', 'n', '2026-01-01 00:00:00')"
+                )
+            )
+        for stmt in ("UPDATE audit_events SET tag = 'x:y:z'", "DELETE FROM audit_checkpoints"):
+            with pytest.raises(DBAPIError, match="append-only"), db.engine.begin() as c:
+                c.execute(text(stmt))
+    finally:
+        db.dispose()
+
+
+def test_concurrent_first_writers_make_one_key(services: Services) -> None:
+    """The key is created under the append lock: writers racing on a fresh instance agree."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda _: _events(services, 3), range(4)))
+    result = _verify(services)
+    assert (result["ok"], result["events"]) == (True, 13)
+    with services.db.transaction() as s:
+        tags = s.scalars(select(AuditEvent.tag).where(AuditEvent.tag == "audit:key:create")).all()
+    assert tags == ["audit:key:create"]
