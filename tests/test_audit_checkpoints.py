@@ -569,6 +569,8 @@ def test_cli_key_and_checkpoint_and_list(
     listed = _cli({**cli_env, "CLEARINGHOUSE_TOKEN": admin.token}, "audit", "list", "--json")
     assert listed.returncode == 0, listed.stderr
     assert all("actor_token_id" in e for e in json.loads(listed.stdout))
+    unwritable = _cli(cli_env, "audit", "checkpoint", "--out", "/nonexistent/dir/cp.txt")
+    assert unwritable.returncode == 1 and "checkpoint_out_unwritable" in unwritable.stderr
     unreadable = _cli(cli_env, "audit", "verify", "--json", "--checkpoint", "/nonexistent")
     assert unreadable.returncode == 1
     assert json.loads(unreadable.stdout)["checkpoints"][-1]["reason"] == "unreadable"

@@ -168,8 +168,13 @@ def audit_checkpoint(
     with s.db.transaction() as session:
         row = audit.write_checkpoint(session, Actor())
         result = CheckpointOut.model_validate(row)
-    if out_file is not None:
-        out_file.write_text(result.note, encoding="utf-8")
+        if out_file is not None:  # inside the transaction: no checkpoint without its file
+            try:
+                out_file.write_text(result.note, encoding="utf-8")
+            except OSError as exc:
+                raise InvalidInput(
+                    f"cannot write {out_file}: {exc.strerror}", code="checkpoint_out_unwritable"
+                ) from exc
     if as_json:
         emit(result, True)
     else:
