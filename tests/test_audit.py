@@ -13,6 +13,7 @@ from sqlalchemy.exc import DBAPIError
 from clearinghouse.audit import services as audit
 from clearinghouse.audit.schemas import Actor
 from clearinghouse.container import Services
+from tests.support.tamper import tamper
 
 
 def _events(services: Services, n: int) -> None:
@@ -28,24 +29,26 @@ def _events(services: Services, n: int) -> None:
             )
 
 
-def _tamper(services: Services, stmt: str) -> None:
+def _tamper(services: Services, *stmts: str) -> None:
     """Change rows the way a database superuser could: around the append-only triggers."""
-    with services.db.engine.begin() as c:
-        if services.db.dialect == "postgresql":
-            c.execute(text("SET LOCAL session_replication_role = replica"))  # triggers off
-        else:
-            c.execute(text("DROP TRIGGER IF EXISTS audit_events_no_update"))
-            c.execute(text("DROP TRIGGER IF EXISTS audit_events_no_delete"))
-        c.execute(text(stmt))
+    tamper(services, *stmts)
 
 
 def test_chain_verifies_and_redacts(services: Services) -> None:
     _events(services, 5)
     with services.db.transaction() as s:
-        assert audit.verify_chain(s).model_dump() == {"ok": True, "events": 5, "first_bad": None}
+        result = audit.verify_chain(s)
         rows = audit.list_events(s, _system(), limit=10)
-    assert [r.seq for r in rows] == [1, 2, 3, 4, 5]
-    assert all(r.data["api_key"] == "[redacted]" for r in rows)
+    # A fresh instance is keyed from its first event: that event creates the audit key.
+    assert result.model_dump(include={"ok", "events", "first_bad", "legacy_events"}) == {
+        "ok": True,
+        "events": 6,
+        "first_bad": None,
+        "legacy_events": 0,
+    }
+    assert [r.seq for r in rows] == [1, 2, 3, 4, 5, 6]
+    assert rows[0].tag == "audit:key:create" and rows[0].data["legacy_events"] == 0
+    assert all(r.data["api_key"] == "[redacted]" for r in rows[1:])
 
 
 def _system():
@@ -69,12 +72,13 @@ def test_database_refuses_update_and_delete(services: Services) -> None:
     [
         "UPDATE audit_events SET data = '{\"i\": 99}' WHERE seq = 3",
         "UPDATE audit_events SET actor_user_id = 'usr_evil' WHERE seq = 3",
+        "UPDATE audit_events SET actor_token_id = 'tok_evil' WHERE seq = 3",
         "DELETE FROM audit_events WHERE seq = 3",
         "UPDATE audit_events SET occurred_at = occurred_at + INTERVAL '1 second' WHERE seq = 3",
     ],
 )
 def test_tampering_is_detected_at_the_first_bad_row(services: Services, tamper: str) -> None:
-    _events(services, 6)
+    _events(services, 6)  # seq 1 is the key's creation; the test rows are seq 2..7
     if services.db.dialect == "sqlite":
         tamper = tamper.replace(
             "occurred_at + INTERVAL '1 second'", "datetime(occurred_at, '+1 second')"
@@ -90,18 +94,19 @@ def test_tampering_is_detected_at_the_first_bad_row(services: Services, tamper: 
         assert result.first_bad == 3
 
 
-def test_rehashing_a_tampered_row_still_breaks_the_link(services: Services) -> None:
-    """An attacker who recomputes the changed row's own hash still breaks the next row's link."""
+def test_rehashing_a_tampered_row_with_sha256_breaks_at_that_row(services: Services) -> None:
+    """Today an attacker could recompute a changed row's hash (plain SHA-256); the chain is
+    now keyed, so the forged hash itself is wrong, not only the next row's link."""
     _events(services, 4)
     from clearinghouse.audit.models import AuditEvent
 
     with services.db.transaction() as s:
-        row = s.query(AuditEvent).filter_by(seq=2).one()
+        row = s.query(AuditEvent).filter_by(seq=3).one()
         row.data = {"i": 42}
-        forged = audit._digest(row.prev_hash, audit._fields(row))
+        forged = audit._legacy_digest(row.prev_hash, row)
         s.expunge(row)
     _tamper(
-        services, f"UPDATE audit_events SET data = '{{\"i\": 42}}', hash = '{forged}' WHERE seq = 2"
+        services, f"UPDATE audit_events SET data = '{{\"i\": 42}}', hash = '{forged}' WHERE seq = 3"
     )
     with services.db.transaction() as s:
         assert audit.verify_chain(s).first_bad == 3
@@ -112,11 +117,34 @@ def test_cli_audit_verify_exit_codes(services: Services, cli_env: dict[str, str]
     cmd = [sys.executable, "-m", "clearinghouse", "audit", "verify", "--json"]
     ok = subprocess.run(cmd, env=cli_env, capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr
-    assert json.loads(ok.stdout) == {"ok": True, "events": 3, "first_bad": None}
+    body = json.loads(ok.stdout)
+    assert {k: body[k] for k in ("ok", "events", "first_bad", "legacy_events", "checkpoints")} == {
+        "ok": True,
+        "events": 4,
+        "first_bad": None,
+        "legacy_events": 0,
+        "checkpoints": [],
+    }
     _tamper(services, "UPDATE audit_events SET tag = 'test:thing:forged' WHERE seq = 2")
     bad = subprocess.run(cmd, env=cli_env, capture_output=True, text=True)
     assert bad.returncode == 1
-    assert json.loads(bad.stdout) == {"ok": False, "events": 2, "first_bad": 2}
+    body = json.loads(bad.stdout)
+    assert (body["ok"], body["events"], body["first_bad"]) == (False, 2, 2)
+
+
+def test_audit_tables_refuse_update_and_delete(services: Services) -> None:
+    """The key row and the checkpoints are append-only too."""
+    _events(services, 1)
+    with services.db.transaction() as s:
+        audit.write_checkpoint(s, Actor())
+    for stmt in (
+        "UPDATE audit_checkpoints SET size = 1",
+        "DELETE FROM audit_checkpoints",
+        "UPDATE audit_keys SET name = 'other'",
+        "DELETE FROM audit_keys",
+    ):
+        with pytest.raises(DBAPIError, match="append-only"), services.db.engine.begin() as c:
+            c.execute(text(stmt))
 
 
 def test_event_and_change_commit_together(services: Services) -> None:
@@ -130,3 +158,4 @@ def test_event_and_change_commit_together(services: Services) -> None:
         raise RuntimeError("crash after the change")
     with services.db.transaction() as s:
         assert audit.verify_chain(s).events == 0
+        assert audit.keys.load(s) is None  # nor the audit key that event would have made

@@ -360,6 +360,11 @@ SPECS: dict[tuple[str, str], Spec] = {
     ),
     ("GET", "/api/v1/audit/events"): Spec(coordinators),
     ("GET", "/api/v1/audit/verify"): Spec(coordinators),
+    ("POST", "/api/v1/audit/checkpoints"): Spec(
+        lambda c, r: ALLOW if c.coordinator(Role.admin) else FORBID, mutates=True
+    ),
+    ("GET", "/api/v1/audit/checkpoints/latest"): Spec(coordinators, target="checkpoint"),
+    ("GET", "/api/v1/audit/checkpoint-key"): Spec(always),  # a public key: no token needed
     ("GET", "/api/v1/jobs"): Spec(coordinators),
     ("GET", "/api/v1/jobs/{job_id}"): Spec(coordinators, target="job"),
 }
@@ -526,6 +531,12 @@ class Fixtures:
             case "job":
                 with w.services.db.transaction() as s:
                     t["job_id"] = jobs.enqueue(s, "reviews.lapse_windows", {}).id
+            case "checkpoint":
+                from clearinghouse.audit import services as audit
+                from clearinghouse.audit.schemas import Actor
+
+                with w.services.db.transaction() as s:
+                    audit.write_checkpoint(s, Actor())
         return t
 
     def _reported(self, spec: Spec, caller: Caller, rel: str) -> dict[str, str]:
@@ -641,13 +652,17 @@ def test_authorisation_matrix(client: TestClient, fixtures: Fixtures) -> None:
     assert not failures, f"{len(failures)} of {cases} cases wrong:\n" + "\n".join(failures[:40])
 
 
-# API routes that take no token by design; each is tested for what it does accept.
-PUBLIC_API = {("POST", "/api/v1/invitations/accept")}
+# Under /api/v1 but public by design, each tested for what it does accept: redeeming an
+# invitation (the code is the credential), and the key that verifies audit checkpoints.
+PUBLIC_API_ROUTES = {
+    ("POST", "/api/v1/invitations/accept"),
+    ("GET", "/api/v1/audit/checkpoint-key"),
+}
 
 
 def test_unauthenticated_requests_get_401_on_every_api_route(client: TestClient) -> None:
     for method, path in route_table(client):
-        if not path.startswith("/api/v1/") or (method, path) in PUBLIC_API:
+        if not path.startswith("/api/v1/") or (method, path) in PUBLIC_API_ROUTES:
             continue
         url = path.replace("{", "").replace("}", "")
         r = client.request(method, url, json={} if method == "POST" else None)

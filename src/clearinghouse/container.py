@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 
+from clearinghouse.audit import keys as audit_keys
 from clearinghouse.core.config import Settings, get_settings
 from clearinghouse.core.crypto import Keyring
 from clearinghouse.storage.blobs import BlobStore, DatabaseBlobStore
@@ -13,6 +14,7 @@ from clearinghouse.storage.vault import Vault
 
 # Modules whose import registers job handlers (`@job_handler`). Each domain's tasks.py.
 JOB_MODULES = (
+    "clearinghouse.audit.tasks",
     "clearinghouse.reviews.tasks",
     "clearinghouse.evals.tasks",
     "clearinghouse.vulns.tasks",
@@ -38,9 +40,6 @@ def build_services(settings: Settings | None = None) -> Services:
     keyring = Keyring(settings.master_key_bytes, tuple(settings.retired_master_key_bytes))
     vault = Vault(keyring)
     load_job_handlers(settings.job_modules)
-    return Services(
-        settings=settings,
-        db=Database(settings.effective_database_url),
-        vault=vault,
-        blobs=DatabaseBlobStore(vault),
-    )
+    db = Database(settings.effective_database_url)
+    audit_keys.bind(db.sessions, vault, settings.audit_checkpoint_origin)  # record() needs it
+    return Services(settings=settings, db=db, vault=vault, blobs=DatabaseBlobStore(vault))

@@ -24,6 +24,7 @@ class AuditEventOut(BaseModel):
     tag: str
     actor_user_id: str | None
     actor_org_id: str | None
+    actor_token_id: str | None
     subject_type: str
     subject_id: str | None
     data: dict[str, Any]
@@ -31,7 +32,40 @@ class AuditEventOut(BaseModel):
     hash: str
 
 
+class CheckpointCheck(BaseModel):
+    """One checkpoint compared with the chain. `reason` (when not ok) is a stable code:
+    no_audit_key, malformed_note, unknown_key (not signed by this instance's key),
+    bad_signature, malformed_checkpoint, wrong_origin, events_missing (the chain is shorter
+    than the checkpoint: events were deleted), head_mismatch, chain_broken, row_mismatch
+    (the stored row's columns disagree with its note), unreadable."""
+
+    source: str
+    size: int | None
+    ok: bool
+    reason: str | None = None
+
+
 class ChainVerification(BaseModel):
     ok: bool
     events: int
     first_bad: int | None
+    legacy_events: int = 0  # events chained with plain SHA-256, before the chain was keyed
+    key_id: str | None = None  # the checkpoint key's id (hex); None: no audit key yet
+    checkpoints: list[CheckpointCheck] = []
+
+
+class CheckpointOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    size: int
+    head: str
+    note: str
+    created_at: datetime
+
+
+class CheckpointKeyOut(BaseModel):
+    """The public key that verifies this instance's checkpoints."""
+
+    name: str
+    key_id: str
+    verifier_key: str

@@ -5,12 +5,14 @@ from __future__ import annotations
 import base64
 import os
 import secrets
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from clearinghouse.audit import services as audit
-from clearinghouse.audit.schemas import Actor
+from clearinghouse.audit.note import MAX_NOTE_BYTES
+from clearinghouse.audit.schemas import Actor, CheckpointOut
 from clearinghouse.cli.common import JsonOpt, TokenOpt, acting, emit, err, handles_errors, services
 from clearinghouse.core.config import decode_key, get_settings
 from clearinghouse.core.crypto import Keyring, kek_id
@@ -20,7 +22,9 @@ from clearinghouse.workers import services as job_services
 
 db = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 keys = typer.Typer(help="Master keys and envelope encryption.", no_args_is_help=True)
-audit_app = typer.Typer(help="The hash-chained audit trail.", no_args_is_help=True)
+audit_app = typer.Typer(
+    help="The keyed, hash-chained audit trail and its checkpoints.", no_args_is_help=True
+)
 jobs_app = typer.Typer(help="The durable job queue.", no_args_is_help=True)
 model = typer.Typer(help="The stand-in lab model.", no_args_is_help=True)
 
@@ -121,14 +125,73 @@ def keys_rotate(
 
 @audit_app.command("verify")
 @handles_errors
-def audit_verify(as_json: JsonOpt = False) -> None:
-    """Recompute the hash chain. Exits 1 when it is broken, naming the first bad event."""
+def audit_verify(
+    checkpoint: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--checkpoint",
+            help="a checkpoint file kept elsewhere (signed note) to check the chain against; "
+            "repeatable",
+        ),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Recompute the chain and compare it with the latest stored checkpoint and with every
+    --checkpoint file. Exits 1 on any failure, naming the first bad event."""
+    files = [(str(path), _read_checkpoint(path)) for path in checkpoint or []]
     s = services()
     with s.db.transaction() as session:
-        result = audit.verify_chain(session)
+        result = audit.verify_chain(session, files)
     emit(result, as_json)
     if not result.ok:
         raise typer.Exit(1)
+
+
+def _read_checkpoint(path: Path) -> bytes | None:
+    try:
+        with path.open("rb") as fh:
+            return fh.read(MAX_NOTE_BYTES + 1)  # a larger file is refused as malformed
+    except OSError:
+        return None
+
+
+@audit_app.command("checkpoint")
+@handles_errors
+def audit_checkpoint(
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="also write the signed note to this file")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Sign a checkpoint of the chain now and print it (the signed note)."""
+    s = services()
+    with s.db.transaction() as session:
+        row = audit.write_checkpoint(session, Actor())
+        result = CheckpointOut.model_validate(row)
+        if out_file is not None:  # inside the transaction: no checkpoint without its file
+            try:
+                out_file.write_text(result.note, encoding="utf-8")
+            except OSError as exc:
+                raise InvalidInput(
+                    f"cannot write {out_file}: {exc.strerror}", code="checkpoint_out_unwritable"
+                ) from exc
+    if as_json:
+        emit(result, True)
+    else:
+        typer.echo(result.note, nl=False)
+
+
+@audit_app.command("key")
+@handles_errors
+def audit_key(as_json: JsonOpt = False) -> None:
+    """Print the verifier key of this instance's checkpoints (give it to whoever keeps them)."""
+    s = services()
+    with s.db.transaction() as session:
+        key = audit.ensure_checkpoint_key(session)
+    if as_json:
+        emit(key, True)
+    else:
+        typer.echo(key.verifier_key)
 
 
 @audit_app.command("list")
@@ -147,7 +210,7 @@ def audit_list(
                 session, p, tag=tag, subject_id=subject_id, limit=limit, after_seq=after_seq
             ),
             as_json,
-            ["seq", "occurred_at", "tag", "actor_user_id", "subject_id"],
+            ["seq", "occurred_at", "tag", "actor_user_id", "actor_token_id", "subject_id"],
         )
 
 

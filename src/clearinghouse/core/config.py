@@ -83,6 +83,15 @@ class Settings(BaseSettings):
     job_max_attempts: int = 5
     worker_poll_seconds: float = 1.0
     periodic_interval_seconds: int = 60
+    audit_checkpoint_interval_seconds: int = Field(
+        default=3600, ge=60, description="how often the worker signs an audit checkpoint"
+    )
+    audit_checkpoint_origin: str | None = Field(
+        default=None,
+        pattern=r"^[^\s+]{1,200}$",
+        description="the checkpoints' origin and key name, fixed when the audit key is created; "
+        "default clearinghouse/audit/<key fingerprint>",
+    )
 
     @field_validator("log_format")
     @classmethod

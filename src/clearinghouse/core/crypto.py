@@ -9,11 +9,14 @@ the row and purpose it was written for, so a ciphertext copied into another row 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from clearinghouse.core.errors import ConfigurationError
 
@@ -79,3 +82,16 @@ def open_sealed(key: bytes, blob: bytes, aad: str) -> bytes:
 def hint(secret: str) -> str:
     """What may be shown of a secret: at most its last four characters."""
     return "…" + secret[-4:] if len(secret) >= 12 else "…"
+
+
+def derive_key(secret: bytes, purpose: str, length: int = 32) -> bytes:
+    """A subkey of `secret` for one `purpose` (HKDF-SHA256, RFC 5869). Subkeys for different
+    purposes are independent: knowing one reveals nothing about the others or the secret."""
+    return HKDF(algorithm=hashes.SHA256(), length=length, salt=None, info=purpose.encode()).derive(
+        secret
+    )
+
+
+def mac_hex(key: bytes, message: bytes) -> str:
+    """HMAC-SHA256 of `message`, hex."""
+    return hmac.new(key, message, hashlib.sha256).hexdigest()

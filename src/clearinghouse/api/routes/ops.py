@@ -4,10 +4,24 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from clearinghouse.api.deps import Cursor, Id, Limit, PrincipalDep, SafeQuery, SessionDep
+from clearinghouse.api.deps import (
+    Cursor,
+    Id,
+    Limit,
+    PrincipalDep,
+    ReadSessionDep,
+    SafeQuery,
+    ServicesDep,
+    SessionDep,
+)
 from clearinghouse.api.problems import ERROR_RESPONSES
 from clearinghouse.audit import services as audit
-from clearinghouse.audit.schemas import AuditEventOut, ChainVerification
+from clearinghouse.audit.schemas import (
+    AuditEventOut,
+    ChainVerification,
+    CheckpointKeyOut,
+    CheckpointOut,
+)
 from clearinghouse.core.pagination import Page
 from clearinghouse.workers import services as jobs
 from clearinghouse.workers.services import JobOut
@@ -32,6 +46,23 @@ def audit_events(
 @router.get("/audit/verify", response_model=ChainVerification)
 def audit_verify(p: PrincipalDep, session: SessionDep) -> ChainVerification:
     return audit.verify(session, p)
+
+
+@router.post("/audit/checkpoints", response_model=CheckpointOut, status_code=201)
+def create_checkpoint(p: PrincipalDep, session: SessionDep) -> CheckpointOut:
+    """Sign a checkpoint of the audit chain now (coordinator admins)."""
+    return audit.create_checkpoint(session, p)
+
+
+@router.get("/audit/checkpoints/latest", response_model=CheckpointOut)
+def latest_checkpoint(p: PrincipalDep, session: SessionDep) -> CheckpointOut:
+    return audit.latest_checkpoint(session, p)
+
+
+@router.get("/audit/checkpoint-key", response_model=CheckpointKeyOut)
+def checkpoint_key(services: ServicesDep, session: ReadSessionDep) -> CheckpointKeyOut:
+    """The public key that verifies this instance's checkpoints. No token: it is public."""
+    return audit.checkpoint_key(session, services.vault)
 
 
 @router.get("/jobs", response_model=Page[JobOut])
