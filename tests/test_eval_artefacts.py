@@ -64,10 +64,12 @@ def _files_holding(roots: list[Path], needle: str) -> list[str]:
     a process that opens and closes a SQLite database file drops its own connections' POSIX
     locks, after which other processes no longer see its WAL."""
     script = (
-        "import pathlib, sys\n"
+        "import gzip, pathlib, sys\n"
         "needle = sys.argv[1].encode()\n"
         "def holds(p):\n"
         "    if needle in p.read_bytes():\n"
+        "        return True\n"
+        "    if p.suffix == '.gz' and needle in gzip.decompress(p.read_bytes()):\n"
         "        return True\n"
         "    if p.suffix == '.eval':  # Inspect's logs are compressed: read them as Inspect does\n"
         "        from inspect_ai.log import read_eval_log\n"
@@ -112,8 +114,17 @@ def _cli(cli_env: dict[str, str], token: str, *args: str) -> subprocess.Complete
 
 
 def test_transcripts_are_sealed_and_exported_only_to_the_assigned_evaluator(
-    client: TestClient, world: World, cli_env: dict[str, str], tmp_path: Path
+    client: TestClient,
+    world: World,
+    cli_env: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # The worker's home: Inspect keeps traces and sample buffers there unless told otherwise.
+    home = tmp_path / "home"
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
     with chat_server(answer=CANARY) as model:
         _sid, run_id, ev_m, lab_m = _submission_run(client, world, model.base_url)
         assert model.requests and set(model.authorizations) == {f"Bearer {KEY}"}
@@ -127,7 +138,7 @@ def test_transcripts_are_sealed_and_exported_only_to_the_assigned_evaluator(
         db = Path(url.database or "")
         roots += [db, Path(f"{db}-wal"), Path(f"{db}-shm")]
         assert db.exists()
-    assert _files_holding(roots, CANARY) == []
+    assert _files_holding([*roots, home], CANARY) == []
     assert _rows_holding(world, CANARY) == []
     with world.services.db.transaction() as s:
         arts = s.scalars(select(EvalArtefact).where(EvalArtefact.run_id == run_id)).all()

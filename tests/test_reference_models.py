@@ -267,7 +267,7 @@ def test_a_judge_is_a_reference_model_and_a_keyless_one_gets_a_placeholder(
         )
         assert r.status_code == 202, r.text
         assert r.json()["judge_reference_model_id"]
-        with minimal_environment():
+        with minimal_environment(world.services.settings.var_dir / "inspect"):
             model, judge, info = evals._models(world.services, r.json()["id"])
             assert judge is not None and info["judge"] == "openai-api/openai/j"
 

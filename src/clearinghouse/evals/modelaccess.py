@@ -16,6 +16,7 @@ import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from inspect_ai.model import Model, get_model
 
@@ -75,17 +76,30 @@ def is_provider_variable(name: str) -> bool:
 
 
 @contextmanager
-def minimal_environment() -> Iterator[list[str]]:
+def minimal_environment(inspect_home: Path) -> Iterator[list[str]]:
     """Remove provider credentials and endpoints from this process's environment while a run
     executes; put them back afterwards. Yields the names removed (for the run's config).
+
+    Inspect's own data and cache directories (traces, sample buffers) are pointed at
+    `inspect_home`, inside the instance's data directory, so nothing of a run is written to the
+    worker's home directory, outside retention and the seal.
 
     The environment is process-wide: a worker runs one job at a time, and the API server never
     executes runs, so nothing else in the process needs these meanwhile."""
     removed = {k: v for k, v in os.environ.items() if is_provider_variable(k)}
+    moved = {k: os.environ.get(k) for k in ("XDG_DATA_HOME", "XDG_CACHE_HOME")}
     for name in removed:
         os.environ.pop(name, None)
+    inspect_home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.environ["XDG_DATA_HOME"] = str(inspect_home / "data")
+    os.environ["XDG_CACHE_HOME"] = str(inspect_home / "cache")
     try:
         yield sorted(removed)
     finally:
+        for name, old in moved.items():
+            if old is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = old
         for name, value in removed.items():
             os.environ.setdefault(name, value)

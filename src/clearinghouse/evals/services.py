@@ -306,7 +306,7 @@ def execute_run(
     try:
         with services.db.transaction() as session:  # an earlier attempt's logs, to resume
             artefacts.restore_logs(session, services.blobs, run_id, root)
-        with minimal_environment() as removed:
+        with minimal_environment(services.settings.var_dir / "inspect") as removed:
             model, judge, model_info = _models(services, run_id)
             model_info["environment_removed"] = removed
             _run_tasks(services, run_id, names, options, opts, model, judge, model_info, heartbeat)
@@ -353,6 +353,9 @@ def _run_tasks(
             # which anyone on the host could query and steer a run of an unreleased
             # model. Runs are steered through the job system, which audits.
             ctl_server=False,
+            # No sample buffer: it would hold the transcript in a plaintext database beside
+            # the logs; the sealed logs are what is kept.
+            log_realtime=False,
         )
         if not ok or not task_logs:
             raise RuntimeError(
