@@ -49,6 +49,10 @@ def _submission_body(people: dict, **over: object) -> dict:
     [
         ({"planned_release_at": "2020-01-01T00:00:00Z"}, "release_in_past"),
         ({"planned_release_at": "2030-01-01T00:00:00"}, "invalid_request"),  # no timezone
+        # parse, but lie outside what converts to UTC (each once answered 500)
+        ({"planned_release_at": "9999-12-31T23:59:59-14:00"}, "invalid_request"),
+        ({"planned_release_at": "0001-01-01T00:00:00+14:00"}, "invalid_request"),
+        ({"planned_release_at": "9500-01-01T00:00:00Z"}, "invalid_request"),
         ({"api_key": None}, "invalid_request"),  # endpoint without key
         ({"weights_digest": "sha256:" + "a" * 64}, "invalid_request"),  # both access methods
         ({"endpoint_url": None, "api_key": None, "weights_digest": "md5:abc"}, "invalid_request"),

@@ -103,6 +103,16 @@ def test_import_is_idempotent_and_updates_only_newer(services: Services, tmp_pat
     [
         ({"modified": "2026-01-01T00:00:00Z"}, "id"),
         ({"id": "X-1", "modified": "yesterday"}, "modified"),
+        # the timestamp's shape, but no such day: it once aborted the whole import
+        ({"id": "X-1", "modified": "2026-02-30T00:00:00Z"}, "modified"),
+        (
+            {"id": "X-1", "modified": "2026-01-01T00:00:00Z", "published": "0000-01-01T00:00:00Z"},
+            "published",
+        ),
+        (
+            {"id": "X-1", "modified": "2026-01-01T00:00:00Z", "withdrawn": "2026-01-01T25:00:00Z"},
+            "withdrawn",
+        ),
         (
             {
                 "id": "X-1",
@@ -166,6 +176,19 @@ def test_malformed_records_are_rejected_with_a_reason_and_store_nothing(
     assert result.created == 1 and len(result.rejected) == 1
     assert result.rejected[0]["source"] == "bad.jsonl:1" and reason in result.rejected[0]["reason"]
     assert count(services, Vulnerability) == 1 and count(services, VulnerabilityAlias) == 2
+
+
+@pytest.mark.parametrize(
+    "when", ["9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00", "0999-01-01T00:00:00Z"]
+)
+def test_csaf_and_cve5_timestamps_out_of_range_are_format_errors(when: str) -> None:
+    """The CSAF and CVE 5 converters read their documents' times through `osv_timestamp`;
+    a time that does not exist in UTC was an OverflowError that aborted the import."""
+    from clearinghouse.vulns.formats import FormatError, osv_timestamp
+
+    with pytest.raises(FormatError, match="in range"):
+        osv_timestamp(when)
+    assert osv_timestamp("2026-01-01T00:00:00-14:00") == "2026-01-01T14:00:00Z"
 
 
 def test_zip_and_gzip_inputs_and_zip_bombs(services: Services, tmp_path: Path) -> None:

@@ -191,6 +191,27 @@ def test_triage_to_publication_makes_the_record_public(
     assert tags.count("vulns:vuln:triage") == 4 and "vulns:report:create" in tags
 
 
+@pytest.mark.parametrize(
+    "when", ["9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00", "9999-12-31T00:00:00Z"]
+)
+def test_an_embargo_date_out_of_range_is_refused_and_changes_nothing(
+    client: TestClient, services: Services, people: dict[str, Member], when: str
+) -> None:
+    """A date that parses but cannot be converted to UTC once reached the database and
+    answered 500."""
+    rep = submit(client, people["lab"])
+    coord = people["coordinator"].headers
+    before = client.get(f"/api/v1/vulns/{rep['vuln_id']}", headers=coord).json()
+    events = audit_count(services)
+    r = client.post(
+        f"/api/v1/vulns/{rep['vuln_id']}/triage", json={"embargo_until": when}, headers=coord
+    )
+    assert r.status_code == 422 and r.json()["code"] == "invalid_request", r.text
+    assert audit_count(services) == events
+    after = client.get(f"/api/v1/vulns/{rep['vuln_id']}", headers=coord).json()
+    assert after["embargo_until"] == before["embargo_until"]
+
+
 def test_nothing_non_public_reaches_dumps_or_unauthorised_listings(
     client: TestClient, services: Services, people: dict[str, Member], tmp_path: Path
 ) -> None:

@@ -82,11 +82,15 @@ def osv_timestamp(value: str | None) -> str | None:
         return None
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise FormatError(f"not an ISO 8601 timestamp: {value!r}") from exc
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        # A time near year 1 or 9999 in its own zone may not exist in UTC (OverflowError).
+        utc = parsed.astimezone(UTC)
+    except (ValueError, OverflowError) as exc:
+        raise FormatError(f"not an ISO 8601 timestamp in range: {value!r}") from exc
+    if utc.year < 1000:  # OSV timestamps have four-digit years
+        raise FormatError(f"not an ISO 8601 timestamp in range: {value!r}")
+    return utc.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def package_from_purl(purl: str) -> tuple[str, str, str | None] | None:

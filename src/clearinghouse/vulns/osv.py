@@ -9,6 +9,7 @@ checked here, beyond the schema: nesting depth, NUL characters and lone surrogat
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any, Literal
 
 import orjson
@@ -131,6 +132,18 @@ class Record(_Open):
             raise ValueError("id must look like PREFIX-IDENTIFIER")
         return v
 
+    @field_validator("modified", "published", "withdrawn")
+    @classmethod
+    def _real_instant(cls, v: str | None) -> str | None:
+        """The pattern admits days that do not exist (2026-02-30, year 0, hour 25); they
+        once failed the import after validation, aborting it whole."""
+        if v is not None:
+            try:
+                datetime.fromisoformat(v.replace("Z", "+00:00"))
+            except ValueError:
+                raise ValueError("not a real date and time") from None
+        return v
+
     @model_validator(mode="before")
     @classmethod
     def _storable(cls, data: Any) -> Any:
@@ -144,7 +157,7 @@ class Record(_Open):
             if "surrogates" in reason:
                 reason = "text must be valid Unicode (no lone surrogates)"
             raise ValueError(reason) from None
-        if _deeper_than(data, MAX_DEPTH):
+        if deeper_than(data, MAX_DEPTH):
             raise ValueError("the record nests too deeply")
         if b"\\u0000" in text and (nul := _first_unstorable(data)):
             raise ValueError(nul)
@@ -160,7 +173,7 @@ def canonical(data: Any) -> dict[str, Any]:
 MAX_DEPTH = 32
 
 
-def _deeper_than(data: Any, limit: int) -> bool:
+def deeper_than(data: Any, limit: int) -> bool:
     """Whether objects and arrays nest more than `limit` levels, walked level by level over
     the containers only (an earlier scan of the JSON text was slower, and miscounted strings
     that end in an escaped backslash)."""

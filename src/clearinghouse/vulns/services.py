@@ -46,11 +46,13 @@ from clearinghouse.vulns.models import (
     VulnerabilityAlias,
     VulnerabilityReport,
 )
-from clearinghouse.vulns.osv import Record, canonical
+from clearinghouse.vulns.osv import Record, canonical, deeper_than
 from clearinghouse.vulns.schemas import (
     TRIAGE_MOVES,
     CweOut,
     KevOut,
+    OsvPackage,
+    OsvQuery,
     ReportCreate,
     ReportOut,
     SeverityOut,
@@ -548,18 +550,29 @@ def _resolve_plain(ecosystem: str, name: str, version: str | None) -> tuple[str,
     return _resolve({"package": {"ecosystem": ecosystem, "name": name}, "version": version})
 
 
+# Deeper than any query (`{"queries": [{"package": {...}}]}` is four levels), shallow enough
+# that nothing walking a query recurses far: a thousand levels was a RecursionError.
+QUERY_MAX_DEPTH = 8
+
+
 def _resolve(query: dict[str, Any]) -> tuple[str, str, str | None]:
+    if deeper_than(query, QUERY_MAX_DEPTH):
+        raise QueryError("the query nests too deeply")
     try:
-        check_storable(query)
+        parsed = OsvQuery.model_validate(query)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(x) for x in first.get("loc", ())) or "query"
+        raise QueryError(f"{where}: {first.get('msg')}") from None
+    package = parsed.package or OsvPackage()
+    version = parsed.version
+    try:
+        check_storable([package.name, package.ecosystem, package.purl, version, parsed.page_token])
     except ValueError as exc:
         raise QueryError(str(exc)) from None
-    package = query.get("package") or {}
-    version = query.get("version")
-    if not isinstance(package, dict):
-        raise QueryError("package must be an object")
-    if package.get("purl"):
+    if package.purl:
         try:
-            purl = PackageURL.from_string(package["purl"])
+            purl = PackageURL.from_string(package.purl)
         except ValueError as exc:
             raise QueryError(f"invalid purl: {exc}") from exc
         if purl.version and version:
@@ -575,13 +588,11 @@ def _resolve(query: dict[str, Any]) -> tuple[str, str, str | None]:
             else purl.name
         )
         return ecosystem, normalise_name(ecosystem, name), version or purl.version
-    if query.get("commit"):
+    if parsed.commit:
         raise QueryError("commit queries are not supported by this server")
-    ecosystem, raw_name = package.get("ecosystem"), package.get("name")
-    if not isinstance(ecosystem, str) or not isinstance(raw_name, str) or not raw_name:
+    ecosystem, raw_name = package.ecosystem, package.name
+    if not ecosystem or not raw_name:
         raise QueryError("package needs a name and an ecosystem (or a purl)")
-    if version is not None and not isinstance(version, str):
-        raise QueryError("version must be a string")
     return ecosystem, normalise_name(ecosystem, raw_name), version
 
 
@@ -589,9 +600,11 @@ def _token(offset: int) -> str:
     return base64.urlsafe_b64encode(str(offset).encode()).decode()
 
 
-def _offset(token: str | None) -> int:
+def _offset(token: Any) -> int:
     if not token:
         return 0
+    if not isinstance(token, str):  # resolve_query has refused it already; never trust that
+        raise QueryError("page_token: Input should be a valid string")
     try:
         return max(0, int(base64.urlsafe_b64decode(token.encode()).decode()))
     except ValueError as exc:
