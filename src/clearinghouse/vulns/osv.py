@@ -16,6 +16,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from clearinghouse.core.schemas import unstorable_text
+from clearinghouse.vulns.purls import PurlInvalid, parse_purl
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]*-[A-Za-z0-9._:-]+$")
 _TIMESTAMP = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$"
@@ -29,6 +30,16 @@ class Package(_Open):
     ecosystem: str = Field(min_length=1, max_length=80)
     name: str = Field(min_length=1, max_length=300)
     purl: str | None = Field(default=None, max_length=500)
+
+    @field_validator("purl")
+    @classmethod
+    def _purl(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                parse_purl(v)
+            except PurlInvalid as exc:
+                raise ValueError(f"{exc.detail} [purl_invalid]") from None
+        return v
 
 
 class Range(_Open):

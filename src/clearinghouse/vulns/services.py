@@ -15,7 +15,6 @@ from typing import Any
 from typing import cast as cast_type
 
 import orjson
-from packageurl import PackageURL
 from pydantic import ValidationError
 from sqlalchemy import String, Table, cast, delete, func, insert, or_, select, true, update
 from sqlalchemy import text as text_clause
@@ -47,6 +46,7 @@ from clearinghouse.vulns.models import (
     VulnerabilityReport,
 )
 from clearinghouse.vulns.osv import Record, canonical, deeper_than
+from clearinghouse.vulns.purls import PurlInvalid, parse_purl
 from clearinghouse.vulns.schemas import (
     TRIAGE_MOVES,
     CweOut,
@@ -572,28 +572,21 @@ def _resolve(query: dict[str, Any]) -> tuple[str, str, str | None]:
         raise QueryError(str(exc)) from None
     if package.purl:
         try:
-            purl = PackageURL.from_string(package.purl)
-        except ValueError as exc:
-            raise QueryError(f"invalid purl: {exc}") from exc
+            purl = parse_purl(package.purl)
+        except PurlInvalid as exc:
+            raise QueryError(exc.detail) from None
         if purl.version and version:
             raise QueryError("version specified in params and PURL query")
-        ecosystem = PURL_ECOSYSTEMS.get(purl.type)
-        if ecosystem is None:
+        pkg = formats.package_of(purl)
+        if pkg is None:
             raise QueryError(f"unsupported purl type {purl.type!r}")
-        name = (
-            f"{purl.namespace}/{purl.name}"
-            if purl.namespace and purl.type in ("golang", "npm")
-            else f"{purl.namespace}:{purl.name}"
-            if purl.namespace and purl.type == "maven"
-            else purl.name
-        )
+        ecosystem, name, _ = pkg
         return ecosystem, normalise_name(ecosystem, name), version or purl.version
     if parsed.commit:
         raise QueryError("commit queries are not supported by this server")
-    ecosystem, raw_name = package.ecosystem, package.name
-    if not ecosystem or not raw_name:
+    if not package.ecosystem or not package.name:
         raise QueryError("package needs a name and an ecosystem (or a purl)")
-    return ecosystem, normalise_name(ecosystem, raw_name), version
+    return package.ecosystem, normalise_name(package.ecosystem, package.name), version
 
 
 def _token(offset: int) -> str:
@@ -944,8 +937,9 @@ def _report_record(vuln_id: str, data: ReportCreate, now: datetime) -> dict[str,
     affected = []
     pkg = None
     if data.target.purl:
-        pkg = formats.package_from_purl(data.target.purl)
-        generic = data.target.purl.startswith("pkg:generic/")
+        purl = parse_purl(data.target.purl)  # PurlInvalid: code purl_invalid
+        pkg = formats.package_of(purl)
+        generic = purl.type == "generic"
         if pkg is None and not generic:
             raise InvalidInput(
                 f"target purl {data.target.purl!r} is not a purl of a known ecosystem "
