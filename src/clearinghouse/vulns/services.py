@@ -22,7 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from clearinghouse.accounts.models import OrgKind
-from clearinghouse.accounts.policy import Action, Principal, Target, authorize
+from clearinghouse.accounts.policy import Action, Principal, Target, authorize, can_see
 from clearinghouse.audit import services as audit
 from clearinghouse.core.clock import utcnow
 from clearinghouse.core.errors import ClearinghouseError, IllegalTransition, InvalidInput, NotFound
@@ -688,11 +688,39 @@ def _reporters(session: Session, vuln_ids: list[str]) -> dict[str, set[str]]:
     return out
 
 
+def _targets(session: Session, vulns: list[Vulnerability]) -> dict[str, Target]:
+    """The policy's view of each record (one query for the reporters of all of them)."""
+    reporters = _reporters(session, [v.id for v in vulns])
+    now = utcnow()
+    return {
+        v.id: Target(
+            "vuln",
+            v.id,
+            public=_is_public(v, now),
+            reporter_org_ids=frozenset(reporters.get(v.id, set())),
+        )
+        for v in vulns
+    }
+
+
 def _target(session: Session, vuln: Vulnerability) -> Target:
-    reporters = _reporters(session, [vuln.id]).get(vuln.id, set())
-    return Target(
-        "vuln", vuln.id, public=_is_public(vuln, utcnow()), reporter_org_ids=frozenset(reporters)
-    )
+    return _targets(session, [vuln])[vuln.id]
+
+
+def _visible_duplicate_of(
+    session: Session, p: Principal, vulns: list[Vulnerability]
+) -> dict[str, str]:
+    """record id → the id of the record it was merged into, only where the caller may see
+    that record: an id of another organisation's embargoed record must not reach a reporter
+    whose own report was merged into it."""
+    primary_ids = {v.duplicate_of for v in vulns if v.duplicate_of}
+    if not primary_ids:
+        return {}
+    primaries = session.scalars(
+        select(Vulnerability).where(Vulnerability.id.in_(sorted(primary_ids)))
+    ).all()
+    visible = {vid for vid, t in _targets(session, list(primaries)).items() if can_see(p, t)}
+    return {v.id: v.duplicate_of for v in vulns if v.duplicate_of in visible}
 
 
 def load_vuln(
@@ -737,7 +765,9 @@ def _kev_flags(session: Session, vuln_ids: list[str]) -> dict[str, list[KevEntry
     return out
 
 
-def _summary(vuln: Vulnerability, kev: bool) -> VulnSummaryOut:
+def _summary(vuln: Vulnerability, kev: bool, duplicate_of: str | None) -> VulnSummaryOut:
+    """The summary of a record; `duplicate_of` as the caller may see it
+    (`_visible_duplicate_of`), never the column as it is."""
     doc = vuln.record
     return VulnSummaryOut(
         id=vuln.id,
@@ -755,7 +785,7 @@ def _summary(vuln: Vulnerability, kev: bool) -> VulnSummaryOut:
         embargo_until=vuln.embargo_until,
         published=vuln.published,
         modified=vuln.modified,
-        duplicate_of=vuln.duplicate_of,
+        duplicate_of=duplicate_of,
     )
 
 
@@ -810,7 +840,10 @@ def list_vulns(
         )
     rows, next_cursor = paginate(session, query, Vulnerability.id, limit=limit, cursor=cursor)
     flags = _kev_flags(session, [v.id for v in rows])
-    return VulnPage(items=[_summary(v, v.id in flags) for v in rows], next_cursor=next_cursor)
+    links = _visible_duplicate_of(session, p, list(rows))
+    return VulnPage(
+        items=[_summary(v, v.id in flags, links.get(v.id)) for v in rows], next_cursor=next_cursor
+    )
 
 
 def _cwe_clause(cwe: str) -> Any:
@@ -848,7 +881,7 @@ def vuln_detail(session: Session, p: Principal, vuln_id: str) -> VulnOut:
     reports = session.scalars(
         select(VulnerabilityReport.id).where(VulnerabilityReport.vuln_id == vuln.id)
     ).all()
-    summary = _summary(vuln, bool(kev))
+    summary = _summary(vuln, bool(kev), _visible_duplicate_of(session, p, [vuln]).get(vuln.id))
     return VulnOut(
         **summary.model_dump(),
         details=vuln.details,
