@@ -93,7 +93,7 @@ def test_shared_alias_is_an_exact_duplicate(services: Services, tmp_path: Path) 
             )
         )
     )
-    import_file(services.db, path)
+    import_file(services.db, Principal.system(), path)
     with services.db.transaction() as s:
         ids = {v.source_id: v.id for v in s.scalars(select(Vulnerability))}
     scan(services, *ids.values())
@@ -126,7 +126,7 @@ def test_template_advisories_with_different_cves_are_not_near_duplicates(
         rec("PYSEC-2026-13", [], "RaggedCountSparseOutput"),  # no CVE yet: may be either
     )
     path.write_text("\n".join(json.dumps(r) for r in records))
-    import_file(services.db, path)
+    import_file(services.db, Principal.system(), path)
     with services.db.transaction() as s:
         ids = {v.source_id: v.id for v in s.scalars(select(Vulnerability))}
     scan(services, *ids.values())
@@ -211,7 +211,7 @@ def test_merge_is_deterministic_and_undo_restores_everything(
             }
         )
     )
-    import_file(services.db, path)
+    import_file(services.db, Principal.system(), path)
     a, b = report(services), report(services, title="again")
     with services.db.transaction() as s:
         published = s.scalar(
@@ -281,7 +281,7 @@ def test_a_merge_gathers_the_public_members_ids_as_aliases(
         + "\n"
         + json.dumps(rec("PYSEC-earlier", "2026-01-01T00:00:00Z"))
     )
-    import_file(services.db, path)
+    import_file(services.db, Principal.system(), path)
     with services.db.transaction() as s:
         m = dedup.merge(s, SYSTEM, ["GHSA-later", "PYSEC-earlier"])
         primary = vuln_detail(s, SYSTEM, m.primary_id)

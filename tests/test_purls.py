@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from clearinghouse.accounts.models import OrgKind, Role
+from clearinghouse.accounts.policy import Principal
 from clearinghouse.container import Services
 from clearinghouse.vulns.models import AffectedPackage, Vulnerability, VulnerabilityReport
 from clearinghouse.vulns.purls import PurlInvalid, parse_purl
@@ -108,7 +109,7 @@ def test_an_imported_record_with_a_malformed_purl_is_rejected_and_stores_nothing
     path.write_text(
         json.dumps(_osv("BAD-1", purl)) + "\n" + json.dumps(_osv("GOOD-1", "pkg:pypi/demo")) + "\n"
     )
-    result = import_file(services.db, path)
+    result = import_file(services.db, Principal.system(), path)
     assert result.created == 1 and len(result.rejected) == 1, result
     reason = result.rejected[0]["reason"]
     assert result.rejected[0]["source"] == "r.jsonl:1"
@@ -127,7 +128,7 @@ def test_a_cve5_record_with_a_malformed_package_url_is_rejected(
     bad["containers"]["cna"]["affected"][0]["packageURL"] = "pkg:pypi/%ff%fe"
     path = tmp_path / "cve.jsonl"
     path.write_text(json.dumps(bad) + "\n")
-    result = import_file(services.db, path, fmt="cve5")
+    result = import_file(services.db, Principal.system(), path, fmt="cve5")
     assert result.created == 0 and len(result.rejected) == 1
     assert "purl" in result.rejected[0]["reason"]
     assert _count(services, Vulnerability) == 0

@@ -135,7 +135,11 @@ def test_a_claimed_cwe_must_exist_once_the_cwe_list_is_loaded(
     from clearinghouse.vulns.services import import_cwe
     from tests.conftest import shared_data_dir
 
-    import_cwe(services.db, shared_data_dir() / "cwe" / "cwe-2000-comprehensive-dictionary.csv")
+    import_cwe(
+        services.db,
+        Principal.system(),
+        shared_data_dir() / "cwe" / "cwe-2000-comprehensive-dictionary.csv",
+    )
     r = client.post(
         "/api/v1/reports", json=report_body(claimed_cwe="CWE-99999"), headers=people["lab"].headers
     )
@@ -171,7 +175,7 @@ def test_triage_to_publication_makes_the_record_public(
     out = client.post(path, json={"status": "published"}, headers=coord).json()
     assert out["status"] == "published" and out["published"] is not None
     assert client.get(f"/v1/vulns/{vid}").status_code == 404
-    assert list(public_records(services.db)) == []
+    assert list(public_records(services.db, Principal.system())) == []
     out = client.post(path, json={"tlp": "CLEAR", "lift_embargo": True}, headers=coord).json()
     assert out["tlp"] == "CLEAR" and out["embargo_until"] is None
     public = client.get(f"/v1/vulns/{vid}").json()
@@ -183,7 +187,7 @@ def test_triage_to_publication_makes_the_record_public(
         v["id"]
         for v in client.get("/api/v1/vulns", headers=people["other"].headers).json()["items"]
     ] == [vid]
-    summary = dump(public_records(services.db), tmp_path / "dump")
+    summary = dump(public_records(services.db, Principal.system()), tmp_path / "dump")
     assert summary == {"ecosystems": 1, "records": 1}
     with zipfile.ZipFile(tmp_path / "dump" / "PyPI" / "all.zip") as z:
         assert z.namelist() == [f"{vid}.json"]
@@ -228,10 +232,10 @@ def test_nothing_non_public_reaches_dumps_or_unauthorised_listings(
             }
         )
     )
-    import_file(services.db, public)
+    import_file(services.db, Principal.system(), public)
     submit(client, people["lab"])  # embargoed, TLP:AMBER+STRICT, status new
     submit(client, people["vendor"], tlp="CLEAR", embargo_days=0)  # CLEAR but not published
-    dumped = dump(public_records(services.db), tmp_path / "d")
+    dumped = dump(public_records(services.db, Principal.system()), tmp_path / "d")
     with zipfile.ZipFile(tmp_path / "d" / "PyPI" / "all.zip") as z:
         assert z.namelist() == ["PYSEC-2099-1.json"]
     assert dumped["records"] == 1
@@ -338,7 +342,7 @@ def test_export_by_any_alias_through_api_and_cli(
             "--format",
             "stix",
         ],
-        env=cli_env,
+        env={**cli_env, "CLEARINGHOUSE_TOKEN": people["lab"].token},
         capture_output=True,
         text=True,
         timeout=120,
@@ -349,7 +353,7 @@ def test_export_by_any_alias_through_api_and_cli(
     ]
     proc = subprocess.run(
         [sys.executable, "-m", "clearinghouse", "vulns", "export", "NOPE-1"],
-        env=cli_env,
+        env={**cli_env, "CLEARINGHOUSE_TOKEN": people["lab"].token},
         capture_output=True,
         text=True,
         timeout=120,

@@ -297,6 +297,36 @@ def scan(session: Session, vuln_ids: list[str], index: NearDuplicateIndex | None
     return len(rows)
 
 
+def scan_records(
+    session: Session, p: Principal, vuln_ids: list[str], *, all_open: bool = False
+) -> dict[str, int]:
+    """A coordinator's scan (`vuln:merge`) of the named records, and with `all_open` of every
+    record in triage, with its audit event. Returns {scanned, candidates_created}."""
+    from clearinghouse.accounts.policy import authorize
+
+    authorize(p, Action.vuln_merge)
+    ids = list(dict.fromkeys(vuln_ids))
+    if all_open:
+        ids += session.scalars(
+            select(Vulnerability.id)
+            .where(Vulnerability.status.in_(("new", "triaged", "validated")))
+            .order_by(Vulnerability.id)
+        ).all()
+    ids = list(dict.fromkeys(ids))
+    if not ids:
+        raise InvalidInput("name records to scan, or pass --open", code="nothing_to_scan")
+    created = scan(session, ids)
+    audit.record(
+        session,
+        "vulns:dedup:scan",
+        actor=p.actor,
+        subject_type="vuln",
+        subject_id=None,
+        data={"scanned": len(ids), "candidates_created": created, "all_open": all_open},
+    )
+    return {"scanned": len(ids), "candidates_created": created}
+
+
 def list_candidates(
     session: Session, p: Principal, *, vuln_id: str | None = None, state: str = "open"
 ) -> list[CandidateOut]:

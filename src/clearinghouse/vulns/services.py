@@ -372,23 +372,43 @@ def _canonical_records(path: Path, fmt: str) -> Iterator[tuple[str, dict[str, An
                 yield source, None, _reason(exc)
 
 
+def _audit_import(
+    session: Session, p: Principal, path: Path, fmt: str, outcomes: list[str]
+) -> None:
+    """The audit event of one import transaction: who imported how many records from what."""
+    audit.record(
+        session,
+        "vulns:records:import",
+        actor=p.actor,
+        subject_type="import",
+        subject_id=None,
+        data={
+            "file": path.name[:200],
+            "format": fmt,
+            **{k: outcomes.count(k) for k in ("created", "updated", "unchanged")},
+        },
+    )
+
+
 def import_file(
     db: Database,
+    p: Principal,
     path: Path,
     on_record: Callable[[ImportResult], None] | None = None,
     *,
     fmt: str = "osv",
 ) -> ImportResult:
     """Import every record of a file, IMPORT_BATCH records per transaction (one per record if
-    the database refuses a batch). A malformed record (or, for CSAF and CVE 5, a document that
-    fails its format's validation) is reported with its reason and skipped; it never leaves
-    anything behind."""
+    the database refuses a batch), each with its audit event. A malformed record (or, for
+    CSAF and CVE 5, a document that fails its format's validation) is reported with its reason
+    and skipped; it never leaves anything behind. Coordinators only (`vuln:import`)."""
+    authorize(p, Action.vuln_import)
     if fmt not in FORMATS:
         raise InvalidInput(
             f"unknown format {fmt!r}; one of {', '.join(FORMATS)}", code="format_unsupported"
         )
     if fmt == "kev":
-        return import_kev(db, path, on_record)
+        return import_kev(db, p, path, on_record)
     result = ImportResult()
     pending: list[tuple[str, dict[str, Any]]] = []
 
@@ -401,12 +421,15 @@ def import_file(
         try:
             with db.transaction() as session:
                 outcomes = upsert_batch(session, [d for _, d in pending], origin=fmt)
+                _audit_import(session, p, path, fmt, outcomes)
         except SQLAlchemyError:
             outcomes = []
             for source, doc in pending:
                 try:
                     with db.transaction() as session:
-                        outcomes.append(upsert(session, doc, origin=fmt))
+                        outcome = upsert(session, doc, origin=fmt)
+                        _audit_import(session, p, path, fmt, [outcome])
+                    outcomes.append(outcome)
                 except (SQLAlchemyError, ClearinghouseError) as exc:
                     result.rejected.append({"source": source, "reason": _reason(exc)})
         for outcome in outcomes:
@@ -432,10 +455,14 @@ def import_file(
 
 
 def import_kev(
-    db: Database, path: Path, on_record: Callable[[ImportResult], None] | None = None
+    db: Database,
+    p: Principal,
+    path: Path,
+    on_record: Callable[[ImportResult], None] | None = None,
 ) -> ImportResult:
     """Import CISA's KEV catalog (its JSON feed). Entries are keyed by CVE; an entry whose
-    content is unchanged is counted as such."""
+    content is unchanged is counted as such. Coordinators only (`vuln:import`)."""
+    authorize(p, Action.vuln_import)
     result = ImportResult()
     for item in read_records(path):
         if item.error is not None:
@@ -462,6 +489,15 @@ def import_kev(
                         for key, value in entry.items():
                             setattr(existing, key, value)
                         outcome = "updated"
+                    if outcome != "unchanged":
+                        audit.record(
+                            session,
+                            f"vulns:kev:{'create' if outcome == 'created' else 'update'}",
+                            actor=p.actor,
+                            subject_type="kev_entry",
+                            subject_id=entry["cve_id"],
+                            data={"file": path.name[:200]},
+                        )
             except (FormatError, ClearinghouseError) as exc:
                 result.rejected.append({"source": source, "reason": _reason(exc)})
                 continue
@@ -471,8 +507,10 @@ def import_kev(
     return result
 
 
-def import_cwe(db: Database, path: Path) -> ImportResult:
-    """Load MITRE's CWE list (the CSV that cwe.mitre.org publishes) into `cwe_entries`."""
+def import_cwe(db: Database, p: Principal, path: Path) -> ImportResult:
+    """Load MITRE's CWE list (the CSV that cwe.mitre.org publishes) into `cwe_entries`, in one
+    transaction with its audit event. Coordinators only (`vuln:import`)."""
+    authorize(p, Action.vuln_import)
     result = ImportResult()
     with path.open(encoding="utf-8", newline="") as fh, db.transaction() as session:
         reader = csv.DictReader(fh)
@@ -500,6 +538,14 @@ def import_cwe(db: Database, path: Path) -> ImportResult:
                 for k, v in values.items():
                     setattr(entry, k, v)
                 result.updated += 1
+        audit.record(
+            session,
+            "vulns:cwe:import",
+            actor=p.actor,
+            subject_type="import",
+            subject_id=None,
+            data={"file": path.name[:200], **result.as_dict(), "rejected": len(result.rejected)},
+        )
     return result
 
 
@@ -1185,8 +1231,15 @@ def export_vuln(session: Session, p: Principal, vuln_id: str, fmt: str) -> dict[
     return export.to_stix(record, tlp=vuln.tlp)
 
 
-def public_records(db: Database, batch: int = 1000) -> Iterator[dict[str, Any]]:
-    """Every record the public may see, in id order, read in batches (for dumps)."""
+def public_records(db: Database, p: Principal, batch: int = 1000) -> Iterator[dict[str, Any]]:
+    """Every record the public may see, in id order, read in batches (for dumps, in osv.dev's
+    layout: public records only, whoever asks). The caller is authorised before the first
+    record is read (not lazily, at the first iteration)."""
+    authorize(p, Action.vuln_read, Target("vuln", None, public=True))
+    return _public_records(db, batch)
+
+
+def _public_records(db: Database, batch: int) -> Iterator[dict[str, Any]]:
     last = ""
     while True:
         with db.transaction() as session:
