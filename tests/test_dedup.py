@@ -25,6 +25,7 @@ from clearinghouse.vulns.models import DuplicateCandidate, Vulnerability, Vulner
 from clearinghouse.vulns.schemas import ReportCreate, VulnTriage
 from clearinghouse.vulns.services import import_file, submit_report, triage, vuln_detail
 from clearinghouse.workers.runner import Worker
+from tests.support.reports import post_report
 from tests.support.world import World
 
 SYSTEM = Principal.system()
@@ -325,15 +326,8 @@ def test_a_reporter_never_learns_the_id_of_a_record_it_may_not_see_through_dupli
     a_member = world.member(org_a, OrgKind.vendor, Role.member)
     b_member = world.member(org_b, OrgKind.vendor, Role.member)
     coord = world.member(world.org(OrgKind.coordinator), OrgKind.coordinator, Role.member)
-    body = {
-        "title": "Heap overflow in tinyparse header parsing",
-        "description": "tinyparse copies the header name into a fixed 64 byte heap buffer.",
-        "provenance": {"kind": "human"},
-        "target": {"purl": "pkg:pypi/tinyparse@2.4.0"},
-        "claimed_cwe": "CWE-787",
-    }
-    b_vid = client.post("/api/v1/reports", json=body, headers=b_member.headers).json()["vuln_id"]
-    a_vid = client.post("/api/v1/reports", json=body, headers=a_member.headers).json()["vuln_id"]
+    b_vid = post_report(client, b_member)
+    a_vid = post_report(client, a_member)
     merged = client.post("/api/v1/merges", json={"vuln_ids": [a_vid, b_vid]}, headers=coord.headers)
     assert merged.status_code == 201 and merged.json()["primary_id"] == b_vid, merged.text
 

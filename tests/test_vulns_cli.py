@@ -31,6 +31,7 @@ from clearinghouse.vulns.models import (
     Vulnerability,
     VulnerabilityReport,
 )
+from tests.support.reports import post_report
 from tests.support.world import Member, World
 
 
@@ -51,17 +52,7 @@ def setup(client: TestClient, world: World, tmp_path: Path) -> dict[str, Any]:
     coord_org = world.org(OrgKind.coordinator)
     lab = world.member(world.org(OrgKind.lab), OrgKind.lab, Role.admin)
     coordinator = world.member(coord_org, OrgKind.coordinator, Role.member)
-    body = {
-        "title": "Heap overflow in tinyparse header parsing",
-        "description": "tinyparse copies the header name into a fixed 64 byte heap buffer.",
-        "provenance": {"kind": "human"},
-        "target": {"purl": "pkg:pypi/tinyparse@2.4.0"},
-        "claimed_cwe": "CWE-787",
-    }
-    ids = [
-        client.post("/api/v1/reports", json=body, headers=lab.headers).json()["vuln_id"]
-        for _ in range(2)
-    ]
+    ids = [post_report(client, lab) for _ in range(2)]
     osv = tmp_path / "osv.jsonl"
     osv.write_text(
         json.dumps(
