@@ -192,3 +192,29 @@ def test_a_coordinator_token_imports_scans_and_merges(
     assert (
         "vulns:records:import" in tags and "vulns:cwe:import" in tags and "vulns:dedup:scan" in tags
     )
+
+
+@pytest.mark.parametrize("bad", ["\udcff", "CH-2026-\udc80"])
+def test_arguments_no_database_can_store_are_refused_not_a_traceback(
+    cli: Any, services: Services, setup: dict[str, Any], bad: str
+) -> None:
+    """Bytes that are not UTF-8 in argv reach Python as lone surrogates, which no database
+    driver can encode: they must be a clean refusal (exit 1, a code), not a crash."""
+    token = setup["coordinator"].token
+    before = state(services)
+    for args, code in (
+        (["show", bad], "not_found"),
+        (["export", bad], "not_found"),
+        (["triage", bad, "--status", "triaged"], "not_found"),
+        (["merge", bad, setup["ids"][0]], "not_found"),
+        (["unmerge", bad], "not_found"),
+        (["reject-candidate", bad], "not_found"),
+        (["candidates", "--vuln-id", bad], "filter_invalid"),
+        (["list", "--package", bad], "filter_invalid"),
+        (["list", "--ecosystem", bad], "filter_invalid"),
+        (["dedup", bad], "not_found"),
+    ):
+        result = cli(token, *args)
+        assert result.exit_code == 1, (args, result.output, result.exception)
+        assert code in result.stderr, (args, result.stderr)
+    assert state(services) == before

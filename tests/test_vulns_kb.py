@@ -452,3 +452,27 @@ def test_the_triage_queue_from_the_cli(
     assert cli("other", "list")["items"] == []
     shown = cli("lab", "show", rep["vuln_id"])
     assert shown["cwe_ids"] == ["CWE-787"] and shown["reports"] == [rep["id"]]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "q=a%00b",
+        "ecosystem=Py%00PI",
+        "package=de%00mo",
+        "ecosystem=PyPI&package=%ED%A0%80",
+        "q=%ED%A0%80",
+        "cwe=CWE-1%00",
+        "cursor=%00",
+    ],
+)
+def test_unstorable_text_in_listing_parameters_is_refused_not_a_500(
+    client: TestClient, people: dict[str, Member], query: str
+) -> None:
+    """A NUL, or a lone surrogate, in a filter reached the database: PostgreSQL refuses NUL in
+    text, and neither backend can encode a surrogate."""
+    r = client.get(f"/api/v1/vulns?{query}", headers=people["coordinator"].headers)
+    assert r.status_code in (200, 422), (query, r.status_code, r.text[:300])
+    if r.status_code == 422:
+        codes = ("invalid_request", "cursor_invalid", "filter_invalid", "search_empty")
+        assert r.json()["code"] in codes, r.text

@@ -303,9 +303,10 @@ def scan_records(
     """A coordinator's scan (`vuln:merge`) of the named records, and with `all_open` of every
     record in triage, with its audit event. Returns {scanned, candidates_created}."""
     from clearinghouse.accounts.policy import authorize
+    from clearinghouse.vulns.services import known_id
 
     authorize(p, Action.vuln_merge)
-    ids = list(dict.fromkeys(vuln_ids))
+    ids = list(dict.fromkeys(known_id("vulnerability", v) for v in vuln_ids))
     if all_open:
         ids += session.scalars(
             select(Vulnerability.id)
@@ -331,8 +332,11 @@ def list_candidates(
     session: Session, p: Principal, *, vuln_id: str | None = None, state: str = "open"
 ) -> list[CandidateOut]:
     from clearinghouse.accounts.policy import authorize
+    from clearinghouse.vulns.services import filter_text
 
     authorize(p, Action.vuln_merge)
+    filter_text("vuln_id", vuln_id)
+    filter_text("state", state)
     query = select(DuplicateCandidate).where(DuplicateCandidate.state == state)
     if vuln_id:
         query = query.where(
@@ -346,7 +350,11 @@ def reject_candidate(session: Session, p: Principal, candidate_id: str) -> Candi
     from clearinghouse.accounts.policy import authorize
 
     authorize(p, Action.vuln_merge)
-    c = session.get(DuplicateCandidate, candidate_id, with_for_update=True)
+    from clearinghouse.vulns.services import known_id
+
+    c = session.get(
+        DuplicateCandidate, known_id("duplicate candidate", candidate_id), with_for_update=True
+    )
     if c is None:
         raise NotFound(f"no duplicate candidate with id {candidate_id!r}")
     if c.state != "open":
@@ -460,9 +468,9 @@ def merge(session: Session, p: Principal, vuln_ids: list[str], note: str = "") -
 
 
 def undo_merge(session: Session, p: Principal, merge_id: str) -> MergeOut:
-    from clearinghouse.vulns.services import _touch, load_vuln
+    from clearinghouse.vulns.services import _touch, known_id, load_vuln
 
-    m = session.get(Merge, merge_id, with_for_update=True)
+    m = session.get(Merge, known_id("merge", merge_id), with_for_update=True)
     if m is None:
         raise NotFound(f"no merge with id {merge_id!r}")
     primary = load_vuln(session, p, m.primary_id, Action.vuln_merge, for_update=True)

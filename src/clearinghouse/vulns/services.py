@@ -29,7 +29,7 @@ from clearinghouse.core.errors import ClearinghouseError, IllegalTransition, Inv
 from clearinghouse.core.ids import new_id
 from clearinghouse.core.memory import collector_paused
 from clearinghouse.core.pagination import Page, paginate
-from clearinghouse.core.schemas import check_storable
+from clearinghouse.core.schemas import check_storable, unstorable_text
 from clearinghouse.storage import jobs
 from clearinghouse.storage.db import Database
 from clearinghouse.storage.vault import Vault
@@ -66,6 +66,21 @@ from clearinghouse.vulns.schemas import (
 
 PAGE_SIZE = 1000
 BATCH_MAX = 1000
+
+
+def known_id(kind: str, value: str) -> str:
+    """`value` as an id to look up, or NotFound when it holds what no stored id can (NUL, lone
+    surrogates, as non-UTF-8 bytes in argv become): the database driver would fail on it."""
+    if unstorable_text(value) is not None:
+        raise NotFound(f"no {kind} with that id")
+    return value
+
+
+def filter_text(name: str, value: str | None) -> str | None:
+    """A text filter, refused (`filter_invalid`) when no database could compare it."""
+    if value is not None and (reason := unstorable_text(value)) is not None:
+        raise InvalidInput(f"{name}: {reason}", code="filter_invalid")
+    return value
 
 
 def normalise_name(ecosystem: str, name: str) -> str:
@@ -691,6 +706,8 @@ def querybatch(
 
 
 def get_public(session: Session, vuln_id: str) -> dict[str, Any] | None:
+    if unstorable_text(vuln_id) is not None:
+        return None
     vuln = session.scalar(
         select(Vulnerability)
         .join(VulnerabilityAlias, VulnerabilityAlias.vuln_id == Vulnerability.id)
@@ -773,6 +790,7 @@ def load_vuln(
     session: Session, p: Principal, vuln_id: str, action: Action, *, for_update: bool = False
 ) -> Vulnerability:
     """A record by our id, its source id or any alias; NotFound if the caller may not see it."""
+    known_id("vulnerability", vuln_id)
     query = (
         select(Vulnerability)
         .join(VulnerabilityAlias, VulnerabilityAlias.vuln_id == Vulnerability.id)
@@ -863,6 +881,8 @@ def list_vulns(
     cursor: str | None = None,
 ) -> VulnPage:
     """Records the caller may see, filtered and searched, a page at a time (by id)."""
+    for name, value in (("q", q), ("ecosystem", ecosystem), ("package", package), ("cwe", cwe)):
+        filter_text(name, value)
     query = select(Vulnerability).where(_visible_clause(p))
     if q:
         query = query.where(_search_clause(session, q))
@@ -1171,7 +1191,7 @@ def list_reports(
 
 
 def get_report(session: Session, p: Principal, report_id: str) -> ReportOut:
-    report = session.get(VulnerabilityReport, report_id)
+    report = session.get(VulnerabilityReport, known_id("vuln_report", report_id))
     if report is None:
         raise NotFound(f"no vuln_report with id {report_id!r}")
     authorize(
