@@ -25,6 +25,11 @@ RECORDS = [
     ("GO-2026-1", "Go", "example.com/mod", "SEMVER", "1.2.3"),
     ("MAVEN-2026-1", "Maven", "org.example:lib", "ECOSYSTEM", "3.1"),
     ("DEB-2026-1", "Debian:12", "openssl", "ECOSYSTEM", "3.0.11-1"),
+    ("NUGET-2026-1", "NuGet", "Some.Lib", "ECOSYSTEM", "2.0.0"),
+    ("GEM-2026-1", "RubyGems", "rack", "ECOSYSTEM", "2.0"),
+    ("ALPINE-2026-1", "Alpine:v3.19", "busybox", "ECOSYSTEM", "1.36.1-r1"),
+    ("COMPOSER-2026-1", "Packagist", "vendor/pkg", "ECOSYSTEM", "2.0"),
+    ("CRATE-2026-1", "crates.io", "serde", "SEMVER", "1.0.1"),
 ]
 
 
@@ -205,6 +210,20 @@ def test_the_get_routes_answer_osv_errors_for_bad_parameters(
     assert client.get("/v1/vulns/CVE-2026-0").json()["id"] == "PYSEC-2026-1"
 
 
+@pytest.mark.parametrize("version", ["1" * 5000, "0" * 5000, "1." + "9" * 5000, "", " ", "x" * 300])
+def test_hostile_versions_in_every_seeded_ecosystem_never_5xx(
+    client: TestClient, seeded: Services, version: str
+) -> None:
+    """A version of 5,000 digits made PEP 440 and RubyGems parsing raise ValueError (Python's
+    limit on integer conversion), and an empty NuGet version a TypeError in the comparison:
+    both were 500s on the anonymous API."""
+    for _, eco, name, _, _ in RECORDS:
+        q = {"package": {"name": name, "ecosystem": eco}, "version": version}
+        for route, body in (("query", q), ("querybatch", {"queries": [q]})):
+            r = client.post(f"/v1/{route}", json=body)
+            check(r, route, body)
+
+
 # --- the property-based fuzz ---------------------------------------------------------------
 
 HOSTILE_SCALARS = st.sampled_from(
@@ -224,6 +243,11 @@ HOSTILE_SCALARS = st.sampled_from(
         "\x1b[2J\x07\x7f",
         "x" * 100_000,
         "0" * 5000,
+        "1" * 5000,
+        "NuGet",
+        "RubyGems",
+        "rack",
+        "Some.Lib",
         "pkg:pypi/demo@1.0",
         "pkg:pypi/%ff%fe@1",
         "pkg:npm/%40scope/@1",
