@@ -632,22 +632,31 @@ def _resolve(query: dict[str, Any]) -> tuple[str, str, str | None]:
     except ValueError as exc:
         raise QueryError(str(exc)) from None
     if package.purl:
-        try:
-            purl = parse_purl(package.purl)
-        except PurlInvalid as exc:
-            raise QueryError(exc.detail) from None
-        if purl.version and version:
+        ecosystem, name, purl_version = _purl_package(package.purl)
+        if purl_version and version:
             raise QueryError("version specified in params and PURL query")
-        pkg = formats.package_of(purl)
-        if pkg is None:
-            raise QueryError(f"unsupported purl type {purl.type!r}")
-        ecosystem, name, _ = pkg
-        return ecosystem, normalise_name(ecosystem, name), version or purl.version
+        return ecosystem, name, version or purl_version
     if parsed.commit:
         raise QueryError("commit queries are not supported by this server")
     if not package.ecosystem or not package.name:
         raise QueryError("package needs a name and an ecosystem (or a purl)")
     return package.ecosystem, normalise_name(package.ecosystem, package.name), version
+
+
+@functools.lru_cache(maxsize=20_000)
+def _purl_package(text: str) -> tuple[str, str, str | None]:
+    """(ecosystem, normalised name, version) of a query's purl, checked once per distinct
+    purl (scanners repeat them; the check is most of a purl query's cost). Purls are at most
+    500 characters (`purls.MAX_LENGTH`), so the cache stays small; refusals are not cached."""
+    try:
+        purl = parse_purl(text)
+    except PurlInvalid as exc:
+        raise QueryError(exc.detail) from None
+    pkg = formats.package_of(purl)
+    if pkg is None:
+        raise QueryError(f"unsupported purl type {purl.type!r}")
+    ecosystem, name, version = pkg
+    return ecosystem, normalise_name(ecosystem, name), version
 
 
 def _token(offset: int) -> str:
