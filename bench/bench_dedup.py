@@ -33,6 +33,7 @@ from sqlalchemy import select
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine
 
+from clearinghouse.accounts.policy import Principal
 from clearinghouse.storage import migrate
 from clearinghouse.storage.db import Database
 from clearinghouse.vulns import dedup
@@ -93,7 +94,7 @@ def quality(tmp: Path) -> None:
     db = Database(f"sqlite:///{tmp}/quality.db")
     migrate.upgrade(db)
     for name in FILES:
-        import_file(db, DATA / name)
+        import_file(db, Principal.system(), DATA / name)
     with db.transaction() as s:
         ids = dict(s.execute(select(Vulnerability.id, Vulnerability.source_id)).all())
     t = time.perf_counter()

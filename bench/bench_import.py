@@ -22,6 +22,7 @@ from sqlalchemy.engine import make_url
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine, median
 
+from clearinghouse.accounts.policy import Principal
 from clearinghouse.storage import migrate
 from clearinghouse.storage.db import Database
 from clearinghouse.vulns.services import import_file
@@ -56,7 +57,7 @@ def import_rate(url: str) -> tuple[int, float]:
     t = time.perf_counter()
     n = 0
     for path in FILES:
-        result = import_file(db, path)
+        result = import_file(db, Principal.system(), path)
         assert not result.rejected, result.rejected[:3]
         n += result.created
     rate = n / (time.perf_counter() - t)

@@ -28,6 +28,7 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine, median
 
+from clearinghouse.accounts.policy import Principal
 from clearinghouse.storage import migrate
 from clearinghouse.storage.db import Database
 from clearinghouse.vulns.services import import_file
@@ -117,7 +118,7 @@ def main() -> None:
     db = Database(db_url)
     migrate.upgrade(db)
     for name in FILES:
-        import_file(db, DATA / name)
+        import_file(db, Principal.system(), DATA / name)
     db.dispose()
     qs = queries()
     single = (

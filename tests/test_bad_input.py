@@ -49,6 +49,10 @@ def _submission_body(people: dict, **over: object) -> dict:
     [
         ({"planned_release_at": "2020-01-01T00:00:00Z"}, "release_in_past"),
         ({"planned_release_at": "2030-01-01T00:00:00"}, "invalid_request"),  # no timezone
+        # parse, but lie outside what converts to UTC (each once answered 500)
+        ({"planned_release_at": "9999-12-31T23:59:59-14:00"}, "invalid_request"),
+        ({"planned_release_at": "0001-01-01T00:00:00+14:00"}, "invalid_request"),
+        ({"planned_release_at": "9500-01-01T00:00:00Z"}, "invalid_request"),
         ({"api_key": None}, "invalid_request"),  # endpoint without key
         ({"weights_digest": "sha256:" + "a" * 64}, "invalid_request"),  # both access methods
         ({"endpoint_url": None, "api_key": None, "weights_digest": "md5:abc"}, "invalid_request"),
@@ -272,3 +276,32 @@ def test_reference_model_urls_follow_the_endpoint_rules(
     assert r.status_code == 422 and r.json()["code"] == "endpoint_refused", r.text
     assert _audit_count(world) == before
     assert "secret" not in r.text
+
+
+def test_the_cli_refuses_a_release_date_out_of_range_without_a_traceback(
+    cli_env: dict[str, str], world: World, people: dict
+) -> None:
+    """The CLI converted `--release` to UTC itself, before the schema's bounds: a time that
+    does not exist in UTC was an OverflowError and a traceback."""
+    import subprocess
+    import sys
+
+    before = _audit_count(world)
+    proc = subprocess.run(
+        [
+            sys.executable, "-m", "clearinghouse", "submissions", "create",
+            "--agreement", people["agr"], "--model", "m", "--version", "1",
+            "--release", "9999-12-31T23:59:59-1400", "--evaluator", people["ev"],
+            "--endpoint", "http://127.0.0.1:9/v1", "--api-key-file", "-", "--json",
+        ],
+        env={**cli_env, "CLEARINGHOUSE_TOKEN": people["lab_m"].token},
+        input="sk-very-secret-value-123\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr and "1900-01-01" in proc.stderr, proc.stderr
+    assert _audit_count(world) == before
+    with world.services.db.transaction() as s:
+        assert s.scalar(select(func.count()).select_from(Submission)) == 0

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from clearinghouse.accounts.models import OrgKind, Role
@@ -22,6 +25,8 @@ from clearinghouse.vulns.models import DuplicateCandidate, Vulnerability, Vulner
 from clearinghouse.vulns.schemas import ReportCreate, VulnTriage
 from clearinghouse.vulns.services import import_file, submit_report, triage, vuln_detail
 from clearinghouse.workers.runner import Worker
+from tests.support.reports import post_report
+from tests.support.world import World
 
 SYSTEM = Principal.system()
 REPORTER = Principal(None, None, OrgKind.vendor, Role.member, is_system=True)
@@ -89,7 +94,7 @@ def test_shared_alias_is_an_exact_duplicate(services: Services, tmp_path: Path) 
             )
         )
     )
-    import_file(services.db, path)
+    import_file(services.db, Principal.system(), path)
     with services.db.transaction() as s:
         ids = {v.source_id: v.id for v in s.scalars(select(Vulnerability))}
     scan(services, *ids.values())
@@ -122,7 +127,7 @@ def test_template_advisories_with_different_cves_are_not_near_duplicates(
         rec("PYSEC-2026-13", [], "RaggedCountSparseOutput"),  # no CVE yet: may be either
     )
     path.write_text("\n".join(json.dumps(r) for r in records))
-    import_file(services.db, path)
+    import_file(services.db, Principal.system(), path)
     with services.db.transaction() as s:
         ids = {v.source_id: v.id for v in s.scalars(select(Vulnerability))}
     scan(services, *ids.values())
@@ -207,7 +212,7 @@ def test_merge_is_deterministic_and_undo_restores_everything(
             }
         )
     )
-    import_file(services.db, path)
+    import_file(services.db, Principal.system(), path)
     a, b = report(services), report(services, title="again")
     with services.db.transaction() as s:
         published = s.scalar(
@@ -277,7 +282,7 @@ def test_a_merge_gathers_the_public_members_ids_as_aliases(
         + "\n"
         + json.dumps(rec("PYSEC-earlier", "2026-01-01T00:00:00Z"))
     )
-    import_file(services.db, path)
+    import_file(services.db, Principal.system(), path)
     with services.db.transaction() as s:
         m = dedup.merge(s, SYSTEM, ["GHSA-later", "PYSEC-earlier"])
         primary = vuln_detail(s, SYSTEM, m.primary_id)
@@ -305,3 +310,81 @@ def test_a_reviewer_may_reject_a_candidate(services: Services) -> None:
         dedup.reject_candidate(s, SYSTEM, cand.id)
     scan(services, a, b)  # a later scan does not reopen a decided pair
     assert pair(a, b, "package_range_cwe") not in candidates(services)
+
+
+def test_a_reporter_never_learns_the_id_of_a_record_it_may_not_see_through_duplicate_of(
+    client: TestClient,
+    services: Services,
+    world: World,
+    cli_env: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    """Org A's report is merged into org B's embargoed record. A may still read its own record
+    (now a duplicate), but on no read path may B's id reach it: REST get, list and search,
+    every export format, the CLI, the public OSV API and the dump. A coordinator sees it."""
+    org_a, org_b = world.org(OrgKind.vendor), world.org(OrgKind.vendor)
+    a_member = world.member(org_a, OrgKind.vendor, Role.member)
+    b_member = world.member(org_b, OrgKind.vendor, Role.member)
+    coord = world.member(world.org(OrgKind.coordinator), OrgKind.coordinator, Role.member)
+    b_vid = post_report(client, b_member)
+    a_vid = post_report(client, a_member)
+    merged = client.post("/api/v1/merges", json={"vuln_ids": [a_vid, b_vid]}, headers=coord.headers)
+    assert merged.status_code == 201 and merged.json()["primary_id"] == b_vid, merged.text
+
+    seen: list[str] = []
+    mine = client.get(f"/api/v1/vulns/{a_vid}", headers=a_member.headers)
+    assert mine.status_code == 200 and mine.json()["status"] == "duplicate"
+    assert mine.json()["duplicate_of"] is None
+    seen.append(mine.text)
+    for query in ("", "?q=tinyparse", "?status=duplicate", "?ecosystem=PyPI&package=tinyparse"):
+        listing = client.get(f"/api/v1/vulns{query}", headers=a_member.headers)
+        assert [v["id"] for v in listing.json()["items"]] == [a_vid], (query, listing.text)
+        assert listing.json()["items"][0]["duplicate_of"] is None
+        seen.append(listing.text)
+    for fmt in ("osv", "csaf", "csaf-vex", "stix"):
+        r = client.get(f"/api/v1/vulns/{a_vid}/export?format={fmt}", headers=a_member.headers)
+        assert r.status_code == 200, (fmt, r.text)
+        seen.append(r.text)
+    assert client.get(f"/api/v1/vulns/{b_vid}", headers=a_member.headers).status_code == 404
+    seen += [
+        client.post("/v1/query", json={"package": {"purl": "pkg:pypi/tinyparse@2.4.0"}}).text,
+        client.get("/v1/vulns?modified_since=2000-01-01T00:00:00Z").text,
+        client.get(f"/v1/vulns/{a_vid}").text,
+    ]
+    env = {**cli_env, "CLEARINGHOUSE_TOKEN": a_member.token}
+    for args in (["show", a_vid], ["list"], ["export", a_vid, "--format", "csaf"]):
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "clearinghouse",
+                "vulns",
+                *args,
+                *(["--json"] if args[0] != "export" else []),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert proc.returncode == 0, (args, proc.stderr)
+        seen.append(proc.stdout)
+    proc = subprocess.run(
+        [sys.executable, "-m", "clearinghouse", "vulns", "dump", str(tmp_path / "d"), "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    seen += [proc.stdout, proc.stderr]
+    seen += [p.read_bytes().decode("latin-1") for p in (tmp_path / "d").rglob("*") if p.is_file()]
+    leaks = [text[:300] for text in seen if b_vid in text]
+    assert not leaks, leaks
+    # The coordinator may see both, and does see the link.
+    coord_view = client.get(f"/api/v1/vulns/{a_vid}", headers=coord.headers).json()
+    assert coord_view["duplicate_of"] == b_vid
+    coord_list = client.get("/api/v1/vulns?status=duplicate", headers=coord.headers).json()
+    assert [v["duplicate_of"] for v in coord_list["items"]] == [b_vid]
+    # B, the primary's reporter, sees its own record and nothing of A's.
+    b_view = client.get(f"/api/v1/vulns/{b_vid}", headers=b_member.headers).json()
+    assert a_vid not in json.dumps(b_view)

@@ -20,6 +20,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from clearinghouse.accounts.policy import Principal
 from clearinghouse.container import Services
 from clearinghouse.core.clock import utcnow
 from clearinghouse.vulns.models import AffectedPackage, Vulnerability, VulnerabilityAlias
@@ -66,13 +67,13 @@ def test_import_is_idempotent_and_updates_only_newer(services: Services, tmp_pat
     f = write_jsonl(
         tmp_path / "a.jsonl", [record("PYSEC-1", aliases=["CVE-2026-1"]), record("PYSEC-2")]
     )
-    assert import_file(services.db, f).as_dict() == {
+    assert import_file(services.db, Principal.system(), f).as_dict() == {
         "created": 2,
         "updated": 0,
         "unchanged": 0,
         "rejected": [],
     }
-    assert import_file(services.db, f).as_dict() == {
+    assert import_file(services.db, Principal.system(), f).as_dict() == {
         "created": 0,
         "updated": 0,
         "unchanged": 2,
@@ -85,7 +86,7 @@ def test_import_is_idempotent_and_updates_only_newer(services: Services, tmp_pat
             record("PYSEC-2", modified="2025-01-01T00:00:00Z", fixed="9.9"),
         ],
     )
-    assert import_file(services.db, newer).as_dict() == {
+    assert import_file(services.db, Principal.system(), newer).as_dict() == {
         "created": 0,
         "updated": 1,
         "unchanged": 1,
@@ -103,6 +104,16 @@ def test_import_is_idempotent_and_updates_only_newer(services: Services, tmp_pat
     [
         ({"modified": "2026-01-01T00:00:00Z"}, "id"),
         ({"id": "X-1", "modified": "yesterday"}, "modified"),
+        # the timestamp's shape, but no such day: it once aborted the whole import
+        ({"id": "X-1", "modified": "2026-02-30T00:00:00Z"}, "modified"),
+        (
+            {"id": "X-1", "modified": "2026-01-01T00:00:00Z", "published": "0000-01-01T00:00:00Z"},
+            "published",
+        ),
+        (
+            {"id": "X-1", "modified": "2026-01-01T00:00:00Z", "withdrawn": "2026-01-01T25:00:00Z"},
+            "withdrawn",
+        ),
         (
             {
                 "id": "X-1",
@@ -162,10 +173,23 @@ def test_malformed_records_are_rejected_with_a_reason_and_store_nothing(
     services: Services, tmp_path: Path, bad: object, reason: str
 ) -> None:
     f = write_jsonl(tmp_path / "bad.jsonl", [bad, record("GOOD-1")])
-    result = import_file(services.db, f)
+    result = import_file(services.db, Principal.system(), f)
     assert result.created == 1 and len(result.rejected) == 1
     assert result.rejected[0]["source"] == "bad.jsonl:1" and reason in result.rejected[0]["reason"]
     assert count(services, Vulnerability) == 1 and count(services, VulnerabilityAlias) == 2
+
+
+@pytest.mark.parametrize(
+    "when", ["9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00", "0999-01-01T00:00:00Z"]
+)
+def test_csaf_and_cve5_timestamps_out_of_range_are_format_errors(when: str) -> None:
+    """The CSAF and CVE 5 converters read their documents' times through `osv_timestamp`;
+    a time that does not exist in UTC was an OverflowError that aborted the import."""
+    from clearinghouse.vulns.formats import FormatError, osv_timestamp
+
+    with pytest.raises(FormatError, match="in range"):
+        osv_timestamp(when)
+    assert osv_timestamp("2026-01-01T00:00:00-14:00") == "2026-01-01T14:00:00Z"
 
 
 def test_zip_and_gzip_inputs_and_zip_bombs(services: Services, tmp_path: Path) -> None:
@@ -174,13 +198,13 @@ def test_zip_and_gzip_inputs_and_zip_bombs(services: Services, tmp_path: Path) -
         archive.writestr("../../etc/evil.json", json.dumps(record("ZIP-1")))  # a path is never used
         archive.writestr("bomb.json", b"[" + b" " * (40 * 1024**2) + b"]")
         archive.writestr("notes.txt", "ignored")
-    result = import_file(services.db, z)
+    result = import_file(services.db, Principal.system(), z)
     assert result.created == 1 and "zip bomb" in result.rejected[0]["reason"]
     assert not Path("/etc/evil.json").exists()
     gz = tmp_path / "x.jsonl.gz"
     with gzip.open(gz, "wt") as fh:
         fh.write(json.dumps(record("GZ-1")) + "\n")
-    assert import_file(services.db, gz).created == 1
+    assert import_file(services.db, Principal.system(), gz).created == 1
 
 
 @pytest.fixture
@@ -190,10 +214,12 @@ def loaded(services: Services, tmp_path: Path) -> Services:
         record("PYSEC-B", fixed="1.5"),
         record("PYSEC-C", name="Other_Pkg", fixed="0.5"),
     ]
-    import_file(services.db, write_jsonl(tmp_path / "r.jsonl", records))
+    import_file(services.db, Principal.system(), write_jsonl(tmp_path / "r.jsonl", records))
     # Two records that must never be public: one embargoed, one TLP:AMBER and not yet published.
     import_file(
-        services.db, write_jsonl(tmp_path / "s.jsonl", [record("SECRET-1"), record("SECRET-2")])
+        services.db,
+        Principal.system(),
+        write_jsonl(tmp_path / "s.jsonl", [record("SECRET-1"), record("SECRET-2")]),
     )
     with services.db.transaction() as s:
         for v in s.scalars(select(Vulnerability).where(Vulnerability.source_id.like("SECRET-%"))):
@@ -323,7 +349,9 @@ def test_pip_audit_against_our_server(
 ) -> None:
     pip_audit = shutil.which("pip-audit", path=str(Path(sys.executable).parent))
     assert pip_audit, "pip-audit is a dev dependency"
-    result = import_file(services.db, shared_data_dir() / "osv-pypa" / "osv-pypa.jsonl.gz")
+    result = import_file(
+        services.db, Principal.system(), shared_data_dir() / "osv-pypa" / "osv-pypa.jsonl.gz"
+    )
     assert result.created > 2500 and not result.rejected
     with serving(cli_env) as base:
         req = tmp_path / "requirements.txt"
@@ -365,7 +393,7 @@ def test_the_server_survives_clients_that_give_up_under_load(
     import asyncio
 
     path = write_jsonl(tmp_path / "r.jsonl", [record(f"PYSEC-2026-{n}") for n in range(50)])
-    import_file(services.db, path)
+    import_file(services.db, Principal.system(), path)
     batch = {
         "queries": [{"package": {"name": "demo", "ecosystem": "PyPI"}, "version": "1.0"}] * 1000
     }

@@ -115,9 +115,9 @@ def test_cve5_import_through_the_service_and_export_round_trip(
 ) -> None:
     path = tmp_path / "CVE-2099-0042.json"
     path.write_text((GOLDEN / "CVE-2099-0042.cve5.json").read_text())
-    first = import_file(services.db, path, fmt="cve5").as_dict()
+    first = import_file(services.db, Principal.system(), path, fmt="cve5").as_dict()
     assert first == {"created": 1, "updated": 0, "unchanged": 0, "rejected": []}
-    assert import_file(services.db, path, fmt="cve5").unchanged == 1
+    assert import_file(services.db, Principal.system(), path, fmt="cve5").unchanged == 1
     with services.db.transaction() as s:
         detail = vuln_detail(s, Principal.system(), "CVE-2099-0042")
         assert detail.origin == "cve5" and detail.cwe_ids == ["CWE-787"]
@@ -141,7 +141,7 @@ def test_an_invalid_cve5_record_is_rejected_with_the_reason(
     del other["containers"]["cna"]["affected"]
     path = tmp_path / "bad.jsonl"
     path.write_text(json.dumps(bad) + "\n" + json.dumps(other) + "\n")
-    result = import_file(services.db, path, fmt="cve5")
+    result = import_file(services.db, Principal.system(), path, fmt="cve5")
     assert result.created == 0 and len(result.rejected) == 2
     assert "cveMetadata/cveId" in result.rejected[0]["reason"]
     assert "affected" in result.rejected[1]["reason"]
@@ -158,7 +158,7 @@ def test_every_pypa_record_exports_valid_csaf_vex_cve5_and_stix(
     if not database_url.startswith("sqlite"):
         pytest.skip("format validity does not depend on the database")
     path = shared_data_dir() / "osv-pypa" / "osv-pypa.jsonl.gz"
-    import_file(services.db, path)
+    import_file(services.db, Principal.system(), path)
     failures: list[str] = []
     exported = 0
     with services.db.transaction() as s:
@@ -192,7 +192,7 @@ def test_csaf_examples_import_and_the_invalid_one_is_rejected(
     assert len(examples) == 19
     created, rejected = 0, {}
     for path in examples:
-        result = import_file(services.db, path, fmt="csaf")
+        result = import_file(services.db, Principal.system(), path, fmt="csaf")
         created += result.created
         for r in result.rejected:
             rejected[path.name] = r["reason"]
@@ -238,14 +238,14 @@ def test_csaf_validator_suite_mandatory_failures_are_rejected_whole(
     for _test, name in mandatory_failures:
         path = tmp_path / Path(name).name
         path.write_text(json.dumps(docs[f"csaf_2.0/test/validator/data/{name}"]))
-        result = import_file(services.db, path, fmt="csaf")
+        result = import_file(services.db, Principal.system(), path, fmt="csaf")
         assert result.created == 0 and len(result.rejected) == 1, name
         assert "invalid CSAF 2.0" in result.rejected[0]["reason"], name
     assert count(services, Vulnerability) == 0  # nothing partial
     for _test, name in accepted:
         path = tmp_path / Path(name).name
         path.write_text(json.dumps(docs[f"csaf_2.0/test/validator/data/{name}"]))
-        result = import_file(services.db, path, fmt="csaf")
+        result = import_file(services.db, Principal.system(), path, fmt="csaf")
         assert result.rejected == [], (name, result.rejected)
 
 
@@ -271,7 +271,7 @@ def test_invalid_cyclonedx_documents_are_rejected_as_advisories(
         path = tmp_path / f"{n}-{row['file']}"
         path.write_text(row["text"])
         for fmt in ("osv", "csaf", "cve5"):
-            result = import_file(services.db, path, fmt=fmt)
+            result = import_file(services.db, Principal.system(), path, fmt=fmt)
             assert result.created == 0 and result.rejected, (row["file"], fmt)
             assert all(r["reason"] for r in result.rejected)
     assert count(services, Vulnerability) == 0
@@ -285,15 +285,15 @@ def test_kev_import_is_idempotent_and_flags_records_by_cve(
     services: Services, tmp_path: Path
 ) -> None:
     kev = shared_data_dir() / "cisa-kev" / "known_exploited_vulnerabilities.json"
-    first = import_file(services.db, kev, fmt="kev")
+    first = import_file(services.db, Principal.system(), kev, fmt="kev")
     assert first.created == 1404 and first.rejected == []
-    again = import_file(services.db, kev, fmt="kev")
+    again = import_file(services.db, Principal.system(), kev, fmt="kev")
     assert (again.created, again.updated, again.unchanged) == (0, 0, 1404)
     # A record naming a KEV CVE (CVE-2021-44228, Log4Shell) carries the flag and due date.
     rec = golden("CH-2099-00007.osv.json") | {"id": "TEST-2021-1", "aliases": ["CVE-2021-44228"]}
     path = tmp_path / "log4j.json"
     path.write_text(json.dumps(rec))
-    import_file(services.db, path)
+    import_file(services.db, Principal.system(), path)
     with services.db.transaction() as s:
         detail = vuln_detail(s, Principal.system(), "TEST-2021-1")
         entry = s.get(KevEntry, "CVE-2021-44228")
@@ -323,7 +323,7 @@ def test_kev_entries_with_bad_fields_are_rejected(services: Services, tmp_path: 
             }
         )
     )
-    result = import_file(services.db, path, fmt="kev")
+    result = import_file(services.db, Principal.system(), path, fmt="kev")
     assert result.created == 1
     assert [r["source"].rsplit("#", 1)[1] for r in result.rejected] == [
         "vulnerabilities[1]",
@@ -336,12 +336,12 @@ def test_kev_entries_with_bad_fields_are_rejected(services: Services, tmp_path: 
 @pytest.mark.shared_data
 def test_cwe_import_names_the_weaknesses_of_a_record(services: Services, tmp_path: Path) -> None:
     csv_path = shared_data_dir() / "cwe" / "cwe-2000-comprehensive-dictionary.csv"
-    first = import_cwe(services.db, csv_path)
+    first = import_cwe(services.db, Principal.system(), csv_path)
     assert first.created > 900 and first.rejected == []
-    assert import_cwe(services.db, csv_path).unchanged == first.created
+    assert import_cwe(services.db, Principal.system(), csv_path).unchanged == first.created
     path = tmp_path / "r.json"
     path.write_text((GOLDEN / "CH-2099-00007.osv.json").read_text())
-    import_file(services.db, path)
+    import_file(services.db, Principal.system(), path)
     with services.db.transaction() as s:
         detail = vuln_detail(s, Principal.system(), "CH-2099-00007")
         assert s.get(CweEntry, 416) is not None
@@ -354,7 +354,7 @@ def test_a_csaf_document_marked_above_clear_is_not_public(
     doc = export.to_csaf(golden("CH-2099-00007.osv.json"), tlp="AMBER")
     path = tmp_path / "amber.json"
     path.write_text(json.dumps(doc))
-    assert import_file(services.db, path, fmt="csaf").created == 1
+    assert import_file(services.db, Principal.system(), path, fmt="csaf").created == 1
     with services.db.transaction() as s:
         v = s.scalars(select(Vulnerability)).one()
         assert v.tlp == "AMBER"

@@ -135,7 +135,11 @@ def test_a_claimed_cwe_must_exist_once_the_cwe_list_is_loaded(
     from clearinghouse.vulns.services import import_cwe
     from tests.conftest import shared_data_dir
 
-    import_cwe(services.db, shared_data_dir() / "cwe" / "cwe-2000-comprehensive-dictionary.csv")
+    import_cwe(
+        services.db,
+        Principal.system(),
+        shared_data_dir() / "cwe" / "cwe-2000-comprehensive-dictionary.csv",
+    )
     r = client.post(
         "/api/v1/reports", json=report_body(claimed_cwe="CWE-99999"), headers=people["lab"].headers
     )
@@ -171,7 +175,7 @@ def test_triage_to_publication_makes_the_record_public(
     out = client.post(path, json={"status": "published"}, headers=coord).json()
     assert out["status"] == "published" and out["published"] is not None
     assert client.get(f"/v1/vulns/{vid}").status_code == 404
-    assert list(public_records(services.db)) == []
+    assert list(public_records(services.db, Principal.system())) == []
     out = client.post(path, json={"tlp": "CLEAR", "lift_embargo": True}, headers=coord).json()
     assert out["tlp"] == "CLEAR" and out["embargo_until"] is None
     public = client.get(f"/v1/vulns/{vid}").json()
@@ -183,12 +187,33 @@ def test_triage_to_publication_makes_the_record_public(
         v["id"]
         for v in client.get("/api/v1/vulns", headers=people["other"].headers).json()["items"]
     ] == [vid]
-    summary = dump(public_records(services.db), tmp_path / "dump")
+    summary = dump(public_records(services.db, Principal.system()), tmp_path / "dump")
     assert summary == {"ecosystems": 1, "records": 1}
     with zipfile.ZipFile(tmp_path / "dump" / "PyPI" / "all.zip") as z:
         assert z.namelist() == [f"{vid}.json"]
     tags = [e["tag"] for e in client.get("/api/v1/audit/events?limit=100", headers=coord).json()]
     assert tags.count("vulns:vuln:triage") == 4 and "vulns:report:create" in tags
+
+
+@pytest.mark.parametrize(
+    "when", ["9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00", "9999-12-31T00:00:00Z"]
+)
+def test_an_embargo_date_out_of_range_is_refused_and_changes_nothing(
+    client: TestClient, services: Services, people: dict[str, Member], when: str
+) -> None:
+    """A date that parses but cannot be converted to UTC once reached the database and
+    answered 500."""
+    rep = submit(client, people["lab"])
+    coord = people["coordinator"].headers
+    before = client.get(f"/api/v1/vulns/{rep['vuln_id']}", headers=coord).json()
+    events = audit_count(services)
+    r = client.post(
+        f"/api/v1/vulns/{rep['vuln_id']}/triage", json={"embargo_until": when}, headers=coord
+    )
+    assert r.status_code == 422 and r.json()["code"] == "invalid_request", r.text
+    assert audit_count(services) == events
+    after = client.get(f"/api/v1/vulns/{rep['vuln_id']}", headers=coord).json()
+    assert after["embargo_until"] == before["embargo_until"]
 
 
 def test_nothing_non_public_reaches_dumps_or_unauthorised_listings(
@@ -207,10 +232,10 @@ def test_nothing_non_public_reaches_dumps_or_unauthorised_listings(
             }
         )
     )
-    import_file(services.db, public)
+    import_file(services.db, Principal.system(), public)
     submit(client, people["lab"])  # embargoed, TLP:AMBER+STRICT, status new
     submit(client, people["vendor"], tlp="CLEAR", embargo_days=0)  # CLEAR but not published
-    dumped = dump(public_records(services.db), tmp_path / "d")
+    dumped = dump(public_records(services.db, Principal.system()), tmp_path / "d")
     with zipfile.ZipFile(tmp_path / "d" / "PyPI" / "all.zip") as z:
         assert z.namelist() == ["PYSEC-2099-1.json"]
     assert dumped["records"] == 1
@@ -317,7 +342,7 @@ def test_export_by_any_alias_through_api_and_cli(
             "--format",
             "stix",
         ],
-        env=cli_env,
+        env={**cli_env, "CLEARINGHOUSE_TOKEN": people["lab"].token},
         capture_output=True,
         text=True,
         timeout=120,
@@ -328,7 +353,7 @@ def test_export_by_any_alias_through_api_and_cli(
     ]
     proc = subprocess.run(
         [sys.executable, "-m", "clearinghouse", "vulns", "export", "NOPE-1"],
-        env=cli_env,
+        env={**cli_env, "CLEARINGHOUSE_TOKEN": people["lab"].token},
         capture_output=True,
         text=True,
         timeout=120,
@@ -427,3 +452,27 @@ def test_the_triage_queue_from_the_cli(
     assert cli("other", "list")["items"] == []
     shown = cli("lab", "show", rep["vuln_id"])
     assert shown["cwe_ids"] == ["CWE-787"] and shown["reports"] == [rep["id"]]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "q=a%00b",
+        "ecosystem=Py%00PI",
+        "package=de%00mo",
+        "ecosystem=PyPI&package=%ED%A0%80",
+        "q=%ED%A0%80",
+        "cwe=CWE-1%00",
+        "cursor=%00",
+    ],
+)
+def test_unstorable_text_in_listing_parameters_is_refused_not_a_500(
+    client: TestClient, people: dict[str, Member], query: str
+) -> None:
+    """A NUL, or a lone surrogate, in a filter reached the database: PostgreSQL refuses NUL in
+    text, and neither backend can encode a surrogate."""
+    r = client.get(f"/api/v1/vulns?{query}", headers=people["coordinator"].headers)
+    assert r.status_code in (200, 422), (query, r.status_code, r.text[:300])
+    if r.status_code == 422:
+        codes = ("invalid_request", "cursor_invalid", "filter_invalid", "search_empty")
+        assert r.json()["code"] in codes, r.text

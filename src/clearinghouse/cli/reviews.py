@@ -6,10 +6,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
 from clearinghouse.cli.common import JsonOpt, TokenOpt, acting, emit, handles_errors
-from clearinghouse.core.clock import as_utc
 from clearinghouse.core.errors import InvalidInput
 from clearinghouse.reviews import services as svc
 from clearinghouse.reviews.schemas import (
@@ -119,10 +118,10 @@ def submission_create(
     if api_key_file is not None:
         raw = sys.stdin.read() if str(api_key_file) == "-" else api_key_file.read_text()
         api_key = SecretStr(raw.strip())
+    # The schema converts to UTC, within its bounds (converting here overflowed on times
+    # that do not exist in UTC).
     release = (
-        as_utc(planned_release_at)
-        if planned_release_at.tzinfo
-        else planned_release_at.replace(tzinfo=UTC)
+        planned_release_at if planned_release_at.tzinfo else planned_release_at.replace(tzinfo=UTC)
     )
     try:
         body = SubmissionCreate(
@@ -135,10 +134,10 @@ def submission_create(
             weights_digest=weights_digest,
             evaluator_org_id=evaluator_org_id,
         )
-    except ValueError as exc:
-        raise InvalidInput(
-            str(exc).splitlines()[-1] if str(exc) else "invalid submission"
-        ) from None
+    except ValidationError as exc:  # its text ends in a link, and may quote the input
+        first = exc.errors()[0]
+        where = ".".join(str(x) for x in first["loc"])
+        raise InvalidInput(f"{where}: {first['msg']}" if where else first["msg"]) from None
     with acting(token) as (session, p, s):
         emit(svc.create_submission(session, p, s.vault, s.settings, body), as_json)
 

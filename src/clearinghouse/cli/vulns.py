@@ -1,8 +1,8 @@
 """Vulnerability knowledge base commands.
 
-Operator commands (import, cwe-import, dump, dedup) act as the console operator on the local
-database. The others act as a token's principal, as over HTTP; `export` does too when given
-a token, and as the operator otherwise.
+Every command acts as a token's principal (`--token` or CLEARINGHOUSE_TOKEN), under the same
+policy as over HTTP; none acts as the system. Imports need a coordinator member; a dump holds
+the public records, and an export what the token may read.
 """
 
 from __future__ import annotations
@@ -10,13 +10,10 @@ from __future__ import annotations
 import base64
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from sqlalchemy.orm import Session
 
 from clearinghouse.accounts.policy import Principal
 from clearinghouse.cli.common import (
@@ -26,8 +23,8 @@ from clearinghouse.cli.common import (
     emit,
     err,
     handles_errors,
-    services,
 )
+from clearinghouse.container import Services
 from clearinghouse.core.errors import InvalidInput
 
 vulns_app = typer.Typer(help="The vulnerability knowledge base.", no_args_is_help=True)
@@ -38,14 +35,11 @@ def register(app: typer.Typer) -> None:
     app.add_typer(vulns_app, name="vulns")
 
 
-@contextmanager
-def _as(token: str | None) -> Iterator[tuple[Session, Principal]]:
-    if token:
-        with acting(token) as (session, p, _):
-            yield session, p
-    else:
-        with services().db.transaction() as session:
-            yield session, Principal.system()
+def _principal(token: str | None) -> tuple[Principal, Services]:
+    """The token's principal, for the commands that manage their own transactions (imports,
+    dumps): none is held open while they run."""
+    with acting(token) as (_, p, svc):
+        return p, svc
 
 
 @vulns_app.command("import")
@@ -56,13 +50,16 @@ def vulns_import(
         typer.Argument(exists=True, dir_okay=False, help="a .json, .jsonl(.gz) or .zip file"),
     ],
     fmt: Annotated[str, typer.Option("--format", help="osv | kev | csaf | cve5")] = "osv",
+    token: TokenOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Import advisories; prints {created, updated, unchanged, rejected: [{source, reason}]}."""
+    """Import advisories (coordinators); prints {created, updated, unchanged, rejected:
+    [{source, reason}]}."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from clearinghouse.vulns.services import ImportResult, import_file
 
+    p, svc = _principal(token)
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
     with Progress(
         *columns, console=err, transient=True, disable=as_json or not sys.stderr.isatty()
@@ -76,7 +73,7 @@ def vulns_import(
                 f"{r.unchanged} unchanged, {len(r.rejected)} rejected",
             )
 
-        result = import_file(services().db, path, on_record=tick, fmt=fmt)
+        result = import_file(svc.db, p, path, on_record=tick, fmt=fmt)
     emit(result.as_dict(), as_json)
 
 
@@ -86,12 +83,14 @@ def cwe_import(
     path: Annotated[
         Path, typer.Argument(exists=True, dir_okay=False, help="MITRE's CWE CSV, e.g. 2000.csv")
     ],
+    token: TokenOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Load the CWE list (names and validity of CWE ids) into the database."""
+    """Load the CWE list (names and validity of CWE ids) into the database (coordinators)."""
     from clearinghouse.vulns.services import import_cwe
 
-    emit(import_cwe(services().db, path).as_dict(), as_json)
+    p, svc = _principal(token)
+    emit(import_cwe(svc.db, p, path).as_dict(), as_json)
 
 
 @vulns_app.command("list")
@@ -265,26 +264,15 @@ def vulns_reports(
 def vulns_dedup(
     vuln_ids: Annotated[list[str] | None, typer.Argument(help="records to scan")] = None,
     all_open: Annotated[bool, typer.Option("--open", help="scan every record in triage")] = False,
+    token: TokenOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Find duplicate candidates for records (operator command)."""
-    from sqlalchemy import select
-
+    """Find duplicate candidates for records (coordinators)."""
     from clearinghouse.vulns import dedup
-    from clearinghouse.vulns.models import Vulnerability
 
-    with services().db.transaction() as session:
-        ids = list(vuln_ids or [])
-        if all_open:
-            ids += session.scalars(
-                select(Vulnerability.id).where(
-                    Vulnerability.status.in_(("new", "triaged", "validated"))
-                )
-            ).all()
-        if not ids:
-            raise InvalidInput("name records to scan, or pass --open", code="nothing_to_scan")
-        created = dedup.scan(session, ids)
-    emit({"scanned": len(ids), "candidates_created": created}, as_json)
+    with acting(token) as (session, p, _):
+        result = dedup.scan_records(session, p, list(vuln_ids or []), all_open=all_open)
+    emit(result, as_json)
 
 
 @vulns_app.command("candidates")
@@ -349,7 +337,7 @@ def vulns_export(
     """Print the record as a document of the given format on stdout."""
     from clearinghouse.vulns.services import export_vuln
 
-    with _as(token) as (session, p):
+    with acting(token) as (session, p, _):
         doc = export_vuln(session, p, vuln_id, fmt)
     sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
 
@@ -358,6 +346,7 @@ def vulns_export(
 @handles_errors
 def vulns_dump(
     directory: Annotated[Path, typer.Argument(file_okay=False, help="created if missing")],
+    token: TokenOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Write the public records in osv.dev's layout: <Ecosystem>/all.zip, ecosystems.txt,
@@ -365,4 +354,5 @@ def vulns_dump(
     from clearinghouse.vulns.export import dump
     from clearinghouse.vulns.services import public_records
 
-    emit(dump(public_records(services().db), directory), as_json)
+    p, svc = _principal(token)
+    emit(dump(public_records(svc.db, p), directory), as_json)

@@ -8,9 +8,10 @@ failing deep inside a transaction.
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, model_validator
 
 
 def unstorable_text(value: str) -> str | None:
@@ -48,3 +49,28 @@ class Input(BaseModel):
     def _storable_text(cls, data: Any) -> Any:
         check_storable(data)
         return data
+
+
+# Every instant a request may carry. Python's datetimes end at years 1 and 9999 in their own
+# zone, so `9999-12-31T23:59:59-14:00` parses but cannot be converted to UTC (which storage,
+# comparisons and arithmetic do): it once answered 500. The bounds keep every accepted instant
+# far from both ends, so adding a review window or an embargo to it cannot overflow either.
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+INSTANT_RANGE = "between 1900-01-01T00:00:00Z and 9000-01-01T00:00:00Z"
+
+
+def bounded_instant(value: datetime) -> datetime:
+    """`value` (timezone-aware) in UTC, or ValueError when it lies outside the bounds."""
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:
+        utc = None
+    if utc is None or not EARLIEST <= utc < LATEST:
+        raise ValueError(f"the time must lie {INSTANT_RANGE}")
+    return utc
+
+
+Instant = Annotated[AwareDatetime, AfterValidator(bounded_instant)]
+"""A request's timezone-aware instant, bounded and normalised to UTC: the type of every
+datetime a request schema or query parameter takes."""

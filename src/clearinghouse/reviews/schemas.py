@@ -5,9 +5,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, model_validator
 
-from clearinghouse.core.schemas import Input
+from clearinghouse.core.schemas import Input, Instant
 from clearinghouse.reviews.states import SubmissionState
 
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
@@ -53,7 +53,7 @@ class SubmissionCreate(Input):
     agreement_id: str = Field(min_length=1, max_length=40)
     model_name: str = Field(min_length=1, max_length=200)
     model_version: str = Field(min_length=1, max_length=100)
-    planned_release_at: AwareDatetime
+    planned_release_at: Instant
     endpoint_url: str | None = Field(default=None, min_length=8, max_length=500)
     api_key: SecretStr | None = Field(default=None, min_length=1, max_length=4096)
     weights_digest: str | None = Field(default=None, max_length=80, description="sha256:<64 hex>")

@@ -297,12 +297,46 @@ def scan(session: Session, vuln_ids: list[str], index: NearDuplicateIndex | None
     return len(rows)
 
 
+def scan_records(
+    session: Session, p: Principal, vuln_ids: list[str], *, all_open: bool = False
+) -> dict[str, int]:
+    """A coordinator's scan (`vuln:merge`) of the named records, and with `all_open` of every
+    record in triage, with its audit event. Returns {scanned, candidates_created}."""
+    from clearinghouse.accounts.policy import authorize
+    from clearinghouse.vulns.services import known_id
+
+    authorize(p, Action.vuln_merge)
+    ids = list(dict.fromkeys(known_id("vulnerability", v) for v in vuln_ids))
+    if all_open:
+        ids += session.scalars(
+            select(Vulnerability.id)
+            .where(Vulnerability.status.in_(("new", "triaged", "validated")))
+            .order_by(Vulnerability.id)
+        ).all()
+    ids = list(dict.fromkeys(ids))
+    if not ids:
+        raise InvalidInput("name records to scan, or pass --open", code="nothing_to_scan")
+    created = scan(session, ids)
+    audit.record(
+        session,
+        "vulns:dedup:scan",
+        actor=p.actor,
+        subject_type="vuln",
+        subject_id=None,
+        data={"scanned": len(ids), "candidates_created": created, "all_open": all_open},
+    )
+    return {"scanned": len(ids), "candidates_created": created}
+
+
 def list_candidates(
     session: Session, p: Principal, *, vuln_id: str | None = None, state: str = "open"
 ) -> list[CandidateOut]:
     from clearinghouse.accounts.policy import authorize
+    from clearinghouse.vulns.services import filter_text
 
     authorize(p, Action.vuln_merge)
+    filter_text("vuln_id", vuln_id)
+    filter_text("state", state)
     query = select(DuplicateCandidate).where(DuplicateCandidate.state == state)
     if vuln_id:
         query = query.where(
@@ -316,7 +350,11 @@ def reject_candidate(session: Session, p: Principal, candidate_id: str) -> Candi
     from clearinghouse.accounts.policy import authorize
 
     authorize(p, Action.vuln_merge)
-    c = session.get(DuplicateCandidate, candidate_id, with_for_update=True)
+    from clearinghouse.vulns.services import known_id
+
+    c = session.get(
+        DuplicateCandidate, known_id("duplicate candidate", candidate_id), with_for_update=True
+    )
     if c is None:
         raise NotFound(f"no duplicate candidate with id {candidate_id!r}")
     if c.state != "open":
@@ -430,9 +468,9 @@ def merge(session: Session, p: Principal, vuln_ids: list[str], note: str = "") -
 
 
 def undo_merge(session: Session, p: Principal, merge_id: str) -> MergeOut:
-    from clearinghouse.vulns.services import _touch, load_vuln
+    from clearinghouse.vulns.services import _touch, known_id, load_vuln
 
-    m = session.get(Merge, merge_id, with_for_update=True)
+    m = session.get(Merge, known_id("merge", merge_id), with_for_update=True)
     if m is None:
         raise NotFound(f"no merge with id {merge_id!r}")
     primary = load_vuln(session, p, m.primary_id, Action.vuln_merge, for_update=True)

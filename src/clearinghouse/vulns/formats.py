@@ -27,6 +27,8 @@ from typing import Any
 
 from packageurl import PackageURL
 
+from clearinghouse.vulns.purls import PurlInvalid, parse_purl
+
 PURL_ECOSYSTEMS = {
     "pypi": "PyPI",
     "npm": "npm",
@@ -82,19 +84,19 @@ def osv_timestamp(value: str | None) -> str | None:
         return None
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise FormatError(f"not an ISO 8601 timestamp: {value!r}") from exc
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        # A time near year 1 or 9999 in its own zone may not exist in UTC (OverflowError).
+        utc = parsed.astimezone(UTC)
+    except (ValueError, OverflowError) as exc:
+        raise FormatError(f"not an ISO 8601 timestamp in range: {value!r}") from exc
+    if utc.year < 1000:  # OSV timestamps have four-digit years
+        raise FormatError(f"not an ISO 8601 timestamp in range: {value!r}")
+    return utc.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def package_from_purl(purl: str) -> tuple[str, str, str | None] | None:
-    """(ecosystem, name, version) for a purl of a known type, else None."""
-    try:
-        p = PackageURL.from_string(purl)
-    except ValueError:
-        return None
+def package_of(p: PackageURL) -> tuple[str, str, str | None] | None:
+    """(ecosystem, name, version) of a parsed purl of a known type, else None."""
     ecosystem = PURL_ECOSYSTEMS.get(p.type)
     if ecosystem is None:
         return None
@@ -105,6 +107,24 @@ def package_from_purl(purl: str) -> tuple[str, str, str | None] | None:
     else:
         name = p.name
     return ecosystem, name, p.version
+
+
+def package_from_purl(purl: str) -> tuple[str, str, str | None] | None:
+    """(ecosystem, name, version) for a valid purl of a known type, else None (malformed or
+    unknown alike; callers that must tell them apart use `purls.parse_purl` first)."""
+    try:
+        return package_of(parse_purl(purl))
+    except PurlInvalid:
+        return None
+
+
+def _document_package(purl: str, where: str) -> tuple[str, str, str | None] | None:
+    """A document's package: a malformed purl rejects the document's record (nothing of it
+    is stored); a valid purl of a type we do not map leaves the product unmapped."""
+    try:
+        return package_of(parse_purl(purl))
+    except PurlInvalid as exc:
+        raise FormatError(f"{where}: {exc.detail} [purl_invalid]") from None
 
 
 def purl_for(ecosystem: str, name: str, version: str | None = None) -> str | None:
@@ -225,7 +245,11 @@ def csaf_records(doc: dict[str, Any]) -> Iterator[dict[str, Any]]:
         unmapped = []
         for pid, fixed in [(p, False) for p in affected_ids] + [(p, True) for p in fixed_ids]:
             product = products.get(pid, {"name": pid})
-            pkg = package_from_purl(product["purl"]) if product.get("purl") else None
+            pkg = (
+                _document_package(product["purl"], f"product {pid}")
+                if product.get("purl")
+                else None
+            )
             if pkg is None:
                 unmapped.append({"product_id": pid, "name": product["name"], "fixed": fixed})
                 continue
@@ -350,7 +374,7 @@ def cve5_record(doc: dict[str, Any]) -> dict[str, Any]:
     affected, unmapped = [], []
     for a in cna.get("affected") or []:
         ecosystem = name = None
-        if a.get("packageURL") and (pkg := package_from_purl(a["packageURL"])):
+        if a.get("packageURL") and (pkg := _document_package(a["packageURL"], "packageURL")):
             ecosystem, name, _ = pkg
         elif a.get("collectionURL") and a.get("packageName"):
             host = re.sub(r"^https?://", "", a["collectionURL"]).split("/")[0]

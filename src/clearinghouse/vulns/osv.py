@@ -9,12 +9,14 @@ checked here, beyond the schema: nesting depth, NUL characters and lone surrogat
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any, Literal
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from clearinghouse.core.schemas import unstorable_text
+from clearinghouse.vulns.purls import PurlInvalid, parse_purl
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]*-[A-Za-z0-9._:-]+$")
 _TIMESTAMP = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$"
@@ -28,6 +30,16 @@ class Package(_Open):
     ecosystem: str = Field(min_length=1, max_length=80)
     name: str = Field(min_length=1, max_length=300)
     purl: str | None = Field(default=None, max_length=500)
+
+    @field_validator("purl")
+    @classmethod
+    def _purl(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                parse_purl(v)
+            except PurlInvalid as exc:
+                raise ValueError(f"{exc.detail} [purl_invalid]") from None
+        return v
 
 
 class Range(_Open):
@@ -131,6 +143,18 @@ class Record(_Open):
             raise ValueError("id must look like PREFIX-IDENTIFIER")
         return v
 
+    @field_validator("modified", "published", "withdrawn")
+    @classmethod
+    def _real_instant(cls, v: str | None) -> str | None:
+        """The pattern admits days that do not exist (2026-02-30, year 0, hour 25); they
+        once failed the import after validation, aborting it whole."""
+        if v is not None:
+            try:
+                datetime.fromisoformat(v.replace("Z", "+00:00"))
+            except ValueError:
+                raise ValueError("not a real date and time") from None
+        return v
+
     @model_validator(mode="before")
     @classmethod
     def _storable(cls, data: Any) -> Any:
@@ -144,7 +168,7 @@ class Record(_Open):
             if "surrogates" in reason:
                 reason = "text must be valid Unicode (no lone surrogates)"
             raise ValueError(reason) from None
-        if _deeper_than(data, MAX_DEPTH):
+        if deeper_than(data, MAX_DEPTH):
             raise ValueError("the record nests too deeply")
         if b"\\u0000" in text and (nul := _first_unstorable(data)):
             raise ValueError(nul)
@@ -160,7 +184,7 @@ def canonical(data: Any) -> dict[str, Any]:
 MAX_DEPTH = 32
 
 
-def _deeper_than(data: Any, limit: int) -> bool:
+def deeper_than(data: Any, limit: int) -> bool:
     """Whether objects and arrays nest more than `limit` levels, walked level by level over
     the containers only (an earlier scan of the JSON text was slower, and miscounted strings
     that end in an escaped backslash)."""

@@ -36,7 +36,7 @@ Key = Any  # a totally ordered comparison key for one ecosystem's versions
 def _pep440(v: str) -> Key:
     try:
         return PepVersion(v)
-    except PepInvalid as exc:
+    except (PepInvalid, ValueError) as exc:  # ValueError: Python's integer-conversion limit
         raise InvalidVersion(f"{v!r} is not a PEP 440 version") from exc
 
 
@@ -118,7 +118,23 @@ class _Bound:
     def __lt__(self, other: _Bound) -> bool:
         if self.rank != other.rank:
             return self.rank < other.rank
-        return bool(self.key < other.key)
+        try:
+            return bool(self.key < other.key)
+        except (TypeError, ValueError) as exc:
+            # univers compares some versions lazily, and fails there (an empty NuGet version
+            # is None inside, a 5,000-digit RubyGems segment exceeds Python's int limit).
+            raise InvalidVersion("the versions cannot be compared") from exc
+
+
+# No real version is longer; a longer one (anonymous queries carry any) is refused before it
+# is parsed, or kept in the key cache below.
+MAX_VERSION_CHARS = 256
+
+
+def _key(ecosystem: str, range_type: str, version: str) -> Key:
+    if len(version) > MAX_VERSION_CHARS:
+        raise InvalidVersion(f"a version is at most {MAX_VERSION_CHARS} characters")
+    return _cached_key(ecosystem, range_type, version)
 
 
 @functools.lru_cache(maxsize=65536)
@@ -131,7 +147,7 @@ def _bound(ecosystem: str, range_type: str, event: Event) -> _Bound:
         return _Bound(0)
     if event.kind == "limit" and event.version == _INF:
         return _Bound(2)
-    return _Bound(1, _cached_key(ecosystem, range_type, event.version))
+    return _Bound(1, _key(ecosystem, range_type, event.version))
 
 
 def in_range(version: str, ecosystem: str, range_: dict[str, Any]) -> bool:
@@ -145,7 +161,7 @@ def in_range(version: str, ecosystem: str, range_: dict[str, Any]) -> bool:
     events = _parse_events(range_.get("events", []))
     if not any(e.kind == "introduced" for e in events):
         raise InvalidInput("a range needs at least one introduced event", code="range_invalid")
-    v = _Bound(1, _cached_key(ecosystem, rtype, version))
+    v = _Bound(1, _key(ecosystem, rtype, version))
     limits = [_bound(ecosystem, rtype, e) for e in events if e.kind == "limit"]
     if limits and not any(v < lim for lim in limits):
         return False

@@ -7,9 +7,9 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from clearinghouse.core.schemas import Input
+from clearinghouse.core.schemas import Input, Instant
 
 
 class VulnStatus(StrEnum):
@@ -114,7 +114,7 @@ class ReportOut(BaseModel):
 class VulnTriage(Input):
     status: VulnStatus | None = None
     tlp: Tlp | None = None
-    embargo_until: AwareDatetime | None = None
+    embargo_until: Instant | None = None
     lift_embargo: bool = False
     crash_signature: str | None = Field(default=None, min_length=8, max_length=128)
     note: str = Field(default="", max_length=5000)
@@ -199,3 +199,23 @@ class MergeOut(BaseModel):
     members: list[str]
     undone: bool
     created_at: datetime
+
+
+class OsvPackage(BaseModel):
+    """The `package` of a public OSV query. Types are strict (a number is not a name); fields
+    osv.dev does not define are ignored, as before."""
+
+    model_config = ConfigDict(strict=True, extra="ignore")
+    name: str | None = None
+    ecosystem: str | None = None
+    purl: str | None = None
+
+
+class OsvQuery(BaseModel):
+    """One public OSV query (`/v1/query`, or an element of `/v1/querybatch`'s `queries`)."""
+
+    model_config = ConfigDict(strict=True, extra="ignore")
+    package: OsvPackage | None = None
+    version: str | None = None
+    commit: str | None = None
+    page_token: str | None = None

@@ -15,7 +15,6 @@ from typing import Any
 from typing import cast as cast_type
 
 import orjson
-from packageurl import PackageURL
 from pydantic import ValidationError
 from sqlalchemy import String, Table, cast, delete, func, insert, or_, select, true, update
 from sqlalchemy import text as text_clause
@@ -23,14 +22,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from clearinghouse.accounts.models import OrgKind
-from clearinghouse.accounts.policy import Action, Principal, Target, authorize
+from clearinghouse.accounts.policy import Action, Principal, Target, authorize, can_see
 from clearinghouse.audit import services as audit
 from clearinghouse.core.clock import utcnow
 from clearinghouse.core.errors import ClearinghouseError, IllegalTransition, InvalidInput, NotFound
 from clearinghouse.core.ids import new_id
 from clearinghouse.core.memory import collector_paused
 from clearinghouse.core.pagination import Page, paginate
-from clearinghouse.core.schemas import check_storable
+from clearinghouse.core.schemas import check_storable, unstorable_text
 from clearinghouse.storage import jobs
 from clearinghouse.storage.db import Database
 from clearinghouse.storage.vault import Vault
@@ -46,11 +45,14 @@ from clearinghouse.vulns.models import (
     VulnerabilityAlias,
     VulnerabilityReport,
 )
-from clearinghouse.vulns.osv import Record, canonical
+from clearinghouse.vulns.osv import Record, canonical, deeper_than
+from clearinghouse.vulns.purls import PurlInvalid, parse_purl
 from clearinghouse.vulns.schemas import (
     TRIAGE_MOVES,
     CweOut,
     KevOut,
+    OsvPackage,
+    OsvQuery,
     ReportCreate,
     ReportOut,
     SeverityOut,
@@ -64,6 +66,21 @@ from clearinghouse.vulns.schemas import (
 
 PAGE_SIZE = 1000
 BATCH_MAX = 1000
+
+
+def known_id(kind: str, value: str) -> str:
+    """`value` as an id to look up, or NotFound when it holds what no stored id can (NUL, lone
+    surrogates, as non-UTF-8 bytes in argv become): the database driver would fail on it."""
+    if unstorable_text(value) is not None:
+        raise NotFound(f"no {kind} with that id")
+    return value
+
+
+def filter_text(name: str, value: str | None) -> str | None:
+    """A text filter, refused (`filter_invalid`) when no database could compare it."""
+    if value is not None and (reason := unstorable_text(value)) is not None:
+        raise InvalidInput(f"{name}: {reason}", code="filter_invalid")
+    return value
 
 
 def normalise_name(ecosystem: str, name: str) -> str:
@@ -370,23 +387,43 @@ def _canonical_records(path: Path, fmt: str) -> Iterator[tuple[str, dict[str, An
                 yield source, None, _reason(exc)
 
 
+def _audit_import(
+    session: Session, p: Principal, path: Path, fmt: str, outcomes: list[str]
+) -> None:
+    """The audit event of one import transaction: who imported how many records from what."""
+    audit.record(
+        session,
+        "vulns:records:import",
+        actor=p.actor,
+        subject_type="import",
+        subject_id=None,
+        data={
+            "file": path.name[:200],
+            "format": fmt,
+            **{k: outcomes.count(k) for k in ("created", "updated", "unchanged")},
+        },
+    )
+
+
 def import_file(
     db: Database,
+    p: Principal,
     path: Path,
     on_record: Callable[[ImportResult], None] | None = None,
     *,
     fmt: str = "osv",
 ) -> ImportResult:
     """Import every record of a file, IMPORT_BATCH records per transaction (one per record if
-    the database refuses a batch). A malformed record (or, for CSAF and CVE 5, a document that
-    fails its format's validation) is reported with its reason and skipped; it never leaves
-    anything behind."""
+    the database refuses a batch), each with its audit event. A malformed record (or, for
+    CSAF and CVE 5, a document that fails its format's validation) is reported with its reason
+    and skipped; it never leaves anything behind. Coordinators only (`vuln:import`)."""
+    authorize(p, Action.vuln_import)
     if fmt not in FORMATS:
         raise InvalidInput(
             f"unknown format {fmt!r}; one of {', '.join(FORMATS)}", code="format_unsupported"
         )
     if fmt == "kev":
-        return import_kev(db, path, on_record)
+        return import_kev(db, p, path, on_record)
     result = ImportResult()
     pending: list[tuple[str, dict[str, Any]]] = []
 
@@ -399,12 +436,15 @@ def import_file(
         try:
             with db.transaction() as session:
                 outcomes = upsert_batch(session, [d for _, d in pending], origin=fmt)
+                _audit_import(session, p, path, fmt, outcomes)
         except SQLAlchemyError:
             outcomes = []
             for source, doc in pending:
                 try:
                     with db.transaction() as session:
-                        outcomes.append(upsert(session, doc, origin=fmt))
+                        outcome = upsert(session, doc, origin=fmt)
+                        _audit_import(session, p, path, fmt, [outcome])
+                    outcomes.append(outcome)
                 except (SQLAlchemyError, ClearinghouseError) as exc:
                     result.rejected.append({"source": source, "reason": _reason(exc)})
         for outcome in outcomes:
@@ -430,10 +470,14 @@ def import_file(
 
 
 def import_kev(
-    db: Database, path: Path, on_record: Callable[[ImportResult], None] | None = None
+    db: Database,
+    p: Principal,
+    path: Path,
+    on_record: Callable[[ImportResult], None] | None = None,
 ) -> ImportResult:
     """Import CISA's KEV catalog (its JSON feed). Entries are keyed by CVE; an entry whose
-    content is unchanged is counted as such."""
+    content is unchanged is counted as such. Coordinators only (`vuln:import`)."""
+    authorize(p, Action.vuln_import)
     result = ImportResult()
     for item in read_records(path):
         if item.error is not None:
@@ -460,6 +504,15 @@ def import_kev(
                         for key, value in entry.items():
                             setattr(existing, key, value)
                         outcome = "updated"
+                    if outcome != "unchanged":
+                        audit.record(
+                            session,
+                            f"vulns:kev:{'create' if outcome == 'created' else 'update'}",
+                            actor=p.actor,
+                            subject_type="kev_entry",
+                            subject_id=entry["cve_id"],
+                            data={"file": path.name[:200]},
+                        )
             except (FormatError, ClearinghouseError) as exc:
                 result.rejected.append({"source": source, "reason": _reason(exc)})
                 continue
@@ -469,8 +522,10 @@ def import_kev(
     return result
 
 
-def import_cwe(db: Database, path: Path) -> ImportResult:
-    """Load MITRE's CWE list (the CSV that cwe.mitre.org publishes) into `cwe_entries`."""
+def import_cwe(db: Database, p: Principal, path: Path) -> ImportResult:
+    """Load MITRE's CWE list (the CSV that cwe.mitre.org publishes) into `cwe_entries`, in one
+    transaction with its audit event. Coordinators only (`vuln:import`)."""
+    authorize(p, Action.vuln_import)
     result = ImportResult()
     with path.open(encoding="utf-8", newline="") as fh, db.transaction() as session:
         reader = csv.DictReader(fh)
@@ -498,6 +553,14 @@ def import_cwe(db: Database, path: Path) -> ImportResult:
                 for k, v in values.items():
                     setattr(entry, k, v)
                 result.updated += 1
+        audit.record(
+            session,
+            "vulns:cwe:import",
+            actor=p.actor,
+            subject_type="import",
+            subject_id=None,
+            data={"file": path.name[:200], **result.as_dict(), "rejected": len(result.rejected)},
+        )
     return result
 
 
@@ -548,50 +611,63 @@ def _resolve_plain(ecosystem: str, name: str, version: str | None) -> tuple[str,
     return _resolve({"package": {"ecosystem": ecosystem, "name": name}, "version": version})
 
 
+# Deeper than any query (`{"queries": [{"package": {...}}]}` is four levels), shallow enough
+# that nothing walking a query recurses far: a thousand levels was a RecursionError.
+QUERY_MAX_DEPTH = 8
+
+
 def _resolve(query: dict[str, Any]) -> tuple[str, str, str | None]:
+    if deeper_than(query, QUERY_MAX_DEPTH):
+        raise QueryError("the query nests too deeply")
     try:
-        check_storable(query)
+        parsed = OsvQuery.model_validate(query)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(x) for x in first.get("loc", ())) or "query"
+        raise QueryError(f"{where}: {first.get('msg')}") from None
+    package = parsed.package or OsvPackage()
+    version = parsed.version
+    try:
+        check_storable([package.name, package.ecosystem, package.purl, version, parsed.page_token])
     except ValueError as exc:
         raise QueryError(str(exc)) from None
-    package = query.get("package") or {}
-    version = query.get("version")
-    if not isinstance(package, dict):
-        raise QueryError("package must be an object")
-    if package.get("purl"):
-        try:
-            purl = PackageURL.from_string(package["purl"])
-        except ValueError as exc:
-            raise QueryError(f"invalid purl: {exc}") from exc
-        if purl.version and version:
+    if package.purl:
+        ecosystem, name, purl_version = _purl_package(package.purl)
+        if purl_version and version:
             raise QueryError("version specified in params and PURL query")
-        ecosystem = PURL_ECOSYSTEMS.get(purl.type)
-        if ecosystem is None:
-            raise QueryError(f"unsupported purl type {purl.type!r}")
-        name = (
-            f"{purl.namespace}/{purl.name}"
-            if purl.namespace and purl.type in ("golang", "npm")
-            else f"{purl.namespace}:{purl.name}"
-            if purl.namespace and purl.type == "maven"
-            else purl.name
-        )
-        return ecosystem, normalise_name(ecosystem, name), version or purl.version
-    if query.get("commit"):
+        return ecosystem, name, version or purl_version
+    if parsed.commit:
         raise QueryError("commit queries are not supported by this server")
-    ecosystem, raw_name = package.get("ecosystem"), package.get("name")
-    if not isinstance(ecosystem, str) or not isinstance(raw_name, str) or not raw_name:
+    if not package.ecosystem or not package.name:
         raise QueryError("package needs a name and an ecosystem (or a purl)")
-    if version is not None and not isinstance(version, str):
-        raise QueryError("version must be a string")
-    return ecosystem, normalise_name(ecosystem, raw_name), version
+    return package.ecosystem, normalise_name(package.ecosystem, package.name), version
+
+
+@functools.lru_cache(maxsize=20_000)
+def _purl_package(text: str) -> tuple[str, str, str | None]:
+    """(ecosystem, normalised name, version) of a query's purl, checked once per distinct
+    purl (scanners repeat them; the check is most of a purl query's cost). Purls are at most
+    500 characters (`purls.MAX_LENGTH`), so the cache stays small; refusals are not cached."""
+    try:
+        purl = parse_purl(text)
+    except PurlInvalid as exc:
+        raise QueryError(exc.detail) from None
+    pkg = formats.package_of(purl)
+    if pkg is None:
+        raise QueryError(f"unsupported purl type {purl.type!r}")
+    ecosystem, name, version = pkg
+    return ecosystem, normalise_name(ecosystem, name), version
 
 
 def _token(offset: int) -> str:
     return base64.urlsafe_b64encode(str(offset).encode()).decode()
 
 
-def _offset(token: str | None) -> int:
+def _offset(token: Any) -> int:
     if not token:
         return 0
+    if not isinstance(token, str):  # resolve_query has refused it already; never trust that
+        raise QueryError("page_token: Input should be a valid string")
     try:
         return max(0, int(base64.urlsafe_b64decode(token.encode()).decode()))
     except ValueError as exc:
@@ -639,6 +715,8 @@ def querybatch(
 
 
 def get_public(session: Session, vuln_id: str) -> dict[str, Any] | None:
+    if unstorable_text(vuln_id) is not None:
+        return None
     vuln = session.scalar(
         select(Vulnerability)
         .join(VulnerabilityAlias, VulnerabilityAlias.vuln_id == Vulnerability.id)
@@ -682,17 +760,46 @@ def _reporters(session: Session, vuln_ids: list[str]) -> dict[str, set[str]]:
     return out
 
 
+def _targets(session: Session, vulns: list[Vulnerability]) -> dict[str, Target]:
+    """The policy's view of each record (one query for the reporters of all of them)."""
+    reporters = _reporters(session, [v.id for v in vulns])
+    now = utcnow()
+    return {
+        v.id: Target(
+            "vuln",
+            v.id,
+            public=_is_public(v, now),
+            reporter_org_ids=frozenset(reporters.get(v.id, set())),
+        )
+        for v in vulns
+    }
+
+
 def _target(session: Session, vuln: Vulnerability) -> Target:
-    reporters = _reporters(session, [vuln.id]).get(vuln.id, set())
-    return Target(
-        "vuln", vuln.id, public=_is_public(vuln, utcnow()), reporter_org_ids=frozenset(reporters)
-    )
+    return _targets(session, [vuln])[vuln.id]
+
+
+def _visible_duplicate_of(
+    session: Session, p: Principal, vulns: list[Vulnerability]
+) -> dict[str, str]:
+    """record id → the id of the record it was merged into, only where the caller may see
+    that record: an id of another organisation's embargoed record must not reach a reporter
+    whose own report was merged into it."""
+    primary_ids = {v.duplicate_of for v in vulns if v.duplicate_of}
+    if not primary_ids:
+        return {}
+    primaries = session.scalars(
+        select(Vulnerability).where(Vulnerability.id.in_(sorted(primary_ids)))
+    ).all()
+    visible = {vid for vid, t in _targets(session, list(primaries)).items() if can_see(p, t)}
+    return {v.id: v.duplicate_of for v in vulns if v.duplicate_of in visible}
 
 
 def load_vuln(
     session: Session, p: Principal, vuln_id: str, action: Action, *, for_update: bool = False
 ) -> Vulnerability:
     """A record by our id, its source id or any alias; NotFound if the caller may not see it."""
+    known_id("vulnerability", vuln_id)
     query = (
         select(Vulnerability)
         .join(VulnerabilityAlias, VulnerabilityAlias.vuln_id == Vulnerability.id)
@@ -731,7 +838,9 @@ def _kev_flags(session: Session, vuln_ids: list[str]) -> dict[str, list[KevEntry
     return out
 
 
-def _summary(vuln: Vulnerability, kev: bool) -> VulnSummaryOut:
+def _summary(vuln: Vulnerability, kev: bool, duplicate_of: str | None) -> VulnSummaryOut:
+    """The summary of a record; `duplicate_of` as the caller may see it
+    (`_visible_duplicate_of`), never the column as it is."""
     doc = vuln.record
     return VulnSummaryOut(
         id=vuln.id,
@@ -749,7 +858,7 @@ def _summary(vuln: Vulnerability, kev: bool) -> VulnSummaryOut:
         embargo_until=vuln.embargo_until,
         published=vuln.published,
         modified=vuln.modified,
-        duplicate_of=vuln.duplicate_of,
+        duplicate_of=duplicate_of,
     )
 
 
@@ -781,6 +890,8 @@ def list_vulns(
     cursor: str | None = None,
 ) -> VulnPage:
     """Records the caller may see, filtered and searched, a page at a time (by id)."""
+    for name, value in (("q", q), ("ecosystem", ecosystem), ("package", package), ("cwe", cwe)):
+        filter_text(name, value)
     query = select(Vulnerability).where(_visible_clause(p))
     if q:
         query = query.where(_search_clause(session, q))
@@ -804,7 +915,10 @@ def list_vulns(
         )
     rows, next_cursor = paginate(session, query, Vulnerability.id, limit=limit, cursor=cursor)
     flags = _kev_flags(session, [v.id for v in rows])
-    return VulnPage(items=[_summary(v, v.id in flags) for v in rows], next_cursor=next_cursor)
+    links = _visible_duplicate_of(session, p, list(rows))
+    return VulnPage(
+        items=[_summary(v, v.id in flags, links.get(v.id)) for v in rows], next_cursor=next_cursor
+    )
 
 
 def _cwe_clause(cwe: str) -> Any:
@@ -842,7 +956,7 @@ def vuln_detail(session: Session, p: Principal, vuln_id: str) -> VulnOut:
     reports = session.scalars(
         select(VulnerabilityReport.id).where(VulnerabilityReport.vuln_id == vuln.id)
     ).all()
-    summary = _summary(vuln, bool(kev))
+    summary = _summary(vuln, bool(kev), _visible_duplicate_of(session, p, [vuln]).get(vuln.id))
     return VulnOut(
         **summary.model_dump(),
         details=vuln.details,
@@ -931,8 +1045,9 @@ def _report_record(vuln_id: str, data: ReportCreate, now: datetime) -> dict[str,
     affected = []
     pkg = None
     if data.target.purl:
-        pkg = formats.package_from_purl(data.target.purl)
-        generic = data.target.purl.startswith("pkg:generic/")
+        purl = parse_purl(data.target.purl)  # PurlInvalid: code purl_invalid
+        pkg = formats.package_of(purl)
+        generic = purl.type == "generic"
         if pkg is None and not generic:
             raise InvalidInput(
                 f"target purl {data.target.purl!r} is not a purl of a known ecosystem "
@@ -1085,7 +1200,7 @@ def list_reports(
 
 
 def get_report(session: Session, p: Principal, report_id: str) -> ReportOut:
-    report = session.get(VulnerabilityReport, report_id)
+    report = session.get(VulnerabilityReport, known_id("vuln_report", report_id))
     if report is None:
         raise NotFound(f"no vuln_report with id {report_id!r}")
     authorize(
@@ -1145,8 +1260,15 @@ def export_vuln(session: Session, p: Principal, vuln_id: str, fmt: str) -> dict[
     return export.to_stix(record, tlp=vuln.tlp)
 
 
-def public_records(db: Database, batch: int = 1000) -> Iterator[dict[str, Any]]:
-    """Every record the public may see, in id order, read in batches (for dumps)."""
+def public_records(db: Database, p: Principal, batch: int = 1000) -> Iterator[dict[str, Any]]:
+    """Every record the public may see, in id order, read in batches (for dumps, in osv.dev's
+    layout: public records only, whoever asks). The caller is authorised before the first
+    record is read (not lazily, at the first iteration)."""
+    authorize(p, Action.vuln_read, Target("vuln", None, public=True))
+    return _public_records(db, batch)
+
+
+def _public_records(db: Database, batch: int) -> Iterator[dict[str, Any]]:
     last = ""
     while True:
         with db.transaction() as session:

@@ -5,6 +5,7 @@ TLP:CLEAR and not under embargo."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, cast
@@ -12,20 +13,19 @@ from typing import Annotated, Any, cast
 import orjson
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from clearinghouse.api.deps import ReadSessionDep
-from clearinghouse.api.problems import problem_response
 from clearinghouse.container import Services
+from clearinghouse.core.schemas import INSTANT_RANGE, Instant
 from clearinghouse.storage.db import Database
 from clearinghouse.vulns import public_index, services
 from clearinghouse.vulns.public_index import PublicIndex
 
-router = APIRouter(
-    prefix="/v1",
-    tags=["osv"],
-    responses={422: problem_response("a path or query parameter is malformed")},
-)
+# Every answer of these routes, errors included, is in osv.dev's shape: parameters are read as
+# text and checked here (FastAPI's own validation would answer a problem+json 422).
+router = APIRouter(prefix="/v1", tags=["osv"])
 
 _ERROR = {
     "content": {
@@ -121,21 +121,39 @@ async def querybatch(request: Request) -> Response:
     return await _answer(request, services.querybatch)
 
 
+_VULN_ID = re.compile(r"[A-Za-z0-9._:+-]{1,120}")
+_LIMIT = re.compile(r"[0-9]{1,4}")
+_INSTANT: TypeAdapter[datetime] = TypeAdapter(Instant)
+
+
 @router.get("/vulns/{vuln_id}", responses={200: _OBJECT, 404: _ERROR}, response_class=JSONResponse)
 def get_vuln(
-    vuln_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9._:+-]{1,120}$")], session: ReadSessionDep
+    vuln_id: Annotated[str, Path(description="an id or any alias")], session: ReadSessionDep
 ) -> Response:
-    record = services.get_public(session, vuln_id)
+    # An id of another shape names no record (and may hold what no database stores, a NUL).
+    record = services.get_public(session, vuln_id) if _VULN_ID.fullmatch(vuln_id) else None
     return _json(record) if record is not None else _error(404, 5, "Bug not found.")
 
 
-@router.get("/vulns", responses={200: _OBJECT}, response_class=JSONResponse)
+@router.get("/vulns", responses={200: _OBJECT, 400: _ERROR}, response_class=JSONResponse)
 def modified_since(
     session: ReadSessionDep,
-    modified_since: Annotated[datetime, Query()],
-    limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
+    modified_since: Annotated[
+        str | None, Query(description="an ISO 8601 time with a timezone (required)")
+    ] = None,
+    limit: Annotated[str | None, Query(description="1 to 1000 (default 1000)")] = None,
 ) -> JSONResponse:
     """Incremental sync: `{id, modified}` of public records modified after the given time."""
-    if modified_since.tzinfo is None:
-        return _error(400, 3, "modified_since needs a timezone (e.g. 2026-01-01T00:00:00Z)")
-    return JSONResponse({"vulns": services.modified_since(session, modified_since, limit=limit)})
+    try:
+        since = _INSTANT.validate_python(modified_since)
+    except ValidationError:
+        return _error(
+            400,
+            3,
+            "modified_since must be an ISO 8601 time with a timezone (e.g. "
+            f"2026-01-01T00:00:00Z), {INSTANT_RANGE}",
+        )
+    if limit is not None and not (_LIMIT.fullmatch(limit) and 1 <= int(limit) <= 1000):
+        return _error(400, 3, "limit must be an integer from 1 to 1000")
+    rows = services.modified_since(session, since, limit=int(limit) if limit else 1000)
+    return JSONResponse({"vulns": rows})
