@@ -16,8 +16,8 @@ $(VENV)/.setup-stamp: pyproject.toml scripts/setup.sh
 setup: $(VENV)/.setup-stamp ## create .venv and install everything
 
 .PHONY: test
-test: setup ## run the whole test suite (SQLite, plus PostgreSQL when CLEARINGHOUSE_TEST_POSTGRES_URL is set)
-	$(BIN)/pytest -n auto --dist loadgroup $(PYTEST_ARGS) $(if $(T),$(T),tests)
+test: setup ## run the whole test suite on SQLite and PostgreSQL (starts a throwaway PostgreSQL when installed)
+	scripts/test.sh $(PYTEST_ARGS) $(if $(T),$(T),tests)
 
 .PHONY: lint
 lint: setup ## ruff check, ruff format --check, mypy

@@ -1,8 +1,8 @@
 """Test fixtures. Every database test runs on SQLite and on PostgreSQL.
 
-PostgreSQL comes from CLEARINGHOUSE_TEST_POSTGRES_URL (`.ci/run` starts a throwaway server and
-exports it). Without it the PostgreSQL half of each test is skipped with that reason, so a fresh
-clone still passes; CI always sets it. Each xdist worker gets its own PostgreSQL database,
+PostgreSQL comes from CLEARINGHOUSE_TEST_POSTGRES_URL (`make test`, through scripts/test.sh,
+starts a throwaway server and exports it). Without it the PostgreSQL half of each test is skipped
+with that reason; under CI=true such a skip is a failure. Each xdist worker gets its own PostgreSQL database,
 migrated once; tables are truncated between tests. SQLite gets a migrated template file that is
 copied for every test.
 """
@@ -35,6 +35,29 @@ REPO = Path(__file__).resolve().parents[1]
 
 def shared_data_dir() -> Path:
     return Path(os.environ.get("CLEARINGHOUSE_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+# Skip reasons that mean "a dependency of the test environment is missing". On a bare clone they
+# skip with that reason; in CI (CI=true) each one fails the run instead, so a missing install
+# step can never pass as green.
+MISSING_DEPENDENCY = (
+    "not installed",
+    "not configured",
+    "shared data not found",
+    "need root",
+)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()
+    if os.environ.get("CI") != "true" or not report.skipped:
+        return
+    reason = str(report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr)
+    if any(marker in reason for marker in MISSING_DEPENDENCY):
+        report.outcome = "failed"
+        report.longrepr = f"CI=true: a missing dependency is a failure, not a skip: {reason}"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, Literal
@@ -10,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from clearinghouse.core.schemas import Input, Instant
+from clearinghouse.sandbox.signature import is_signature
 
 
 class VulnStatus(StrEnum):
@@ -116,14 +116,17 @@ class VulnTriage(Input):
     tlp: Tlp | None = None
     embargo_until: Instant | None = None
     lift_embargo: bool = False
-    crash_signature: str | None = Field(default=None, min_length=8, max_length=128)
+    crash_signature: str | None = Field(default=None, min_length=3, max_length=600)
     note: str = Field(default="", max_length=5000)
 
     @field_validator("crash_signature")
     @classmethod
     def _sig(cls, v: str | None) -> str | None:
-        if v is not None and not re.fullmatch(r"[A-Za-z0-9:._-]+", v):
-            raise ValueError("crash_signature is a token of letters, digits and :._-")
+        if v is not None and not is_signature(v):
+            raise ValueError(
+                "crash_signature is `<crash type>@<frame>[|<frame>...]`, as "
+                "clearinghouse.sandbox.signature.crash_signature writes it"
+            )
         return v
 
 
