@@ -14,7 +14,8 @@ from clearinghouse.evals.framework import TaskOptions, load_families
 from tests.support.scripted import scripted, tool_call
 
 pytestmark = pytest.mark.skipif(
-    shutil.which("bwrap") is None or shutil.which("gcc") is None, reason="bubblewrap or gcc is not installed"
+    shutil.which("bwrap") is None or shutil.which("gcc") is None,
+    reason="bubblewrap or gcc is not installed",
 )
 
 
