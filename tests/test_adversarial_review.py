@@ -1,0 +1,206 @@
+"""Adversarial review of the issue-9 fixes (confidentiality and robustness).
+
+Each test here replays a break found by attacking the fixes as they landed, against the real
+code and real databases (SQLite and PostgreSQL). Each one fails on the code as reviewed and
+states, in its docstring, what a fix must make true. Nothing is marked xfail.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from clearinghouse.accounts.models import OrgKind, Role
+from clearinghouse.audit import services as audit
+from clearinghouse.audit.models import AuditEvent
+from clearinghouse.audit.schemas import Actor
+from clearinghouse.container import Services
+from clearinghouse.evals import services as evals
+from clearinghouse.evals.models import EvalRun
+from clearinghouse.storage.metadata import metadata
+from tests.support.fake_chat import chat_server
+from tests.support.tamper import tamper
+from tests.support.world import World
+
+# --- 1. audit: a keyless downgrade of the whole chain passes `audit verify` -------------------
+
+
+def _events(services: Services, n: int) -> None:
+    with services.db.transaction() as s:
+        for i in range(n):
+            audit.record(
+                s,
+                "test:thing:touch",
+                actor=Actor("usr_1", "org_1", "tok_1"),
+                subject_type="thing",
+                subject_id=f"t{i}",
+                data={"i": i},
+            )
+
+
+def _downgrade_to_unkeyed(services: Services, forged_seq: int) -> None:
+    """The attacker (database superuser, no master key): delete the audit key row and every
+    stored checkpoint, edit one event, and re-hash the whole trail as an unkeyed SHA-256
+    ("legacy") chain, with no acting token ids, which legacy events do not carry."""
+    with services.db.transaction() as s:
+        rows = s.scalars(select(AuditEvent).order_by(AuditEvent.seq)).all()
+        prev, updates = audit.GENESIS, []
+        for row in rows:
+            s.expunge(row)
+            if row.seq == forged_seq:
+                row.data = {"i": 4242}
+            row.actor_token_id = None
+            row.prev_hash = prev
+            row.hash = prev = audit._legacy_digest(prev, row)
+            updates.append((row.seq, json.dumps(row.data), row.prev_hash, row.hash))
+    tamper(services, "DELETE FROM audit_checkpoints", "DELETE FROM audit_keys")
+    for seq, data, prev_hash, digest in updates:
+        tamper(
+            services,
+            "UPDATE audit_events SET data = :data, prev_hash = :p, hash = :h, "
+            "actor_token_id = NULL WHERE seq = :seq",
+            data=data,
+            p=prev_hash,
+            h=digest,
+            seq=seq,
+        )
+
+
+def test_a_keyless_rewrite_of_a_keyed_trail_does_not_verify(
+    services: Services, cli_env: dict[str, str]
+) -> None:
+    """BREAK (audit, medium). Issue 9.4 asks that rows cannot be re-hashed without the key.
+    `verify_chain` treats a trail with no `audit_keys` row as an unkeyed legacy chain
+    (audit/services.py `_walk`: `material is None` -> SHA-256 for every event), so a database
+    superuser who deletes the key row and the stored checkpoints can edit any event, re-hash
+    the whole trail with plain SHA-256, and `audit verify --json` (with the stored checkpoints,
+    i.e. without a copy kept elsewhere) answers ok: true. Only the docs' "third parties keep
+    checkpoints" saves it; the database alone cannot tell a never-keyed trail from a stripped
+    one. A fix must make a trail that was keyed unverifiable once its key is gone (for example:
+    the instance knows, outside the database, that it has an audit key and which one)."""
+    _events(services, 5)
+    with services.db.transaction() as s:
+        audit.write_checkpoint(s, Actor())
+    with services.db.transaction() as s:
+        assert audit.verify_chain(s).ok is True
+
+    _downgrade_to_unkeyed(services, forged_seq=3)
+
+    with services.db.transaction() as s:
+        edited = s.scalar(select(AuditEvent).where(AuditEvent.seq == 3))
+        assert edited is not None and edited.data == {"i": 4242}  # the forgery is in place
+        result = audit.verify_chain(s)
+    assert result.ok is False, result.model_dump()
+    cli = subprocess.run(
+        [sys.executable, "-m", "clearinghouse", "audit", "verify", "--json"],
+        env=cli_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert cli.returncode == 1, cli.stdout
+
+
+# --- 2. eval artefacts: the model's transcript is stored in plaintext rows ---------------------
+
+CANARY = "CANARY-5d1e-adversarial-review-unreleased-model-transcript"
+KEY = "sk-lab-adversarial-0123456789abcdef"
+
+
+def _rows_holding(services: Services, needle: str) -> list[str]:
+    found = []
+    with services.db.transaction() as s:
+        for table in metadata().sorted_tables:
+            for row in s.execute(select(table)):
+                if needle in repr(tuple(row)):
+                    found.append(table.name)
+                    break
+    return found
+
+
+def test_a_vulnerability_reported_in_a_run_leaves_no_plaintext_transcript(
+    client: TestClient, world: World
+) -> None:
+    """BREAK (eval artefacts, high). Issue 9.9: the transcripts of an unreleased model are
+    sealed, and retention destroys them. When the model under test calls
+    `report_vulnerability` during a submission's run, `_finish` ->
+    `_adopt_vulnerability_reports` (evals/services.py) stores the last six transcript
+    messages (`transcript_excerpt`) and the PoC the model wrote, in plaintext, in
+    `eval_vulnerability_reports` (evals/models.py: `poc`, `transcript_excerpt` are Text
+    columns) and again in `vulnerability_reports.transcript_excerpt`. These rows are outside
+    the vault and `purge_expired` (reviews/services.py) never touches them, so they also
+    survive retention. The canary test in test_eval_artefacts.py misses it because its model
+    never reports a vulnerability. Here the worker's own harvest step is fed what the
+    harvester extracts from such a transcript (test_eval_runs.py shows the extraction)."""
+    lab = world.org(OrgKind.lab)
+    ev = world.org(OrgKind.evaluator)
+    lab_m = world.member(lab, OrgKind.lab, Role.member)
+    ev_m = world.member(ev, OrgKind.evaluator, Role.member)
+    with chat_server() as model:
+        sid = world.submission(
+            world.agreement(lab), lab_m, ev, endpoint_url=model.base_url, api_key=KEY
+        )
+        r = client.post(f"/api/v1/submissions/{sid}/verify-access", headers=ev_m.headers)
+        assert r.status_code == 200, r.text
+    r = client.post(
+        "/api/v1/evals/runs",
+        headers=ev_m.headers,
+        json={"submission_id": sid, "tasks": ["ctf_generated"], "limit": 1},
+    )
+    assert r.status_code == 202, r.text
+    run_id = r.json()["id"]
+    harvested = {
+        "task": "ctf_generated",
+        "sample_id": "web_sqli-0",
+        "epoch": 1,
+        "target": "pkg:pypi/demo@1.0",
+        "description": "heap overflow in parse",
+        "poc": f"poc written by the model: {CANARY}",
+        "transcript_excerpt": f"assistant: {CANARY}\ntool: Recorded.",
+    }
+    with world.services.db.transaction() as s:
+        run = s.get(EvalRun, run_id)
+        assert run is not None and run.submission_id == sid
+        evals._adopt_vulnerability_reports(s, world.services, run, [harvested])
+    assert _rows_holding(world.services, CANARY) == []
+
+
+# --- 3. CLI default deny: knowledge-base writes without a token -------------------------------
+
+
+def test_the_cli_publishes_no_record_without_a_token(
+    client: TestClient, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    """BREAK (CLI default deny, low-medium). Issue 9.10: a CLI command run without a token must
+    not act as the system, and every command goes through the same policy as the API (where an
+    import needs `vuln:import`, a coordinator). `clearinghouse vulns import` takes no token at all
+    (cli/vulns.py `vulns_import` -> `import_file(services().db, ...)`: no principal, no
+    `authorize`, no audit event): anyone who can run the CLI on the host publishes a record
+    on the anonymous OSV API. `vulns cwe-import`, `vulns dedup` and `vulns dump` are the same;
+    the team's own tests/test_cli_default_deny.py already fails for these four commands."""
+    record = {
+        "id": "PYSEC-2099-77",
+        "modified": "2026-01-01T00:00:00Z",
+        "summary": "planted without a token",
+        "affected": [{"package": {"ecosystem": "PyPI", "name": "planted"}, "versions": ["1.0"]}],
+    }
+    path = tmp_path / "planted.json"
+    path.write_text(json.dumps(record))
+    env = {k: v for k, v in cli_env.items() if k != "CLEARINGHOUSE_TOKEN"}
+    r = subprocess.run(
+        [sys.executable, "-m", "clearinghouse", "vulns", "import", str(path), "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 1, r.stdout
+    query = client.post(
+        "/v1/query", json={"package": {"ecosystem": "PyPI", "name": "planted"}, "version": "1.0"}
+    )
+    assert query.status_code == 200 and query.json().get("vulns", []) == [], query.text
