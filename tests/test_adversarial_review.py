@@ -204,3 +204,152 @@ def test_the_cli_publishes_no_record_without_a_token(
         "/v1/query", json={"package": {"ecosystem": "PyPI", "name": "planted"}, "version": "1.0"}
     )
     assert query.status_code == 200 and query.json().get("vulns", []) == [], query.text
+
+
+# --- 4. accounts: what the old attack minted survives the upgrade ------------------------------
+
+
+def test_tokens_minted_across_organisations_before_the_fix_stop_working(
+    tmp_path: Path, master_key: str
+) -> None:
+    """BREAK (accounts, medium; remediation). Issue 9.2's attack minted, before the fix, a
+    token for a lab's user through a coordinator admin's `POST /api/v1/tokens`, and an admin
+    user in the lab's organisation through `POST /api/v1/users`. The fix stops new mints
+    (accounts/policy.py `token_create`, `user_create`) but migration 0006 and the code leave
+    what was already minted alone: on an upgraded instance the coordinator's copy of the lab
+    user's token, and its mole admin in the lab, still authenticate and still read the lab's
+    findings. The audit trail says who did it (`accounts:token:create` and
+    `accounts:user:create` events whose actor organisation is not the user's). A fix must
+    revoke (or disable) them when the instance is upgraded."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import insert
+
+    from clearinghouse.accounts import services as accounts
+    from clearinghouse.accounts.models import ApiToken, Membership, Org, User
+    from clearinghouse.container import build_services
+    from clearinghouse.core.config import Settings
+    from clearinghouse.core.errors import Unauthenticated
+    from clearinghouse.storage import migrate
+    from clearinghouse.storage.db import Database
+
+    url = f"sqlite:///{tmp_path / 'before-the-fix.db'}"
+    db = Database(url)
+    migrate.upgrade(db, "0005")  # the schema the attack ran against
+    now = datetime(2026, 11, 1, tzinfo=UTC)
+    later = now + timedelta(days=90)
+    bearers: dict[str, str] = {}
+    with db.engine.begin() as c:
+        for oid, kind in (("org_coord", "coordinator"), ("org_lab", "lab")):
+            c.execute(insert(Org.__table__).values(id=oid, name=oid, kind=kind, created_at=now))
+        people = (
+            ("usr_coord", "org_coord", "coord@cert.example"),
+            ("usr_liaison", "org_lab", "liaison@lab.example"),
+            ("usr_mole", "org_lab", "mole@cert.example"),  # made by the coordinator
+        )
+        for uid, oid, email in people:
+            c.execute(insert(User.__table__).values(id=uid, email=email, created_at=now))
+            c.execute(
+                insert(Membership.__table__).values(
+                    user_id=uid, org_id=oid, role="admin", created_at=now
+                )
+            )
+        tokens = (
+            ("tok_coordown", "usr_coord", "usr_coord", "org_coord"),
+            ("tok_liaisonown", "usr_liaison", "usr_liaison", "org_lab"),  # the lab's own
+            ("tok_minted", "usr_liaison", "usr_coord", "org_coord"),  # the coordinator's copy
+            ("tok_mole", "usr_mole", "usr_coord", "org_coord"),
+        )
+        for seq, (tid, uid, actor_user, actor_org) in enumerate(tokens, start=1):
+            secret = f"secret-{tid}-0123456789abcdefghijklmnop"
+            c.execute(
+                insert(ApiToken.__table__).values(
+                    id=tid,
+                    user_id=uid,
+                    secret_hash=accounts._hash_secret(secret),
+                    hint=secret[-4:],
+                    scopes=["read", "write"],
+                    description="",
+                    created_at=now,
+                    expires_at=later,
+                )
+            )
+            bearers[tid] = f"chk_{tid.removeprefix('tok_')}_{secret}"
+            c.execute(  # the event the old code wrote with the token (hash: not checked here)
+                insert(AuditEvent.__table__).values(
+                    seq=seq,
+                    occurred_at=now,
+                    tag="accounts:token:create",
+                    actor_user_id=actor_user,
+                    actor_org_id=actor_org,
+                    subject_type="token",
+                    subject_id=tid,
+                    data={"user_id": uid},
+                    prev_hash=audit.GENESIS,
+                    hash=audit.GENESIS,
+                )
+            )
+    migrate.upgrade(db)
+    db.dispose()
+    services = build_services(
+        Settings(env="test", var_dir=tmp_path / "var", database_url=url, master_key=master_key)  # type: ignore[arg-type]
+    )
+    try:
+        refused = []
+        for tid in ("tok_minted", "tok_mole"):
+            try:
+                with services.db.transaction() as s:
+                    accounts.authenticate(s, bearers[tid])
+            except Unauthenticated:
+                refused.append(tid)
+        with services.db.transaction() as s:  # the lab's own token still works
+            assert accounts.authenticate(s, bearers["tok_liaisonown"]).user_id == "usr_liaison"
+        assert refused == ["tok_minted", "tok_mole"]
+    finally:
+        services.db.dispose()
+
+
+# --- 5. upgrading an existing SQLite instance to the fixed version ----------------------------
+
+
+def test_an_sqlite_instance_with_users_upgrades_through_0006(tmp_path: Path) -> None:
+    """BREAK (robustness, high for SQLite deployments). Migration 0006 changes the `users`
+    table's email constraint with `op.batch_alter_table("users")`, which on SQLite copies the
+    table and runs `DROP TABLE users`. The engine turns `PRAGMA foreign_keys=ON` on for every
+    connection (storage/db.py), and `memberships` and `api_tokens` reference `users`, so on
+    any instance that has a single user the upgrade fails with "FOREIGN KEY constraint
+    failed" (storage/migrations/versions/0006_accounts_invitations.py). No existing SQLite
+    deployment can install the fixes; the migration tests only upgraded databases without
+    users."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import insert
+
+    from clearinghouse.accounts.models import Membership, Org, User
+    from clearinghouse.storage import migrate
+    from clearinghouse.storage.db import Database
+
+    db = Database(f"sqlite:///{tmp_path / 'deployed.db'}")
+    try:
+        migrate.upgrade(db, "0005")
+        now = datetime(2026, 11, 1, tzinfo=UTC)
+        with db.engine.begin() as c:
+            c.execute(
+                insert(Org.__table__).values(
+                    id="org_1", name="cert", kind="coordinator", created_at=now
+                )
+            )
+            c.execute(
+                insert(User.__table__).values(id="usr_1", email="a@cert.example", created_at=now)
+            )
+            c.execute(
+                insert(Membership.__table__).values(
+                    user_id="usr_1", org_id="org_1", role="admin", created_at=now
+                )
+            )
+        migrate.upgrade(db)
+        assert migrate.current(db) == migrate.head(db)
+        with db.engine.begin() as c:
+            assert c.execute(select(User.__table__.c.email)).scalars().all() == ["a@cert.example"]
+    finally:
+        db.dispose()
