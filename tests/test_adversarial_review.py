@@ -353,3 +353,58 @@ def test_an_sqlite_instance_with_users_upgrades_through_0006(tmp_path: Path) -> 
             assert c.execute(select(User.__table__.c.email)).scalars().all() == ["a@cert.example"]
     finally:
         db.dispose()
+
+
+def test_an_sqlite_instance_with_eval_reports_upgrades_through_0007(tmp_path: Path) -> None:
+    """BREAK (robustness, the sibling of the one above). Migration 0007 adds two foreign keys
+    to `eval_runs` with `op.batch_alter_table("eval_runs")`: on SQLite that recreates the table
+    and drops the old one, which `eval_vulnerability_reports.run_id` references. An instance
+    whose runs ever harvested a vulnerability report cannot upgrade
+    (storage/migrations/versions/0007_reference_models_and_eval_artefacts.py:46)."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import insert
+
+    from clearinghouse.evals.models import EvalVulnerabilityReport
+    from clearinghouse.storage import migrate
+    from clearinghouse.storage.db import Database
+
+    db = Database(f"sqlite:///{tmp_path / 'deployed.db'}")
+    try:
+        migrate.upgrade(db, "0006")
+        now = datetime(2026, 11, 1, tzinfo=UTC)
+        with db.engine.begin() as c:
+            c.execute(
+                insert(EvalRun.__table__).values(  # the 0006 columns only
+                    id="run_1",
+                    model_spec="openai-api/ref/m",
+                    is_reference=True,
+                    tasks=["ctf_generated"],
+                    options={},
+                    state="succeeded",
+                    progress={},
+                    config={},
+                    results={},
+                    tier={},
+                    created_at=now,
+                )
+            )
+            c.execute(
+                insert(EvalVulnerabilityReport.__table__).values(
+                    id="evr_1",
+                    run_id="run_1",
+                    task="ctf_generated",
+                    sample_id="s",
+                    epoch=1,
+                    target="pkg:pypi/demo@1.0",
+                    description="d",
+                    poc="p",
+                    transcript_excerpt="t",
+                    source="eval",
+                    created_at=now,
+                )
+            )
+        migrate.upgrade(db)
+        assert migrate.current(db) == migrate.head(db)
+    finally:
+        db.dispose()
