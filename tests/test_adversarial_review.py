@@ -170,6 +170,78 @@ def test_a_vulnerability_reported_in_a_run_leaves_no_plaintext_transcript(
     assert _rows_holding(world.services, CANARY) == []
 
 
+def _live_secrets_holding(services: Services, needle: str) -> list[str]:
+    """Every sealed value that can still be decrypted (blobs included), opened with the master
+    key: which purposes still hold `needle`."""
+    from clearinghouse.storage.vault import SealedValue
+
+    with services.db.transaction() as s:
+        rows = s.scalars(select(SealedValue).where(SealedValue.ciphertext.is_not(None))).all()
+        return [r.purpose for r in rows if needle.encode() in services.vault.reveal(s, r.id)]
+
+
+def test_retention_destroys_the_transcript_excerpts_of_a_submissions_runs(
+    client: TestClient, world: World
+) -> None:
+    """BREAK (eval artefacts / retention, high; sibling of the test above). Whatever form the
+    harvested transcript excerpt takes, the retention purge must destroy it with the rest of the
+    submission's confidential content. `purge_expired` (reviews/services.py) destroys findings,
+    report files and sealed run artefacts, and leaves `eval_vulnerability_reports` (poc,
+    transcript_excerpt) and `vulnerability_reports.transcript_excerpt` as they are, so the
+    unreleased model's words outlive the agreement's retention period. The canary here is in
+    the excerpt only (the report's description and PoC belong to the knowledge base)."""
+    from datetime import timedelta
+
+    from clearinghouse.core.clock import utcnow
+    from clearinghouse.reviews import services as reviews
+    from clearinghouse.reviews.models import Submission
+
+    lab = world.org(OrgKind.lab)
+    ev = world.org(OrgKind.evaluator)
+    lab_m = world.member(lab, OrgKind.lab, Role.member)
+    ev_m = world.member(ev, OrgKind.evaluator, Role.member)
+    with chat_server() as model:
+        sid = world.submission(
+            world.agreement(lab), lab_m, ev, endpoint_url=model.base_url, api_key=KEY
+        )
+        r = client.post(f"/api/v1/submissions/{sid}/verify-access", headers=ev_m.headers)
+        assert r.status_code == 200, r.text
+    r = client.post(
+        "/api/v1/evals/runs",
+        headers=ev_m.headers,
+        json={"submission_id": sid, "tasks": ["ctf_generated"], "limit": 1},
+    )
+    assert r.status_code == 202, r.text
+    services = world.services
+    with services.db.transaction() as s:
+        run = s.get(EvalRun, r.json()["id"])
+        assert run is not None
+        evals._adopt_vulnerability_reports(
+            s,
+            services,
+            run,
+            [
+                {
+                    "task": "ctf_generated",
+                    "sample_id": "web_sqli-0",
+                    "epoch": 1,
+                    "target": "pkg:pypi/demo@1.0",
+                    "description": "heap overflow in parse",
+                    "poc": "AAAA",
+                    "transcript_excerpt": f"assistant: {CANARY}",
+                }
+            ],
+        )
+    with services.db.transaction() as s:
+        sub = s.get(Submission, sid)
+        assert sub is not None
+        sub.state, sub.ended_at = "closed", utcnow() - timedelta(days=365)
+    with services.db.transaction() as s:
+        assert reviews.purge_expired(s, services.vault, services.blobs) == [sid]
+    assert _rows_holding(services, CANARY) == []
+    assert _live_secrets_holding(services, CANARY) == []
+
+
 # --- 3. CLI default deny: knowledge-base writes without a token -------------------------------
 
 
