@@ -8,12 +8,15 @@ states, in its docstring, what a fix must make true. Nothing is marked xfail.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import create_engine, make_url, select, text
 
 from clearinghouse.accounts.models import OrgKind, Role
 from clearinghouse.audit import services as audit
@@ -281,8 +284,33 @@ def test_the_cli_publishes_no_record_without_a_token(
 # --- 4. accounts: what the old attack minted survives the upgrade ------------------------------
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def blank_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database (no schema), to migrate step by step. PostgreSQL: a database of its
+    own on the test server, named with this checkout's suffix."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'before-the-fix.db'}"
+        return
+    pg_url = os.environ.get("CLEARINGHOUSE_TEST_POSTGRES_URL")
+    if not pg_url:
+        pytest.skip("PostgreSQL not configured: set CLEARINGHOUSE_TEST_POSTGRES_URL")
+    worker = getattr(request.config, "workerinput", {}).get("workerid", "main")
+    suffix = os.environ.get("CLEARINGHOUSE_TEST_DB_SUFFIX", "")
+    name = f"clearinghouse_test_{suffix}blank_{worker}"
+    admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(pg_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 def test_tokens_minted_across_organisations_before_the_fix_stop_working(
-    tmp_path: Path, master_key: str
+    blank_database_url: str, tmp_path: Path, master_key: str
 ) -> None:
     """BREAK (accounts, medium; remediation). Issue 9.2's attack minted, before the fix, a
     token for a lab's user through a coordinator admin's `POST /api/v1/tokens`, and an admin
@@ -292,7 +320,8 @@ def test_tokens_minted_across_organisations_before_the_fix_stop_working(
     user's token, and its mole admin in the lab, still authenticate and still read the lab's
     findings. The audit trail says who did it (`accounts:token:create` and
     `accounts:user:create` events whose actor organisation is not the user's). A fix must
-    revoke (or disable) them when the instance is upgraded."""
+    revoke (or disable) them when the instance is upgraded. (On SQLite this test first meets
+    the migration break below; on PostgreSQL it reaches the tokens.)"""
     from datetime import UTC, datetime, timedelta
 
     from sqlalchemy import insert
@@ -305,7 +334,7 @@ def test_tokens_minted_across_organisations_before_the_fix_stop_working(
     from clearinghouse.storage import migrate
     from clearinghouse.storage.db import Database
 
-    url = f"sqlite:///{tmp_path / 'before-the-fix.db'}"
+    url = blank_database_url
     db = Database(url)
     migrate.upgrade(db, "0005")  # the schema the attack ran against
     now = datetime(2026, 11, 1, tzinfo=UTC)
