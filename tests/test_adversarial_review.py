@@ -410,6 +410,60 @@ def test_tokens_minted_across_organisations_before_the_fix_stop_working(
         services.db.dispose()
 
 
+def test_a_coordinator_cannot_seat_an_admin_in_an_existing_lab_without_one(
+    client: TestClient, world: World
+) -> None:
+    """BREAK (accounts, medium). Issue 9.2: a coordinator may create an organisation and invite
+    its *first* admin; it may not add people to a lab. `create_invitation`
+    (accounts/services.py) lets a coordinator admin invite an admin into any organisation that
+    has no enabled admin (`_has_admin`), however old and however full of people and data. A lab
+    whose users are all members or viewers (what the pre-fix `POST /api/v1/users` made, and
+    what this suite's own fixtures make) is taken over: the coordinator invites itself as the
+    lab's admin, accepts the code it was just shown, and reads the lab's confidential findings.
+    The first-admin path must be for an organisation with no users yet (a new one)."""
+    lab = world.org(OrgKind.lab)
+    ev = world.org(OrgKind.evaluator)
+    lab_m = world.member(lab, OrgKind.lab, Role.member)  # the lab's liaison: a member
+    ev_m = world.member(ev, OrgKind.evaluator, Role.member)
+    coord = world.member(world.org(OrgKind.coordinator), OrgKind.coordinator, Role.admin)
+    with chat_server() as model:
+        sid = world.submission(
+            world.agreement(lab), lab_m, ev, endpoint_url=model.base_url, api_key=KEY
+        )
+        for r in (
+            client.post(f"/api/v1/submissions/{sid}/verify-access", headers=ev_m.headers),
+            client.post(
+                f"/api/v1/submissions/{sid}/transition",
+                headers=ev_m.headers,
+                json={"to": "testing"},
+            ),
+            client.post(
+                f"/api/v1/submissions/{sid}/findings",
+                headers=ev_m.headers,
+                json={"title": "t", "severity": "high", "body": CANARY},
+            ),
+        ):
+            assert r.status_code < 300, r.text
+    # The coordinator cannot read the finding itself...
+    r = client.get(f"/api/v1/submissions/{sid}/findings", headers=coord.headers)
+    assert r.status_code in (403, 404) and CANARY not in r.text
+    # ... and must not be able to become the lab's admin to read it.
+    r = client.post(
+        f"/api/v1/orgs/{lab}/invitations",
+        headers=coord.headers,
+        json={"email": "mole@coordinator.example", "role": "admin"},
+    )
+    if r.status_code == 201:  # show what the seat gives before failing
+        mole = client.post("/api/v1/invitations/accept", json={"code": r.json()["code"]})
+        assert mole.status_code == 201, mole.text
+        read = client.get(
+            f"/api/v1/submissions/{sid}/findings",
+            headers={"Authorization": f"Bearer {mole.json()['token']}"},
+        )
+        assert CANARY not in read.text, "the coordinator's mole read the lab's finding"
+    assert r.status_code == 403, r.text
+
+
 # --- 5. upgrading an existing SQLite instance to the fixed version ----------------------------
 
 
