@@ -245,6 +245,55 @@ def test_retention_destroys_the_transcript_excerpts_of_a_submissions_runs(
     assert _live_secrets_holding(services, CANARY) == []
 
 
+def test_retention_removes_a_crashed_runs_plaintext_directory(
+    client: TestClient, world: World
+) -> None:
+    """BREAK (eval artefacts / retention, low). A worker killed mid-run (SIGKILL, OOM, power)
+    leaves Inspect's plaintext logs in `var/evals/<run>/`; they are sealed and removed only if
+    the job runs again (`execute_run`). If no worker takes the job again before the agreement's
+    retention period ends (workers stopped, the deployment moved), `purge_expired`
+    (reviews/services.py) purges the submission and leaves that directory, the unreleased
+    model's transcript in plaintext, in the data directory for good. Worse, a retry after the
+    purge seals it anew (`execute_run`'s failure path calls `seal_directory`) into artefacts
+    that no later purge destroys, since the submission is already marked purged."""
+    from datetime import timedelta
+
+    from clearinghouse.core.clock import utcnow
+    from clearinghouse.evals import artefacts
+    from clearinghouse.reviews import services as reviews
+    from clearinghouse.reviews.models import Submission
+
+    lab = world.org(OrgKind.lab)
+    ev = world.org(OrgKind.evaluator)
+    lab_m = world.member(lab, OrgKind.lab, Role.member)
+    ev_m = world.member(ev, OrgKind.evaluator, Role.member)
+    with chat_server() as model:
+        sid = world.submission(
+            world.agreement(lab), lab_m, ev, endpoint_url=model.base_url, api_key=KEY
+        )
+        r = client.post(f"/api/v1/submissions/{sid}/verify-access", headers=ev_m.headers)
+        assert r.status_code == 200, r.text
+    r = client.post(
+        "/api/v1/evals/runs",
+        headers=ev_m.headers,
+        json={"submission_id": sid, "tasks": ["knowledge_original"], "limit": 1},
+    )
+    assert r.status_code == 202, r.text
+    services = world.services
+    # What the killed worker left: Inspect's log of the task in progress.
+    leftover = artefacts.run_dir(services.settings.var_dir, r.json()["id"]) / "knowledge_original"
+    leftover.mkdir(parents=True)
+    (leftover / "2026-11-30T05-00-00_knowledge-original_x.eval").write_text(CANARY)
+    with services.db.transaction() as s:
+        sub = s.get(Submission, sid)
+        assert sub is not None
+        sub.state, sub.ended_at = "closed", utcnow() - timedelta(days=365)
+    with services.db.transaction() as s:
+        assert reviews.purge_expired(s, services.vault, services.blobs) == [sid]
+    left = [str(p) for p in services.settings.var_dir.rglob("*") if p.is_file()]
+    assert not [p for p in left if CANARY in Path(p).read_text(errors="replace")], left
+
+
 # --- 3. CLI default deny: knowledge-base writes without a token -------------------------------
 
 
