@@ -292,6 +292,15 @@ def test_retention_removes_a_crashed_runs_plaintext_directory(
         assert reviews.purge_expired(s, services.vault, services.blobs) == [sid]
     left = [str(p) for p in services.settings.var_dir.rglob("*") if p.is_file()]
     assert not [p for p in left if CANARY in Path(p).read_text(errors="replace")], left
+    # A worker now takes the job again: nothing of the purged submission may be sealed anew.
+    from clearinghouse.evals.models import EvalArtefact
+    from clearinghouse.workers.runner import Worker
+
+    Worker(services).run_once()
+    with services.db.transaction() as s:
+        live = s.scalars(select(EvalArtefact).where(EvalArtefact.destroyed_at.is_(None))).all()
+        assert [a.name for a in live] == []
+    assert _live_secrets_holding(services, CANARY) == []
 
 
 # --- 3. CLI default deny: knowledge-base writes without a token -------------------------------
