@@ -522,6 +522,36 @@ def test_a_coordinator_cannot_seat_an_admin_in_an_existing_lab_without_one(
     assert r.status_code == 403, r.text
 
 
+def test_a_replayed_invitation_code_is_recorded_for_the_orgs_admins(
+    client: TestClient, world: World
+) -> None:
+    """BREAK (accounts / audit, low). `accept_invitation` (accounts/services.py) promises that
+    a refused code answers the caller with one 401 "so that a guessed code learns nothing;
+    the reason is in the audit trail for the organisation's admins". Neither holds: the codes
+    differ (`invitation_used`, `invitation_superseded`, `invitation_expired` against
+    `invitation_invalid`), and nothing is written to the trail, because the refusal raises
+    inside the request's transaction and rolls back whatever would have been recorded. A code
+    replayed after it was used (a leaked invitation link) leaves no trace for the lab."""
+    from clearinghouse.audit.models import AuditEvent as Event
+
+    coord = world.member(world.org(OrgKind.coordinator), OrgKind.coordinator, Role.admin)
+    lab = client.post(
+        "/api/v1/orgs", headers=coord.headers, json={"name": "Replayed Lab", "kind": "lab"}
+    ).json()["id"]
+    code = client.post(
+        f"/api/v1/orgs/{lab}/invitations",
+        headers=coord.headers,
+        json={"email": "first@lab.example", "role": "admin"},
+    ).json()["code"]
+    assert client.post("/api/v1/invitations/accept", json={"code": code}).status_code == 201
+    replay = client.post("/api/v1/invitations/accept", json={"code": code})
+    assert replay.status_code == 401
+    with world.services.db.transaction() as s:
+        tags = s.scalars(select(Event.tag).where(Event.tag.like("accounts:invitation:%"))).all()
+    assert len(tags) == 3, tags  # create, accept, and the refused replay
+    assert replay.json()["code"] == "invitation_invalid", replay.json()
+
+
 # --- 5. upgrading an existing SQLite instance to the fixed version ----------------------------
 
 
