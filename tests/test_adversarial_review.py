@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, make_url, select, text
+from sqlalchemy import create_engine, insert, make_url, select, text
 
 from clearinghouse.accounts.models import OrgKind, Role
 from clearinghouse.audit import services as audit
@@ -27,7 +27,7 @@ from clearinghouse.evals import services as evals
 from clearinghouse.evals.models import EvalRun
 from clearinghouse.storage.metadata import metadata
 from tests.support.fake_chat import chat_server
-from tests.support.tamper import tamper
+from tests.support.tamper import superuser
 from tests.support.world import World
 
 # --- 1. audit: a keyless downgrade of the whole chain passes `audit verify` -------------------
@@ -46,32 +46,32 @@ def _events(services: Services, n: int) -> None:
             )
 
 
-def _downgrade_to_unkeyed(services: Services, forged_seq: int) -> None:
-    """The attacker (database superuser, no master key): delete the audit key row and every
-    stored checkpoint, edit one event, and re-hash the whole trail as an unkeyed SHA-256
-    ("legacy") chain, with no acting token ids, which legacy events do not carry."""
+def _downgrade_to_unkeyed(services: Services, forged_subject: str) -> None:
+    """The attacker (database superuser, no master key) makes the trail look as if it had
+    never been keyed: deletes the audit key row, every stored checkpoint and every event the
+    audit module wrote itself (`audit:key:create`, `audit:checkpoint:create`), edits one event,
+    renumbers the rest and re-hashes them as an unkeyed SHA-256 ("legacy") chain, without
+    acting token ids, which legacy events do not carry."""
     with services.db.transaction() as s:
         rows = s.scalars(select(AuditEvent).order_by(AuditEvent.seq)).all()
-        prev, updates = audit.GENESIS, []
         for row in rows:
             s.expunge(row)
-            if row.seq == forged_seq:
-                row.data = {"i": 4242}
-            row.actor_token_id = None
-            row.prev_hash = prev
-            row.hash = prev = audit._legacy_digest(prev, row)
-            updates.append((row.seq, json.dumps(row.data), row.prev_hash, row.hash))
-    tamper(services, "DELETE FROM audit_checkpoints", "DELETE FROM audit_keys")
-    for seq, data, prev_hash, digest in updates:
-        tamper(
-            services,
-            "UPDATE audit_events SET data = :data, prev_hash = :p, hash = :h, "
-            "actor_token_id = NULL WHERE seq = :seq",
-            data=data,
-            p=prev_hash,
-            h=digest,
-            seq=seq,
-        )
+    prev, forged = audit.GENESIS, []
+    for seq, row in enumerate((r for r in rows if not r.tag.startswith("audit:")), start=1):
+        if row.subject_id == forged_subject:
+            row.data = {"i": 4242}
+        row.seq, row.actor_token_id, row.prev_hash = seq, None, prev
+        row.hash = prev = audit._legacy_digest(prev, row)
+        forged.append(row)
+    with superuser(services) as c:
+        for table in ("audit_checkpoints", "audit_keys", "audit_events"):
+            c.execute(text(f"DELETE FROM {table}"))
+        for row in forged:
+            c.execute(
+                insert(AuditEvent.__table__).values(
+                    {col.name: getattr(row, col.name) for col in AuditEvent.__table__.columns}
+                )
+            )
 
 
 def test_a_keyless_rewrite_of_a_keyed_trail_does_not_verify(
@@ -84,19 +84,25 @@ def test_a_keyless_rewrite_of_a_keyed_trail_does_not_verify(
     the whole trail with plain SHA-256, and `audit verify --json` (with the stored checkpoints,
     i.e. without a copy kept elsewhere) answers ok: true. Only the docs' "third parties keep
     checkpoints" saves it; the database alone cannot tell a never-keyed trail from a stripped
-    one. A fix must make a trail that was keyed unverifiable once its key is gone (for example:
-    the instance knows, outside the database, that it has an audit key and which one)."""
+    one. It gets worse on the next write: `keys.create` (audit/keys.py) refuses only while an
+    `audit:key:create` event exists, which the attacker removed, so the application makes a
+    fresh key that seals the forged events as "legacy", and every later checkpoint signs the
+    forgery (verified: ok true, a new key_id). A fix must make a trail that was keyed
+    unverifiable once its key is gone (for example: the instance knows, outside the database,
+    that it has an audit key and which one)."""
     _events(services, 5)
     with services.db.transaction() as s:
         audit.write_checkpoint(s, Actor())
     with services.db.transaction() as s:
         assert audit.verify_chain(s).ok is True
 
-    _downgrade_to_unkeyed(services, forged_seq=3)
+    _downgrade_to_unkeyed(services, forged_subject="t2")
 
     with services.db.transaction() as s:
-        edited = s.scalar(select(AuditEvent).where(AuditEvent.seq == 3))
+        edited = s.scalar(select(AuditEvent).where(AuditEvent.subject_id == "t2"))
         assert edited is not None and edited.data == {"i": 4242}  # the forgery is in place
+        tags = s.scalars(select(AuditEvent.tag)).all()
+        assert tags == ["test:thing:touch"] * 5  # no trace of a key or a checkpoint
         result = audit.verify_chain(s)
     assert result.ok is False, result.model_dump()
     cli = subprocess.run(
@@ -107,6 +113,16 @@ def test_a_keyless_rewrite_of_a_keyed_trail_does_not_verify(
         timeout=120,
     )
     assert cli.returncode == 1, cli.stdout
+    # Re-keying: the application's next write (today it makes a fresh key that seals the forged
+    # trail as "legacy") must not launder the forgery either.
+    from clearinghouse.core.errors import ConfigurationError
+
+    try:
+        _events(services, 1)
+    except ConfigurationError:
+        pass  # refusing to write over a stripped trail is one way to fix it
+    with services.db.transaction() as s:
+        assert audit.verify_chain(s).ok is False
 
 
 # --- 2. eval artefacts: the model's transcript is stored in plaintext rows ---------------------
