@@ -213,9 +213,57 @@ def main() -> None:
         print(answer.json()["choices"][0]["message"]["content"].strip()[:200])
 
         step(
+            "The coordinator registers a reference model (the stand-in again, as a baseline; its "
+            "key is sealed and write-only), and the evaluator runs a small baseline through it. "
+            "Runs name a submission or a registered model, never a raw model spec or URL"
+        )
+        ref = call(
+            "POST",
+            "/api/v1/reference-models",
+            json={
+                "name": "smollm2-baseline",
+                "model": "openai-api/local/smollm2-135m-instruct",
+                "base_url": f"http://127.0.0.1:{model_port}/v1",
+                "api_key": model_key,
+            },
+        )
+        print(f"reference model {ref['name']} ({ref['model']}), key hint {ref.get('api_key_hint')}")
+        raw = api.post(
+            "/api/v1/evals/runs",
+            headers={"Authorization": f"Bearer {ev_token}"},
+            json={
+                "model": "openai-api/openai/gpt-4o-mini",
+                "base_url": "https://attacker.example/v1",
+            },
+        )
+        print(f"a raw model spec and URL instead: HTTP {raw.status_code} {raw.json()['code']}")
+        env_ev = {**env, "CLEARINGHOUSE_TOKEN": ev_token}
+        baseline = subprocess.run(
+            [
+                *CLI,
+                "evals",
+                "run",
+                "--reference-model",
+                "smollm2-baseline",
+                "--tasks",
+                "knowledge_original",
+                "--limit",
+                "2",
+                "--max-tokens",
+                "100",
+                "--json",
+            ],
+            env=env_ev,
+            capture_output=True,
+            text=True,
+        )
+        if baseline.returncode != 0:
+            raise SystemExit(f"reference run failed: {baseline.stderr[-2000:]}")
+        print(f"reference run {json.loads(baseline.stdout)['state']}")
+
+        step(
             "The evaluator runs a small battery against the model (knowledge, generated CTF, PoC), a few samples each"
         )
-        env_ev = {**env, "CLEARINGHOUSE_TOKEN": ev_token}
         started = time.monotonic()
         out = subprocess.run(
             [
@@ -271,9 +319,27 @@ def main() -> None:
         delivered = call(
             "POST", f"/api/v1/submissions/{sub['id']}/reports/{version}/deliver", token=ev_token
         )
-        report_path = VAR / "evals" / run_result["id"] / "report.html"
         print(f"report v{version} delivered, sha256 {delivered['receipt']['sha256'][:16]}…")
-        print(f"report file: {report_path}")
+        # The run's transcripts and report are sealed in the blob store: no plaintext under var/.
+        # The lab downloads its report; the evaluator exports the logs for `inspect view`.
+        download = api.get(
+            f"/api/v1/submissions/{sub['id']}/reports/{version}/content",
+            headers={"Authorization": f"Bearer {lab_token}"},
+        )
+        report_path = VAR / "lab-download" / "report.html"
+        report_path.parent.mkdir()
+        report_path.write_bytes(download.content)
+        print(f"the lab's download of the report: {report_path}")
+        logs_dir = VAR / "evaluator-export"
+        exported = subprocess.run(
+            [*CLI, "evals", "logs", run_result["id"], "--export", str(logs_dir), "--json"],
+            env=env_ev,
+            capture_output=True,
+            text=True,
+        )
+        if exported.returncode != 0:
+            raise SystemExit(f"log export failed: {exported.stderr[-2000:]}")
+        print(f"sealed logs exported (audited) for `inspect view --log-dir {logs_dir}`")
         sub = call("GET", f"/api/v1/submissions/{sub['id']}", token=lab_token)
 
         clearinghouse_part(run, call, ev_token)
@@ -283,7 +349,11 @@ def main() -> None:
             "and verify the audit chain"
         )
         print(run("worker", "--until-idle"))
-        print(run("audit", "verify"))
+        checkpoint = VAR / "audit-checkpoint.txt"
+        run("audit", "checkpoint", "--out", str(checkpoint))
+        print(f"signed audit checkpoint for third parties to keep: {checkpoint}")
+        print(checkpoint.read_text())
+        print(run("audit", "verify", "--checkpoint", str(checkpoint)))
         found = call("GET", "/api/v1/duplicates")
         print(f"duplicate candidates for the coordinators: {len(found)}")
         for c in found[:3]:

@@ -256,7 +256,9 @@ def test_retention_destroys_the_transcript_excerpts_of_a_submissions_runs(
         assert sub is not None
         sub.state, sub.ended_at = "closed", utcnow() - timedelta(days=365)
     with services.db.transaction() as s:
-        assert reviews.purge_expired(s, services.vault, services.blobs) == [sid]
+        assert reviews.purge_expired(
+            s, services.vault, services.blobs, services.settings.var_dir
+        ) == [sid]
     assert _rows_holding(services, CANARY) == []
     assert _live_secrets_holding(services, CANARY) == []
 
@@ -305,7 +307,9 @@ def test_retention_removes_a_crashed_runs_plaintext_directory(
         assert sub is not None
         sub.state, sub.ended_at = "closed", utcnow() - timedelta(days=365)
     with services.db.transaction() as s:
-        assert reviews.purge_expired(s, services.vault, services.blobs) == [sid]
+        assert reviews.purge_expired(
+            s, services.vault, services.blobs, services.settings.var_dir
+        ) == [sid]
     left = [str(p) for p in services.settings.var_dir.rglob("*") if p.is_file()]
     assert not [p for p in left if CANARY in Path(p).read_text(errors="replace")], left
     # A worker now takes the job again: nothing of the purged submission may be sealed anew.

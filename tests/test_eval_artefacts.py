@@ -196,7 +196,9 @@ def test_retention_destroys_a_submissions_sealed_artefacts(
         assert sub is not None
         sub.state, sub.ended_at = "closed", utcnow() - timedelta(days=365)
     with services.db.transaction() as s:
-        assert reviews.purge_expired(s, services.vault, services.blobs) == [sid]
+        assert reviews.purge_expired(
+            s, services.vault, services.blobs, services.settings.var_dir
+        ) == [sid]
     with services.db.transaction() as s:
         arts = s.scalars(select(EvalArtefact).where(EvalArtefact.run_id == run_id)).all()
         assert arts and all(a.destroyed_at is not None for a in arts)

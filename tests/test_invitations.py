@@ -10,9 +10,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 from fastapi.testclient import TestClient
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from clearinghouse.accounts.models import Invitation, OrgKind, Role
+from clearinghouse.audit.models import AuditEvent
 from clearinghouse.core.clock import utcnow
 from tests.support.world import Member, World
 
@@ -31,6 +32,16 @@ def _invite(client: TestClient, who: Member, org_id: str, email: str, role: str 
 
 def _accept(client: TestClient, code: str):
     return client.post("/api/v1/invitations/accept", json={"code": code})
+
+
+def _refusals(world: World) -> list[str]:
+    with world.services.db.transaction() as s:
+        events = s.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.tag == "accounts:invitation:refuse")
+            .order_by(AuditEvent.seq)
+        ).all()
+        return [e.data["reason"] for e in events]
 
 
 def test_a_coordinator_cannot_act_as_a_labs_user(client: TestClient, world: World) -> None:
@@ -80,7 +91,8 @@ def test_first_admin_by_invitation_then_the_org_decides(client: TestClient, worl
 
     # The coordinator's spare invitation is void now that the lab has an admin ...
     r = _accept(client, spare.json()["code"])
-    assert r.status_code == 401 and r.json()["code"] == "invitation_superseded"
+    assert r.status_code == 401 and r.json()["code"] == "invitation_invalid"
+    assert _refusals(world) == ["superseded"]
     # ... and it may invite nobody else into the lab.
     assert _invite(client, coord, lab, "again@coordinator.example").status_code == 403
     assert client.get(f"/api/v1/orgs/{lab}/invitations", headers=coord.headers).status_code == 403
@@ -108,7 +120,7 @@ def test_a_code_works_once_and_expires(client: TestClient, world: World) -> None
     code = _invite(client, coord, lab, "a@lab.example").json()["code"]
     assert _accept(client, code).status_code == 201
     again = _accept(client, code)
-    assert again.status_code == 401 and again.json()["code"] == "invitation_used"
+    assert again.status_code == 401 and again.json()["code"] == "invitation_invalid"
 
     other = world.org(OrgKind.vendor)
     late = _invite(client, coord, other, "b@vendor.example").json()
@@ -119,12 +131,15 @@ def test_a_code_works_once_and_expires(client: TestClient, world: World) -> None
             .values(expires_at=utcnow() - timedelta(seconds=1))
         )
     r = _accept(client, late["code"])
-    assert r.status_code == 401 and r.json()["code"] == "invitation_expired"
+    assert r.status_code == 401 and r.json()["code"] == "invitation_invalid"
+    # The caller learns nothing; the trail records why each real invitation was refused.
+    assert _refusals(world) == ["used", "expired"]
 
     for guess in ("chi_" + "A" * 43, late["code"][:-1] + "x", "", " " * 5):
         r = _accept(client, guess)
         assert r.status_code in (401, 422), (guess, r.status_code)
         assert r.headers["content-type"] == "application/problem+json"
+    assert _refusals(world) == ["used", "expired"]  # unknown codes name no invitation
 
 
 def test_an_outsider_learns_nothing_about_other_orgs_emails(

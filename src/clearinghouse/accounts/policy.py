@@ -68,7 +68,7 @@ class Target:
     evaluator_org_id: str | None = None  # submission
     public: bool = False  # vuln: published, TLP:CLEAR and out of embargo
     reporter_org_ids: frozenset[str] = frozenset()  # vuln / vuln_report: who reported it
-    first_admin: bool = False  # invitation: for an admin of an organisation that has none yet
+    first_admin: bool = False  # invitation: for the admin of a new organisation (no one in it)
 
 
 class Action(StrEnum):
@@ -231,8 +231,8 @@ def _org_admin(p: Principal, t: Target | None) -> bool:
 
 
 def _first_admin_invitation(p: Principal, t: Target | None) -> bool:
-    """A coordinator admin may invite the first admin of an organisation that has none; once it
-    has one, the organisation alone decides who joins it."""
+    """A coordinator admin may invite the first admin of a new organisation, one with nobody in
+    it; once it has people, the organisation alone decides who joins it."""
     return t is not None and t.first_admin and _coordinator(Role.admin)(p, t)
 
 

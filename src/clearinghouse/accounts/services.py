@@ -50,7 +50,7 @@ from clearinghouse.core.clock import utcnow
 from clearinghouse.core.errors import Conflict, InvalidInput, NotFound
 from clearinghouse.core.ids import new_id
 from clearinghouse.core.pagination import Page, paginate
-from clearinghouse.storage.db import lock
+from clearinghouse.storage.db import Database, lock
 
 TOKEN_PREFIX = "chk"
 INVITATION_PREFIX = "chi"
@@ -313,18 +313,11 @@ def list_tokens(
 # --- invitations -------------------------------------------------------------------------
 
 
-def _has_admin(session: Session, org_id: str) -> bool:
+def _has_members(session: Session, org_id: str) -> bool:
+    """Whether anyone belongs to the organisation yet (disabled users included: an
+    organisation that ever had people is not new)."""
     return (
-        session.scalar(
-            select(Membership.user_id)
-            .join(User)
-            .where(
-                Membership.org_id == org_id,
-                Membership.role == Role.admin.value,
-                User.disabled_at.is_(None),
-            )
-            .limit(1)
-        )
+        session.scalar(select(Membership.user_id).where(Membership.org_id == org_id).limit(1))
         is not None
     )
 
@@ -352,7 +345,9 @@ def create_invitation(
         raise NotFound(f"no org with id {org_id!r}")
     lock(session, f"accounts:email:{org.id}")
     outsider = p.org_id != org.id
-    first_admin = data.role is Role.admin and not _has_admin(session, org.id)
+    # A coordinator admin may seat only the first person of a new, empty organisation, as its
+    # admin. An organisation that has people (admins or not) decides who joins it.
+    first_admin = data.role is Role.admin and not _has_members(session, org.id)
     authorize(
         p,
         Action.invitation_create,
@@ -398,36 +393,63 @@ def list_invitations(
     authorize(
         p,
         Action.invitation_create,
-        Target("org", id=org.id, org_id=org.id, first_admin=not _has_admin(session, org.id)),
+        Target("org", id=org.id, org_id=org.id, first_admin=not _has_members(session, org.id)),
     )
     query = select(Invitation).where(Invitation.org_id == org.id)
     rows, nxt = paginate(session, query, Invitation.id, limit=limit, cursor=cursor)
     return Page(items=[invitation_out(i) for i in rows], next_cursor=nxt)
 
 
-def accept_invitation(session: Session, data: InvitationAccept) -> InvitationAccepted:
+def accept_invitation(db: Database, data: InvitationAccept) -> InvitationAccepted:
     """Redeem a code (no token needed): creates the user and their first token, once.
 
-    Every failure is the same 401 to the caller except expiry, so that a guessed code learns
-    nothing; the reason is in the audit trail for the organisation's admins."""
+    Every refusal answers the caller alike (`invitation_invalid`, 401), so a code learns nothing
+    about its invitation. A refused code that names a real invitation (replayed after use,
+    expired, superseded) is recorded in the audit trail with its reason, in a transaction of
+    its own, since the refusal rolls the attempt back."""
+    code_hash = _hash_secret(data.code.strip())
+    try:
+        with db.transaction() as session:
+            return _accept(session, code_hash)
+    except _Refused as refused:
+        with db.transaction() as session:
+            audit.record(
+                session,
+                "accounts:invitation:refuse",
+                actor=Actor(),
+                subject_type="invitation",
+                subject_id=refused.invitation_id,
+                data={"org_id": refused.org_id, "reason": refused.reason},
+            )
+        raise InvitationInvalid(
+            "the invitation code is not valid (unknown, used, expired or superseded); ask the "
+            "organisation's admin for a new invitation"
+        ) from None
+
+
+class _Refused(Exception):
+    def __init__(self, inv: Invitation, reason: str) -> None:
+        super().__init__(reason)
+        self.invitation_id, self.org_id, self.reason = inv.id, inv.org_id, reason
+
+
+def _accept(session: Session, code_hash: str) -> InvitationAccepted:
     inv = session.scalar(
-        select(Invitation)
-        .where(Invitation.code_hash == _hash_secret(data.code.strip()))
-        .with_for_update()
+        select(Invitation).where(Invitation.code_hash == code_hash).with_for_update()
     )
     if inv is None:
-        raise InvitationInvalid("the invitation code is not valid")
+        raise InvitationInvalid(
+            "the invitation code is not valid (unknown, used, expired or superseded); ask the "
+            "organisation's admin for a new invitation"
+        )
     lock(session, f"accounts:email:{inv.org_id}")
     if inv.accepted_at is not None:
-        raise InvitationInvalid("the invitation code is not valid", code="invitation_used")
+        raise _Refused(inv, "used")
     if inv.expires_at <= utcnow():
-        raise InvitationInvalid("the invitation has expired", code="invitation_expired")
-    if inv.first_admin and _has_admin(session, inv.org_id):
-        # An outsider's invitation only ever seats the first admin.
-        raise InvitationInvalid(
-            "the invitation was superseded: the organisation has an admin now; ask them",
-            code="invitation_superseded",
-        )
+        raise _Refused(inv, "expired")
+    if inv.first_admin and _has_members(session, inv.org_id):
+        # An outsider's invitation only ever seats the first person of a new organisation.
+        raise _Refused(inv, "superseded")
     user = _new_user(session, inv.org_id, inv.email, Role(inv.role))
     issued, token = _new_token(
         session, user, TokenCreate(user_id=user.id, description="from invitation")

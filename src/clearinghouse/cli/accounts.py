@@ -200,5 +200,4 @@ def invitation_accept(
     as_json: JsonOpt = False,
 ) -> None:
     """Redeem an invitation: creates your user and prints your first token, once."""
-    with services().db.transaction() as session:
-        emit(svc.accept_invitation(session, InvitationAccept(code=code)), as_json)
+    emit(svc.accept_invitation(services().db, InvitationAccept(code=code)), as_json)

@@ -22,9 +22,10 @@ from clearinghouse.audit import services as audit
 from clearinghouse.core.clock import utcnow
 from clearinghouse.core.errors import Conflict
 from clearinghouse.core.ids import new_id
-from clearinghouse.evals.models import EvalArtefact, EvalRun
+from clearinghouse.evals.models import EvalArtefact, EvalRun, EvalVulnerabilityReport
 from clearinghouse.evals.schemas import ArtefactOut
 from clearinghouse.storage.blobs import BlobStore
+from clearinghouse.storage.vault import Vault
 
 MEDIA = {".eval": "application/zip", ".json": "application/json", ".html": "text/html"}
 
@@ -148,15 +149,31 @@ def export(
     return files
 
 
-def purge_submission(session: Session, blobs: BlobStore, submission_id: str) -> int:
-    """Destroy the sealed artefacts of every run of a submission (retention). Returns how many."""
+def purge_submission(
+    session: Session, vault: Vault, blobs: BlobStore, var_dir: Path, submission_id: str
+) -> int:
+    """Retention: destroy everything the submission's eval runs kept of the model under test:
+    the sealed logs and report files, the sealed PoCs and transcript excerpts of the
+    vulnerabilities it reported, and any plaintext run directory a crashed worker left behind.
+    Returns how many sealed artefacts were destroyed."""
+    run_ids = list(
+        session.scalars(select(EvalRun.id).where(EvalRun.submission_id == submission_id))
+    )
     rows = session.scalars(
-        select(EvalArtefact)
-        .join(EvalRun, EvalRun.id == EvalArtefact.run_id)
-        .where(EvalRun.submission_id == submission_id, EvalArtefact.destroyed_at.is_(None))
+        select(EvalArtefact).where(
+            EvalArtefact.run_id.in_(run_ids), EvalArtefact.destroyed_at.is_(None)
+        )
     ).all()
     now = utcnow()
     for a in rows:
         blobs.destroy(session, a.blob_id)
         a.destroyed_at = now
+    for staged in session.scalars(
+        select(EvalVulnerabilityReport).where(EvalVulnerabilityReport.run_id.in_(run_ids))
+    ):
+        for sealed_id in (staged.poc_sealed_id, staged.excerpt_sealed_id):
+            if sealed_id is not None:
+                vault.destroy(session, sealed_id)
+    for run_id in run_ids:
+        remove_plaintext(var_dir, run_id)
     return len(rows)

@@ -95,8 +95,13 @@ class EvalVulnerabilityReport(Base):
     epoch: Mapped[int]
     target: Mapped[str] = mapped_column(Text)
     description: Mapped[str] = mapped_column(Text)
+    # The PoC and the transcript excerpt are the words of the model under test: sealed, and
+    # destroyed with the submission's other confidential content. The plaintext columns of
+    # earlier revisions are left empty.
     poc: Mapped[str] = mapped_column(Text)
     transcript_excerpt: Mapped[str] = mapped_column(Text)
+    poc_sealed_id: Mapped[str | None] = mapped_column(ForeignKey("sealed_values.id"))
+    excerpt_sealed_id: Mapped[str | None] = mapped_column(ForeignKey("sealed_values.id"))
     source: Mapped[str] = mapped_column(String(20), default="eval")
     status: Mapped[str] = mapped_column(String(20), default="new")
     created_at: Mapped[datetime]

@@ -291,6 +291,13 @@ def execute_run(
             # Finished earlier; a crash may have left the plaintext directory behind.
             artefacts.remove_plaintext(services.settings.var_dir, run_id)
             return
+        sub = session.get(Submission, run.submission_id) if run.submission_id else None
+        if sub is not None and sub.purged_at is not None:
+            # Retention destroyed the submission's confidential content: what a crashed attempt
+            # left on disk is removed, never sealed anew, and the run does not start again.
+            artefacts.remove_plaintext(services.settings.var_dir, run_id)
+            run.state, run.error = "failed", "the submission's confidential content was purged"
+            return
         run.state, run.started_at, run.error = "running", run.started_at or utcnow(), None
         names, opts = list(run.tasks), dict(run.options)
     options = TaskOptions(
@@ -650,8 +657,16 @@ def _adopt_vulnerability_reports(
             epoch=v["epoch"],
             target=v["target"],
             description=v["description"],
-            poc=v["poc"],
-            transcript_excerpt=v["transcript_excerpt"],
+            poc="",
+            transcript_excerpt="",
+            poc_sealed_id=svc.vault.seal_text(
+                session, str(v["poc"]), purpose="eval_vulnerability_report:poc"
+            ).id,
+            excerpt_sealed_id=svc.vault.seal_text(
+                session,
+                str(v["transcript_excerpt"]),
+                purpose="eval_vulnerability_report:transcript_excerpt",
+            ).id,
             created_at=utcnow(),
         )
         session.add(staged)
@@ -694,6 +709,6 @@ def _adopt_vulnerability_reports(
             reporter,
             svc.vault,
             body,
+            # The transcript stays sealed with the run: the report links to it by id.
             eval_report_id=staged.id,
-            transcript_excerpt=v["transcript_excerpt"],
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -798,9 +799,11 @@ def lapse_overdue(session: Session, vault: Vault) -> list[str]:
     return [s.id for s in overdue]
 
 
-def purge_expired(session: Session, vault: Vault, blobs: BlobStore) -> list[str]:
+def purge_expired(session: Session, vault: Vault, blobs: BlobStore, var_dir: Path) -> list[str]:
     """Retention: destroy the confidential content of submissions ended longer ago than their
-    agreement's retention period. Metadata and the audit trail stay."""
+    agreement's retention period, the eval runs' included (sealed logs, reports, transcript
+    excerpts, and plaintext a crashed run left under `var_dir`). Metadata and the audit trail
+    stay."""
     now = utcnow()
     system = Principal.system()
     rows = session.execute(
@@ -823,7 +826,7 @@ def purge_expired(session: Session, vault: Vault, blobs: BlobStore) -> list[str]
         # The sealed logs and report files of the submission's eval runs (transcripts).
         from clearinghouse.evals.artefacts import purge_submission  # evals builds on reviews
 
-        artefacts = purge_submission(session, blobs, sub.id)
+        artefacts = purge_submission(session, vault, blobs, var_dir, sub.id)
         sub.purged_at = now
         audit.record(
             session,

@@ -20,6 +20,8 @@ def lapse_windows(ctx: JobContext, payload: dict[str, Any]) -> None:
 
 @job_handler("reviews.purge_expired", periodic=True)
 def purge_expired(ctx: JobContext, payload: dict[str, Any]) -> None:
-    purged = services.purge_expired(ctx.tx, ctx.services.vault, ctx.services.blobs)
+    purged = services.purge_expired(
+        ctx.tx, ctx.services.vault, ctx.services.blobs, ctx.services.settings.var_dir
+    )
     if purged:
         log.info("confidential content purged after retention", extra={"submission_ids": purged})

@@ -17,7 +17,7 @@ from clearinghouse.accounts.schemas import (
     UserCreate,
     UserOut,
 )
-from clearinghouse.api.deps import Cursor, Id, Limit, PrincipalDep, SessionDep
+from clearinghouse.api.deps import Cursor, Id, Limit, PrincipalDep, ServicesDep, SessionDep
 from clearinghouse.api.problems import ERROR_RESPONSES
 from clearinghouse.core.pagination import Page
 
@@ -59,10 +59,10 @@ def list_invitations(
 
 
 @router.post("/invitations/accept", status_code=201, response_model=InvitationAccepted)
-def accept_invitation(body: InvitationAccept, session: SessionDep) -> InvitationAccepted:
+def accept_invitation(body: InvitationAccept, svc: ServicesDep) -> InvitationAccepted:
     """Redeem an invitation code (no token): creates the user and returns their first token,
     once. A code works once and expires."""
-    return services.accept_invitation(session, body)
+    return services.accept_invitation(svc.db, body)
 
 
 @router.post("/users", status_code=201, response_model=UserOut)

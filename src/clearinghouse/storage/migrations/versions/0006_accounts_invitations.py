@@ -7,6 +7,8 @@ Create Date: 2026-11-30
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -49,6 +51,26 @@ def upgrade() -> None:
     with op.batch_alter_table("users", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f("uq_users_email"), type_="unique")
         batch_op.create_index(batch_op.f("ix_users_email"), ["email"], unique=False)
+    # Before this revision a coordinator admin could mint a token for another organisation's
+    # user, and so held that user's credentials. The audit trail says which tokens were minted
+    # from outside the user's organisation: revoke them. (An organisation left with no working
+    # token is re-seated as docs/user-guide.md says.)
+    op.execute(
+        sa.text(
+            "UPDATE api_tokens SET revoked_at = :now WHERE revoked_at IS NULL AND id IN ("
+            " SELECT e.subject_id FROM audit_events e"
+            " JOIN api_tokens t ON t.id = e.subject_id"
+            " JOIN memberships m ON m.user_id = t.user_id"
+            " WHERE e.tag = 'accounts:token:create' AND e.actor_org_id IS NOT NULL"
+            " AND e.actor_org_id <> m.org_id)"
+        ).bindparams(
+            sa.bindparam(
+                "now",
+                datetime.now(UTC),
+                type_=clearinghouse.storage.base.UTCDateTime(timezone=True),
+            )
+        )
+    )
 
 
 def downgrade() -> None:

@@ -85,9 +85,35 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("eval_artefacts", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_eval_artefacts_run_id"), ["run_id"], unique=False)
+    with op.batch_alter_table("eval_vulnerability_reports", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("poc_sealed_id", sa.String(length=40), nullable=True))
+        batch_op.add_column(sa.Column("excerpt_sealed_id", sa.String(length=40), nullable=True))
+        batch_op.create_foreign_key(
+            batch_op.f("fk_eval_vulnerability_reports_poc_sealed_id_sealed_values"),
+            "sealed_values",
+            ["poc_sealed_id"],
+            ["id"],
+        )
+        batch_op.create_foreign_key(
+            batch_op.f("fk_eval_vulnerability_reports_excerpt_sealed_id_sealed_values"),
+            "sealed_values",
+            ["excerpt_sealed_id"],
+            ["id"],
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("eval_vulnerability_reports", schema=None) as batch_op:
+        batch_op.drop_constraint(
+            batch_op.f("fk_eval_vulnerability_reports_excerpt_sealed_id_sealed_values"),
+            type_="foreignkey",
+        )
+        batch_op.drop_constraint(
+            batch_op.f("fk_eval_vulnerability_reports_poc_sealed_id_sealed_values"),
+            type_="foreignkey",
+        )
+        batch_op.drop_column("excerpt_sealed_id")
+        batch_op.drop_column("poc_sealed_id")
     with op.batch_alter_table("eval_artefacts", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_eval_artefacts_run_id"))
     op.drop_table("eval_artefacts")
