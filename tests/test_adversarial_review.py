@@ -13,6 +13,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -142,6 +143,26 @@ def _rows_holding(services: Services, needle: str) -> list[str]:
     return found
 
 
+def _queued_run(client: TestClient, world: World, task: str) -> tuple[str, Any]:
+    """A lab's submission with its window open, and an eval run of it queued by its evaluator."""
+    lab, ev = world.org(OrgKind.lab), world.org(OrgKind.evaluator)
+    lab_m = world.member(lab, OrgKind.lab, Role.member)
+    ev_m = world.member(ev, OrgKind.evaluator, Role.member)
+    with chat_server() as model:
+        sid = world.submission(
+            world.agreement(lab), lab_m, ev, endpoint_url=model.base_url, api_key=KEY
+        )
+        r = client.post(f"/api/v1/submissions/{sid}/verify-access", headers=ev_m.headers)
+        assert r.status_code == 200, r.text
+    r = client.post(
+        "/api/v1/evals/runs",
+        headers=ev_m.headers,
+        json={"submission_id": sid, "tasks": [task], "limit": 1},
+    )
+    assert r.status_code == 202, r.text
+    return sid, r
+
+
 def test_a_vulnerability_reported_in_a_run_leaves_no_plaintext_transcript(
     client: TestClient, world: World
 ) -> None:
@@ -156,22 +177,7 @@ def test_a_vulnerability_reported_in_a_run_leaves_no_plaintext_transcript(
     survive retention. The canary test in test_eval_artefacts.py misses it because its model
     never reports a vulnerability. Here the worker's own harvest step is fed what the
     harvester extracts from such a transcript (test_eval_runs.py shows the extraction)."""
-    lab = world.org(OrgKind.lab)
-    ev = world.org(OrgKind.evaluator)
-    lab_m = world.member(lab, OrgKind.lab, Role.member)
-    ev_m = world.member(ev, OrgKind.evaluator, Role.member)
-    with chat_server() as model:
-        sid = world.submission(
-            world.agreement(lab), lab_m, ev, endpoint_url=model.base_url, api_key=KEY
-        )
-        r = client.post(f"/api/v1/submissions/{sid}/verify-access", headers=ev_m.headers)
-        assert r.status_code == 200, r.text
-    r = client.post(
-        "/api/v1/evals/runs",
-        headers=ev_m.headers,
-        json={"submission_id": sid, "tasks": ["ctf_generated"], "limit": 1},
-    )
-    assert r.status_code == 202, r.text
+    sid, r = _queued_run(client, world, "ctf_generated")
     run_id = r.json()["id"]
     harvested = {
         "task": "ctf_generated",
@@ -215,22 +221,7 @@ def test_retention_destroys_the_transcript_excerpts_of_a_submissions_runs(
     from clearinghouse.reviews import services as reviews
     from clearinghouse.reviews.models import Submission
 
-    lab = world.org(OrgKind.lab)
-    ev = world.org(OrgKind.evaluator)
-    lab_m = world.member(lab, OrgKind.lab, Role.member)
-    ev_m = world.member(ev, OrgKind.evaluator, Role.member)
-    with chat_server() as model:
-        sid = world.submission(
-            world.agreement(lab), lab_m, ev, endpoint_url=model.base_url, api_key=KEY
-        )
-        r = client.post(f"/api/v1/submissions/{sid}/verify-access", headers=ev_m.headers)
-        assert r.status_code == 200, r.text
-    r = client.post(
-        "/api/v1/evals/runs",
-        headers=ev_m.headers,
-        json={"submission_id": sid, "tasks": ["ctf_generated"], "limit": 1},
-    )
-    assert r.status_code == 202, r.text
+    sid, r = _queued_run(client, world, "ctf_generated")
     services = world.services
     with services.db.transaction() as s:
         run = s.get(EvalRun, r.json()["id"])
@@ -281,22 +272,7 @@ def test_retention_removes_a_crashed_runs_plaintext_directory(
     from clearinghouse.reviews import services as reviews
     from clearinghouse.reviews.models import Submission
 
-    lab = world.org(OrgKind.lab)
-    ev = world.org(OrgKind.evaluator)
-    lab_m = world.member(lab, OrgKind.lab, Role.member)
-    ev_m = world.member(ev, OrgKind.evaluator, Role.member)
-    with chat_server() as model:
-        sid = world.submission(
-            world.agreement(lab), lab_m, ev, endpoint_url=model.base_url, api_key=KEY
-        )
-        r = client.post(f"/api/v1/submissions/{sid}/verify-access", headers=ev_m.headers)
-        assert r.status_code == 200, r.text
-    r = client.post(
-        "/api/v1/evals/runs",
-        headers=ev_m.headers,
-        json={"submission_id": sid, "tasks": ["knowledge_original"], "limit": 1},
-    )
-    assert r.status_code == 202, r.text
+    sid, r = _queued_run(client, world, "knowledge_original")
     services = world.services
     # What the killed worker left: Inspect's log of the task in progress.
     leftover = artefacts.run_dir(services.settings.var_dir, r.json()["id"]) / "knowledge_original"
