@@ -88,7 +88,8 @@ class Anchor:
 
 def _invalid(what: str) -> ConfigurationError:
     return ConfigurationError(
-        f"the audit anchor file {what}; it is evidence of the audit key, so the audit trail "
+        f"the audit anchor file (audit/{ANCHOR_FILE} in the data directory) {what}; it is "
+        "evidence of the audit key, so the audit trail "
         "refuses to go on without it (docs/audit.md, 'The anchor')",
         code="audit_anchor_invalid",
     )
@@ -102,7 +103,7 @@ def read(var_dir: Path) -> Anchor | None:
     except FileNotFoundError:
         return None
     except OSError as exc:
-        raise _invalid(f"{path} cannot be read ({exc.strerror})") from exc
+        raise _invalid(f"cannot be read ({exc.strerror})") from exc
     return Anchor.parse(raw)
 
 
@@ -221,8 +222,8 @@ def _before_commit(session: Session) -> None:
                     write(var_dir, anchor)
                 except OSError as exc:
                     raise ConfigurationError(
-                        f"cannot write the audit anchor under {directory(var_dir)} "
-                        f"({exc.strerror}); the audit key is not made without it",
+                        f"cannot write the audit anchor (audit/{ANCHOR_FILE} in the data "
+                        f"directory: {exc.strerror}); the audit key is not made without it",
                         code="audit_anchor_unwritable",
                     ) from exc
     entries = session.info.pop(_PENDING_LOG, [])

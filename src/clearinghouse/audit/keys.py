@@ -143,9 +143,10 @@ def create(session: Session) -> Material:
         # someone deleted it, perhaps after re-hashing the trail without it. A new key would
         # seal that trail as "legacy". Refuse, loudly.
         raise ConfigurationError(
-            f"the audit anchor ({anchor.directory(ctx.var_dir) / anchor.ANCHOR_FILE}) says "
+            f"the audit anchor (audit/{anchor.ANCHOR_FILE} in the data directory) says "
             f"this instance has audit key {anchored.key_id}, and the database does not: "
-            "restore the audit_keys row and its sealed value from a backup (docs/audit.md)",
+            "restore the audit_keys row and its sealed value from a backup; if this database "
+            "is new on purpose, move that directory aside first (docs/audit.md, Recovery)",
             code="audit_key_lost",
         )
     if session.scalar(select(AuditEvent.seq).where(AuditEvent.tag == CREATED_TAG).limit(1)):
