@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 
 from clearinghouse.accounts import services as accounts
 from clearinghouse.accounts.models import OrgKind, Role
 from clearinghouse.audit import note
 from clearinghouse.audit import services as audit
-from clearinghouse.audit.models import AuditEvent
+from clearinghouse.audit.models import AuditEvent, AuditKey
 from clearinghouse.audit.schemas import Actor
 from clearinghouse.container import Services, build_services
 from clearinghouse.core.clock import isoformat, utcnow
@@ -69,6 +69,11 @@ def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "clearinghouse", *args], env=env, capture_output=True, text=True
     )
+
+
+def _verifier_from_anchor(services: Services) -> note.Verifier:
+    body = json.loads((services.settings.var_dir / "audit" / "anchor.json").read_text())
+    return note.Verifier.parse(body["verifier_key"])
 
 
 def _verifier(services: Services) -> note.Verifier:
@@ -158,25 +163,32 @@ def test_deleting_the_newest_events_is_caught_by_checkpoints(
     tamper(services, "DELETE FROM audit_events WHERE seq > 4")
     result = _verify(services)
     assert result["ok"] is False and result["events"] == 4 and result["first_bad"] == 5
+    missing = {"size": 7, "ok": False, "reason": "events_missing"}
     assert result["checkpoints"] == [
-        {"source": "stored", "size": 7, "ok": False, "reason": "events_missing"}
+        {"source": "stored", **missing},
+        {"source": "local-log:1", **missing},  # this host's own copy (var/audit)
     ]
     cli = _cli(cli_env, "audit", "verify", "--json", "--checkpoint", str(exported))
     assert cli.returncode == 1
     assert [c["reason"] for c in json.loads(cli.stdout)["checkpoints"]] == [
         "events_missing",
         "events_missing",
+        "events_missing",
     ]
 
-    # ... and then every stored checkpoint: the copy kept elsewhere still catches it.
+    # ... and then every stored checkpoint: the host's log and the copy kept elsewhere still
+    # catch it (the database alone no longer could).
     tamper(services, "DELETE FROM audit_checkpoints")
-    assert _verify(services)["checkpoints"] == []  # nothing left here to compare with
+    result = _verify(services)
+    assert result["ok"] is False and result["first_bad"] == 5
+    assert result["checkpoints"] == [{"source": "local-log:1", **missing}]
     cli = _cli(cli_env, "audit", "verify", "--json", "--checkpoint", str(exported))
     assert cli.returncode == 1, cli.stdout
     body = json.loads(cli.stdout)
     assert body["ok"] is False and body["first_bad"] == 5
     assert body["checkpoints"] == [
-        {"source": str(exported), "size": 7, "ok": False, "reason": "events_missing"}
+        {"source": "local-log:1", **missing},
+        {"source": str(exported), **missing},
     ]
 
 
@@ -380,6 +392,7 @@ def test_forged_and_foreign_checkpoints_are_refused(settings: Settings, tmp_path
         reasons = {c["source"]: c["reason"] for c in result["checkpoints"]}
         assert reasons == {
             "stored": None,
+            "local-log:1": None,
             "other-key": "unknown_key",
             "edited-size": "bad_signature",
             "edited-head": "bad_signature",
@@ -388,7 +401,7 @@ def test_forged_and_foreign_checkpoints_are_refused(settings: Settings, tmp_path
             "signature-only": "malformed_note",
         }
         # The other instance's note, read with its own key, is a valid checkpoint of its chain.
-        assert _verify(other, [("ours", genuine.encode())])["checkpoints"][1]["reason"] == (
+        assert _verify(other, [("ours", genuine.encode())])["checkpoints"][-1]["reason"] == (
             "unknown_key"
         )
     finally:
@@ -418,12 +431,225 @@ def test_deleting_the_audit_key_leaves_exported_checkpoints_unverifiable(
     tamper(services, "DELETE FROM audit_keys")
     result = _verify(services, [("file", exported.encode())])
     assert result["ok"] is False and result["key_id"] is None
-    assert [c["reason"] for c in result["checkpoints"]] == ["no_audit_key", "no_audit_key"]
+    assert [c["reason"] for c in result["checkpoints"]] == ["no_audit_key"] * 3
+    # The data directory's anchor names the key the database lost; every event after the
+    # (empty) legacy boundary it records was keyed and can no longer verify.
+    anchored = _verifier_from_anchor(services)
+    assert result["anchor"] == {
+        "key_id": anchored.key_id.hex(),
+        "ok": False,
+        "reason": "audit_key_lost",
+    }
+    assert result["first_bad"] == 1
     # The application does not quietly make a new key (that would seal the whole trail so far
     # as unkeyed "legacy" events): it refuses to write until the key is restored.
     with pytest.raises(ConfigurationError) as refused, services.db.transaction() as s:
         audit.record(s, "test:thing:touch", actor=Actor(), subject_type="t", subject_id=None)
     assert refused.value.code == "audit_key_lost"
+
+
+# --- (g) the anchor and the checkpoint log, outside the database ------------------------------
+# The attacker controls the database, not the host's data directory (var_dir).
+
+
+def _anchor_path(services: Services) -> Path:
+    return services.settings.var_dir / "audit" / "anchor.json"
+
+
+def _log_path(services: Services) -> Path:
+    return services.settings.var_dir / "audit" / "checkpoints.log"
+
+
+def _record(services: Services) -> None:
+    with services.db.transaction() as s:
+        audit.record(s, "test:thing:touch", actor=Actor(), subject_type="t", subject_id=None)
+
+
+def _refused(services: Services) -> str:
+    with pytest.raises(ConfigurationError) as refused:
+        _record(services)
+    return refused.value.code
+
+
+def test_the_key_is_anchored_and_every_checkpoint_logged_outside_the_database(
+    services: Services,
+) -> None:
+    _events(services, 2)
+    verifier = _verifier(services)
+    path = _anchor_path(services)
+    assert path.stat().st_mode & 0o777 == 0o600 and path.parent.stat().st_mode & 0o777 == 0o700
+    body = json.loads(path.read_text())
+    assert body["verifier_key"] == verifier.encode() and body["key_id"] == verifier.key_id.hex()
+    assert (body["origin"], body["legacy_events"]) == (verifier.name, 0)
+    notes = [_checkpoint(services), _checkpoint(services)]
+    log = _log_path(services)
+    assert log.stat().st_mode & 0o777 == 0o600
+    assert [json.loads(line)["note"] for line in log.read_text().splitlines()] == notes
+    result = _verify(services)
+    assert result["ok"] is True
+    assert result["anchor"] == {"key_id": verifier.key_id.hex(), "ok": True, "reason": None}
+    assert [c["source"] for c in result["checkpoints"]] == ["stored", "local-log:2"]
+
+
+def test_a_stripped_trail_is_not_rekeyed_even_without_the_key_event(services: Services) -> None:
+    """The database attacker removes the key, the key's event and the checkpoints: the
+    database no longer shows that a key ever existed, the data directory does."""
+    _events(services, 3)
+    _checkpoint(services)
+    tamper(
+        services,
+        "DELETE FROM audit_keys",
+        "DELETE FROM audit_checkpoints",
+        "DELETE FROM audit_events WHERE tag LIKE 'audit:%'",
+    )
+    assert _refused(services) == "audit_key_lost"
+    with services.db.transaction() as s:
+        assert s.scalar(select(func.count()).select_from(AuditKey)) == 0  # no new key
+    result = _verify(services)
+    assert result["ok"] is False and result["anchor"]["reason"] == "audit_key_lost"
+    # The first event left (seq 2: the key's event was 1) is after the anchored legacy
+    # boundary (0), so it was keyed, and nothing can verify it any more.
+    assert result["first_bad"] == 2
+
+
+def test_the_local_log_catches_a_master_key_holder_who_rewrites_the_database(
+    services: Services,
+) -> None:
+    """Someone with the master key and the database (not the host) re-keys an edited event and
+    every later one, and deletes the stored checkpoints: the chain verifies, this host's log of
+    checkpoints does not."""
+    _events(services, 4)
+    _checkpoint(services)
+    with services.db.transaction() as s:
+        chain_key = audit.keys.load(s).chain_key  # type: ignore[union-attr]
+    _rechain(services, 3, lambda prev, row: audit._digest(chain_key, prev, row))
+    tamper(services, "DELETE FROM audit_checkpoints")
+    result = _verify(services)
+    assert result["first_bad"] is None and result["ok"] is False
+    assert result["checkpoints"] == [
+        {"source": "local-log:1", "size": 6, "ok": False, "reason": "head_mismatch"}
+    ]
+
+
+def test_a_long_local_log_reports_the_latest_entry_and_the_first_failure(
+    services: Services,
+) -> None:
+    _events(services, 1)
+    sizes = []
+    for _ in range(4):
+        _events(services, 1)
+        sizes.append(_checkpoint_size(services))
+    log = _log_path(services)
+    lines = log.read_text().splitlines()
+    log.write_text("\n".join([lines[0], "not json", *lines[1:]]) + "\n")
+    result = _verify(services)
+    assert result["ok"] is False
+    assert [(c["source"], c["size"], c["reason"]) for c in result["checkpoints"]] == [
+        ("stored", sizes[-1], None),
+        ("local-log:2", None, "unreadable"),
+        ("local-log:5", sizes[-1], None),
+    ]
+
+
+def _checkpoint_size(services: Services) -> int:
+    with services.db.transaction() as s:
+        return audit.write_checkpoint(s, Actor()).size
+
+
+def test_a_rolled_back_key_or_checkpoint_leaves_nothing_outside_the_database(
+    services: Services,
+) -> None:
+    class Abort(Exception):
+        pass
+
+    with pytest.raises(Abort), services.db.transaction() as s:
+        audit.record(s, "test:thing:touch", actor=Actor(), subject_type="t", subject_id=None)
+        raise Abort
+    assert not _anchor_path(services).exists()  # the key was never made
+    _events(services, 1)  # so the next write makes one, and anchors it
+    assert _anchor_path(services).exists()
+    with pytest.raises(Abort), services.db.transaction() as s:
+        audit.write_checkpoint(s, Actor())
+        raise Abort
+    assert not _log_path(services).exists()
+    with services.db.transaction() as s:  # a savepoint rolled back: no line either
+        savepoint = s.begin_nested()
+        audit.write_checkpoint(s, Actor())
+        savepoint.rollback()
+    assert not _log_path(services).exists()
+    assert _verify(services)["ok"] is True
+
+
+def test_an_instance_keyed_before_anchors_is_anchored_on_its_next_write(
+    services: Services,
+) -> None:
+    _events(services, 2)
+    before = _anchor_path(services).read_bytes()
+    _anchor_path(services).unlink()  # as an instance keyed before this release
+    result = _verify(services)
+    assert result["ok"] is True and result["anchor"] == {"key_id": None, "ok": True, "reason": None}
+    _events(services, 1)
+    assert _anchor_path(services).read_bytes() == before
+    assert _verify(services)["anchor"]["ok"] is True
+
+
+def test_an_anchor_naming_another_key_refuses_writes_and_fails_verify(
+    services: Services, tmp_path: Path
+) -> None:
+    other = _other_instance(tmp_path, None)
+    try:
+        _events(other, 1)
+        _events(services, 1)
+        _anchor_path(services).write_bytes(_anchor_path(other).read_bytes())
+    finally:
+        other.db.dispose()
+    assert _refused(services) == "audit_key_mismatch"
+    assert _verify(services)["anchor"]["reason"] == "audit_key_mismatch"
+
+
+@pytest.mark.parametrize("damage", ["garbage", "wrong-key-id", "unreadable"])
+def test_a_damaged_anchor_fails_closed(services: Services, damage: str) -> None:
+    _events(services, 1)
+    path = _anchor_path(services)
+    if damage == "garbage":
+        path.write_text("{not json")
+    elif damage == "wrong-key-id":
+        body = json.loads(path.read_text())
+        path.write_text(json.dumps({**body, "key_id": "00000000"}))
+    else:
+        path.unlink()
+        path.mkdir()  # reading it fails
+    assert _refused(services) == "audit_anchor_invalid"
+    result = _verify(services)
+    assert result["ok"] is False and result["anchor"]["reason"] == "anchor_invalid"
+
+
+def test_no_key_is_made_without_its_anchor(services: Services) -> None:
+    # A dangling link where the directory goes: nothing to read, and no directory can be made
+    # (permissions would not do: the tests may run as root).
+    services.settings.var_dir.mkdir(parents=True, exist_ok=True)
+    (services.settings.var_dir / "audit").symlink_to(services.settings.var_dir / "nowhere")
+    assert _refused(services) == "audit_anchor_unwritable"
+    with services.db.transaction() as s:
+        assert s.scalar(select(func.count()).select_from(AuditEvent)) == 0
+        assert s.scalar(select(func.count()).select_from(AuditKey)) == 0
+
+
+def test_cli_verify_reads_the_local_log_and_the_anchor(
+    services: Services, cli_env: dict[str, str]
+) -> None:
+    _events(services, 2)
+    assert _cli(cli_env, "audit", "checkpoint").returncode == 0
+    tamper(services, "DELETE FROM audit_checkpoints", "DELETE FROM audit_events WHERE seq > 2")
+    cli = _cli(cli_env, "audit", "verify", "--json")
+    assert cli.returncode == 1, cli.stdout
+    body = json.loads(cli.stdout)
+    assert body["checkpoints"] == [
+        {"source": "local-log:1", "size": 4, "ok": False, "reason": "events_missing"}
+    ]
+    tamper(services, "DELETE FROM audit_keys")
+    body = json.loads(_cli(cli_env, "audit", "verify", "--json").stdout)
+    assert body["anchor"]["reason"] == "audit_key_lost"
 
 
 # --- (f) master key rotation -----------------------------------------------------------------
@@ -523,7 +749,8 @@ def test_checkpoint_api(world: World, client: TestClient) -> None:
     verify = client.get("/api/v1/audit/verify", headers=viewer.headers).json()
     assert verify["ok"] is True
     assert verify["checkpoints"] == [
-        {"source": "stored", "size": cp["size"], "ok": True, "reason": None}
+        {"source": "stored", "size": cp["size"], "ok": True, "reason": None},
+        {"source": "local-log:1", "size": cp["size"], "ok": True, "reason": None},
     ]
 
 

@@ -41,5 +41,6 @@ def build_services(settings: Settings | None = None) -> Services:
     vault = Vault(keyring)
     load_job_handlers(settings.job_modules)
     db = Database(settings.effective_database_url)
-    audit_keys.bind(db.sessions, vault, settings.audit_checkpoint_origin)  # record() needs it
+    # record() needs the vault; the data directory holds the audit anchor (docs/audit.md)
+    audit_keys.bind(db.sessions, vault, settings.audit_checkpoint_origin, settings.var_dir)
     return Services(settings=settings, db=db, vault=vault, blobs=DatabaseBlobStore(vault))

@@ -45,12 +45,24 @@ class CheckpointCheck(BaseModel):
     reason: str | None = None
 
 
+class AnchorCheck(BaseModel):
+    """The anchor in the data directory (`audit/anchor.json`) of the audit key compared with the database. `key_id`: the
+    key the anchor names (None: no anchor yet). `reason` (when not ok): audit_key_lost (the
+    database no longer has the anchored key), audit_key_mismatch (it has another key),
+    anchor_invalid (the file cannot be read or parsed)."""
+
+    key_id: str | None
+    ok: bool
+    reason: str | None = None
+
+
 class ChainVerification(BaseModel):
     ok: bool
     events: int
     first_bad: int | None
     legacy_events: int = 0  # events chained with plain SHA-256, before the chain was keyed
     key_id: str | None = None  # the checkpoint key's id (hex); None: no audit key yet
+    anchor: AnchorCheck | None = None
     checkpoints: list[CheckpointCheck] = []
 
 

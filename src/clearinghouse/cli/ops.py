@@ -136,8 +136,9 @@ def audit_verify(
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Recompute the chain and compare it with the latest stored checkpoint and with every
-    --checkpoint file. Exits 1 on any failure, naming the first bad event."""
+    """Recompute the chain and compare it with the audit key's anchor, the latest stored
+    checkpoint, this host's checkpoint log (var/audit/) and every --checkpoint file. Exits 1
+    on any failure, naming the first bad event."""
     files = [(str(path), _read_checkpoint(path)) for path in checkpoint or []]
     s = services()
     with s.db.transaction() as session:
