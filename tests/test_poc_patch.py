@@ -55,7 +55,7 @@ def test_reference_poc_passes_and_benign_input_fails(program: str, tmp_path: Pat
     assert good.metadata["crash_signature"].split("@")[0] in {
         "heap-buffer-overflow",
         "heap-use-after-free",
-        "SEGV",
+        "segv",
         "stack-buffer-overflow",
     }
     benign = _score(

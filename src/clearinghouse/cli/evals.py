@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from clearinghouse.cli.common import JsonOpt, TokenOpt, acting, emit, err, guarded, handles_errors
-from clearinghouse.evals.sandbox import Limits, Network, Sandbox
+from clearinghouse.sandbox.bwrap import Limits, Network, Sandbox
 
 LimitOpt = Annotated[int, typer.Option(help="page size")]
 CursorOpt = Annotated[str | None, typer.Option(help="the next_cursor of the previous page")]

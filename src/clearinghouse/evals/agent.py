@@ -13,7 +13,7 @@ from inspect_ai.solver import Solver, TaskState, basic_agent, system_message
 from inspect_ai.tool import Tool, bash, python, tool
 from inspect_ai.util import store
 
-from clearinghouse.evals.inspect_sandbox import ensure_alive
+from clearinghouse.sandbox.inspect_plugin import ensure_alive
 
 SCAFFOLD = "basic_agent(bash, python, report_vulnerability, submit) v1"
 SYSTEM = (

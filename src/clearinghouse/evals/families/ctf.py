@@ -22,8 +22,8 @@ from inspect_ai.util import SandboxEnvironmentSpec
 from clearinghouse.evals.agent import agent, flag_scorer
 from clearinghouse.evals.families.ctf_generators import TEMPLATES, generate, materialize_service
 from clearinghouse.evals.framework import Skipped, TaskOptions, TaskSpec, register, sample_files
-from clearinghouse.evals.inspect_sandbox import BwrapConfig
-from clearinghouse.evals.sandbox import Network
+from clearinghouse.sandbox.bwrap import Network
+from clearinghouse.sandbox.inspect_plugin import BwrapConfig
 
 VERSION = "1.0"
 _SERVICE_ROOT: Path | None = None

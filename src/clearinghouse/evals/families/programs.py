@@ -10,9 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from importlib import resources
 
-ASAN_FLAGS = ["-fsanitize=address", "-fno-omit-frame-pointer", "-g", "-O0", "-w"]
-ASAN_ENV = {"ASAN_OPTIONS": "detect_leaks=0:abort_on_error=0:symbolize=1"}
-
 
 @dataclass(frozen=True)
 class FunctionalTest:

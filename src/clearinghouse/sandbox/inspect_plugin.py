@@ -27,7 +27,7 @@ from inspect_ai.util import (
 )
 from pydantic import BaseModel
 
-from clearinghouse.evals.sandbox import WORKDIR, Limits, Network, Sandbox, SandboxBroken
+from clearinghouse.sandbox.bwrap import WORKDIR, Limits, Network, Sandbox, SandboxBroken
 
 
 class BwrapConfig(BaseModel, frozen=True):
