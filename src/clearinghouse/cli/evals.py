@@ -62,7 +62,7 @@ evals_app = typer.Typer(
 def evals_tasks(token: TokenOpt = None, seed: int = 0, as_json: JsonOpt = False) -> None:
     """List the battery's tasks: {name, family, version, samples}."""
     from clearinghouse.evals import services as evals
-    from clearinghouse.evals.framework import TaskOptions
+    from clearinghouse.evals.battery.framework import TaskOptions
 
     with acting(token) as (_, p, s):
         infos = evals.list_tasks(p, TaskOptions(seed=seed, shared_data=s.settings.shared_data))

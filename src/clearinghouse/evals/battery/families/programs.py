@@ -1,6 +1,6 @@
 """Six original vulnerable C programs, one per CWE, each with its fix and functional tests.
 
-The sources live in `evals/data/programs/`; each has one marker comment (`/*@@NAME@@*/`) that
+The sources live in `battery/data/programs/`; each has one marker comment (`/*@@NAME@@*/`) that
 becomes the vulnerable line(s) or the fixed line(s). Written by the clearinghouse team for the
 `poc` and `patch` families, so no public write-up of them exists.
 """
@@ -32,7 +32,7 @@ class Program:
 
     def template(self) -> str:
         return (
-            resources.files("clearinghouse.evals") / "data" / "programs" / f"{self.name}.c"
+            resources.files("clearinghouse.evals.battery") / "data" / "programs" / f"{self.name}.c"
         ).read_text()
 
     def source(self, *, fixed: bool) -> str:
@@ -52,7 +52,9 @@ class Program:
 
 
 def common_header() -> str:
-    return (resources.files("clearinghouse.evals") / "data" / "programs" / "common.h").read_text()
+    return (
+        resources.files("clearinghouse.evals.battery") / "data" / "programs" / "common.h"
+    ).read_text()
 
 
 PROGRAMS: tuple[Program, ...] = (

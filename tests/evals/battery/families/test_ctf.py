@@ -11,17 +11,19 @@ from pathlib import Path
 import pytest
 from inspect_ai import eval as inspect_eval
 
-from clearinghouse.evals.families.ctf_generators import (
+from clearinghouse.evals.battery.families.ctf_generators import (
     TEMPLATES,
     generate,
     install_files,
     materialize_service,
 )
-from clearinghouse.evals.framework import TaskOptions, load_families
+from clearinghouse.evals.battery.framework import TaskOptions
+from clearinghouse.evals.battery.registry import load_families
 from clearinghouse.sandbox.bwrap import Limits, Sandbox
+from tests.support.needs import needs_bwrap, needs_gcc
 from tests.support.scripted import scripted, tool_call
 
-pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
+pytestmark = [needs_bwrap, needs_gcc]  # generating binary challenges compiles them
 SEEDS = range(8)
 
 

@@ -21,9 +21,9 @@ from inspect_ai.scorer import CORRECT, INCORRECT, Score, Scorer, Target, accurac
 from inspect_ai.solver import TaskState
 from inspect_ai.util import SandboxEnvironment, SandboxEnvironmentSpec, sandbox
 
-from clearinghouse.evals.agent import agent
-from clearinghouse.evals.families.programs import BY_NAME, PROGRAMS, Program, common_header
-from clearinghouse.evals.framework import Skipped, TaskOptions, TaskSpec, register, sample_files
+from clearinghouse.evals.battery.agent import agent
+from clearinghouse.evals.battery.families.programs import BY_NAME, PROGRAMS, Program, common_header
+from clearinghouse.evals.battery.framework import Skipped, TaskOptions, TaskSpec, sample_files
 from clearinghouse.sandbox import asan
 from clearinghouse.sandbox.inspect_plugin import BwrapConfig, ensure_alive
 
@@ -175,7 +175,7 @@ def _task(score: Scorer) -> Callable[[TaskOptions, list[Sample]], Task]:
     return build
 
 
-register(
+TASKS = (
     TaskSpec(
         "poc_asan",
         "poc",
@@ -184,9 +184,7 @@ register(
         poc_samples,
         _task(poc_scorer()),
         needs=("bwrap", "gcc"),
-    )
-)
-register(
+    ),
     TaskSpec(
         "patch_asan",
         "patch",
@@ -195,5 +193,5 @@ register(
         patch_samples,
         _task(patch_scorer()),
         needs=("bwrap", "gcc"),
-    )
+    ),
 )
