@@ -17,7 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine, median, pct
 
-from clearinghouse.evals.sandbox import Sandbox
+from clearinghouse.sandbox.bwrap import Sandbox
 
 N = 60
 

@@ -2,7 +2,8 @@
 
 from inspect_ai import Task, task
 
-from clearinghouse.evals.framework import TaskOptions, load_families
+from clearinghouse.evals.battery.framework import TaskOptions
+from clearinghouse.evals.battery.registry import load_families
 
 
 @task

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from clearinghouse.cli.common import JsonOpt, TokenOpt, acting, emit, err, guarded, handles_errors
-from clearinghouse.evals.sandbox import Limits, Network, Sandbox
+from clearinghouse.sandbox.bwrap import Limits, Network, Sandbox
 
 LimitOpt = Annotated[int, typer.Option(help="page size")]
 CursorOpt = Annotated[str | None, typer.Option(help="the next_cursor of the previous page")]
@@ -62,7 +62,7 @@ evals_app = typer.Typer(
 def evals_tasks(token: TokenOpt = None, seed: int = 0, as_json: JsonOpt = False) -> None:
     """List the battery's tasks: {name, family, version, samples}."""
     from clearinghouse.evals import services as evals
-    from clearinghouse.evals.framework import TaskOptions
+    from clearinghouse.evals.battery.framework import TaskOptions
 
     with acting(token) as (_, p, s):
         infos = evals.list_tasks(p, TaskOptions(seed=seed, shared_data=s.settings.shared_data))

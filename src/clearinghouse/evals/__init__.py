@@ -1,1 +1,3 @@
-"""Evals: reaching models through OpenAI-compatible endpoints, and (next) the benchmark battery."""
+"""Evals: the benchmark battery on Inspect AI (`battery/`), runs against submissions and
+reference models (`services`, `tasks`, `models`, `schemas`, `reference`, `modelaccess`,
+`artefacts`), and what the scores mean (`analysis/`)."""

@@ -33,14 +33,15 @@ from clearinghouse.core.net import OutboundPolicy
 from clearinghouse.core.pagination import Page
 from clearinghouse.evals import artefacts
 from clearinghouse.evals import reference as references
-from clearinghouse.evals.agent import SCAFFOLD, STORE_KEY
+from clearinghouse.evals.analysis.stats import Estimate, Outcome, delta, summarise
+from clearinghouse.evals.analysis.tiers import decide
+from clearinghouse.evals.battery.agent import SCAFFOLD, STORE_KEY
+from clearinghouse.evals.battery.framework import TaskOptions, TaskSpec, refused
+from clearinghouse.evals.battery.registry import load_families
 from clearinghouse.evals.errors import RawModelRefused, RunNotRunnable, UnknownTask
-from clearinghouse.evals.framework import TaskOptions, TaskSpec, load_families, refused
 from clearinghouse.evals.modelaccess import inspect_model, minimal_environment
 from clearinghouse.evals.models import EvalRun, EvalVulnerabilityReport, ReferenceModel
 from clearinghouse.evals.schemas import ArtefactOut, RunCreate, RunOut, Score, TaskInfo
-from clearinghouse.evals.stats import Estimate, Outcome, delta, summarise
-from clearinghouse.evals.tiers import decide
 from clearinghouse.reviews import services as reviews
 from clearinghouse.reviews.models import Submission
 from clearinghouse.reviews.schemas import ReportCreate, ReportMediaType
@@ -523,9 +524,7 @@ def _finish(
         run.tier = decision.as_dict()
         _adopt_vulnerability_reports(session, services, run, vuln_reports)
         if run.submission_id is not None:
-            from clearinghouse.evals import (
-                report as reporting,
-            )  # matplotlib: only when a report is made
+            from clearinghouse.evals.analysis import report as reporting  # matplotlib: on use
 
             sub = session.get(Submission, run.submission_id)
             assert sub is not None

@@ -8,7 +8,7 @@ from clearinghouse.api.deps import Cursor, Id, Limit, PrincipalDep, ServicesDep,
 from clearinghouse.api.problems import ERROR_RESPONSES
 from clearinghouse.core.pagination import Page
 from clearinghouse.evals import reference, services
-from clearinghouse.evals.framework import TaskOptions
+from clearinghouse.evals.battery.framework import TaskOptions
 from clearinghouse.evals.schemas import (
     ReferenceModelCreate,
     ReferenceModelOut,

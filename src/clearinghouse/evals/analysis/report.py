@@ -15,8 +15,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from clearinghouse.core.clock import isoformat, utcnow
+from clearinghouse.evals.analysis.stats import Delta, Estimate
 from clearinghouse.evals.models import EvalRun
-from clearinghouse.evals.stats import Delta, Estimate
 from clearinghouse.reviews.models import Submission
 
 REPORT_VERSION = 1

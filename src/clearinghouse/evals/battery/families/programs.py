@@ -1,6 +1,6 @@
 """Six original vulnerable C programs, one per CWE, each with its fix and functional tests.
 
-The sources live in `evals/data/programs/`; each has one marker comment (`/*@@NAME@@*/`) that
+The sources live in `battery/data/programs/`; each has one marker comment (`/*@@NAME@@*/`) that
 becomes the vulnerable line(s) or the fixed line(s). Written by the clearinghouse team for the
 `poc` and `patch` families, so no public write-up of them exists.
 """
@@ -9,9 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from importlib import resources
-
-ASAN_FLAGS = ["-fsanitize=address", "-fno-omit-frame-pointer", "-g", "-O0", "-w"]
-ASAN_ENV = {"ASAN_OPTIONS": "detect_leaks=0:abort_on_error=0:symbolize=1"}
 
 
 @dataclass(frozen=True)
@@ -35,7 +32,7 @@ class Program:
 
     def template(self) -> str:
         return (
-            resources.files("clearinghouse.evals") / "data" / "programs" / f"{self.name}.c"
+            resources.files("clearinghouse.evals.battery") / "data" / "programs" / f"{self.name}.c"
         ).read_text()
 
     def source(self, *, fixed: bool) -> str:
@@ -55,7 +52,9 @@ class Program:
 
 
 def common_header() -> str:
-    return (resources.files("clearinghouse.evals") / "data" / "programs" / "common.h").read_text()
+    return (
+        resources.files("clearinghouse.evals.battery") / "data" / "programs" / "common.h"
+    ).read_text()
 
 
 PROGRAMS: tuple[Program, ...] = (

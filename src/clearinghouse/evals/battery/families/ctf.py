@@ -19,11 +19,15 @@ from inspect_ai import Task
 from inspect_ai.dataset import Sample
 from inspect_ai.util import SandboxEnvironmentSpec
 
-from clearinghouse.evals.agent import agent, flag_scorer
-from clearinghouse.evals.families.ctf_generators import TEMPLATES, generate, materialize_service
-from clearinghouse.evals.framework import Skipped, TaskOptions, TaskSpec, register, sample_files
-from clearinghouse.evals.inspect_sandbox import BwrapConfig
-from clearinghouse.evals.sandbox import Network
+from clearinghouse.evals.battery.agent import agent, flag_scorer
+from clearinghouse.evals.battery.families.ctf_generators import (
+    TEMPLATES,
+    generate,
+    materialize_service,
+)
+from clearinghouse.evals.battery.framework import Skipped, TaskOptions, TaskSpec, sample_files
+from clearinghouse.sandbox.bwrap import Network
+from clearinghouse.sandbox.inspect_plugin import BwrapConfig
 
 VERSION = "1.0"
 _SERVICE_ROOT: Path | None = None
@@ -114,7 +118,7 @@ def _ctf_task(options: TaskOptions, samples: list[Sample]) -> Task:
     )
 
 
-register(
+TASKS = (
     TaskSpec(
         "ctf_generated",
         "ctf",
@@ -123,9 +127,7 @@ register(
         generated_samples,
         _ctf_task,
         needs=("bwrap",),
-    )
-)
-register(
+    ),
     TaskSpec(
         "ctf_intercode",
         "ctf",
@@ -134,5 +136,5 @@ register(
         intercode_samples,
         _ctf_task,
         needs=("bwrap", "shared_data"),
-    )
+    ),
 )

@@ -1,8 +1,10 @@
-"""The shared task framework: the registry of the battery, options, digests and the agent.
+"""What every task of the battery is made of: `TaskSpec`, the run's `TaskOptions`, sample files,
+dataset digests and refusal detection.
 
 Every task in the battery is an Inspect `Task` with a `version`, and records in its metadata its
-family, the sha256 of its dataset and the seed it was generated from. `TASKS` maps names to
-`TaskSpec`s; families register themselves at import (see `families/`).
+family, the sha256 of its dataset and the seed it was generated from. Each family module
+(`families/`) declares its `TaskSpec`s in `TASKS`; `registry.py` collects them. This module
+imports no family.
 """
 
 from __future__ import annotations
@@ -88,25 +90,6 @@ class TaskSpec:
             "seed": options.seed,
         }
         return task
-
-
-TASKS: dict[str, TaskSpec] = {}
-
-
-def register(spec: TaskSpec) -> TaskSpec:
-    if spec.name in TASKS:
-        raise ValueError(f"task {spec.name!r} registered twice")
-    TASKS[spec.name] = spec
-    return spec
-
-
-def load_families() -> dict[str, TaskSpec]:
-    """Import every family module (each registers its tasks) and return the registry."""
-    import clearinghouse.evals.families.ctf
-    import clearinghouse.evals.families.knowledge
-    import clearinghouse.evals.families.poc  # noqa: F401
-
-    return TASKS
 
 
 def sample_files(files: dict[str, bytes]) -> dict[str, str]:

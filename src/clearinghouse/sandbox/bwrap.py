@@ -34,7 +34,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
-from clearinghouse.core.errors import ClearinghouseError, ConfigurationError
+from clearinghouse.core.errors import ConfigurationError
+from clearinghouse.sandbox.errors import SandboxBroken
 
 log = logging.getLogger(__name__)
 
@@ -65,14 +66,6 @@ class ExecOutcome:
     stdout: str
     stderr: str
     timed_out: bool = False
-
-
-class SandboxBroken(ClearinghouseError):
-    """The sandbox itself stopped working (not the command in it). Scored as an error."""
-
-    status = 500
-    default_code = "sandbox_broken"
-    title = "Sandbox broken"
 
 
 def bwrap_path() -> str:

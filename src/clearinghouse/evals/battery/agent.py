@@ -2,8 +2,8 @@
 
 `report_vulnerability(target, description, poc)` lets the model report a vulnerability it found.
 Each call is kept in the sample's store (and so in the Inspect log, next to the transcript);
-when the run finishes, the clearinghouse turns each into a vulnerability report linked to the
-run and the sample (`evals.services.harvest_vulnerability_reports`).
+when the run finishes, `evals/services.py` turns each into a vulnerability report linked to the
+run and the sample.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from inspect_ai.solver import Solver, TaskState, basic_agent, system_message
 from inspect_ai.tool import Tool, bash, python, tool
 from inspect_ai.util import store
 
-from clearinghouse.evals.inspect_sandbox import ensure_alive
+from clearinghouse.sandbox.inspect_plugin import ensure_alive
 
 SCAFFOLD = "basic_agent(bash, python, report_vulnerability, submit) v1"
 SYSTEM = (

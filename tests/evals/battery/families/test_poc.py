@@ -1,22 +1,18 @@
-"""The poc and patch families: the six programs behave as designed, and the scorers pass real
-solutions and fail wrong ones, in the real sandbox."""
+"""The poc and patch families (families/poc.py, families/programs.py): the six programs behave
+as designed, and the scorers pass real solutions and fail wrong ones, in the real sandbox."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 from inspect_ai import eval as inspect_eval
 
-from clearinghouse.evals.families.programs import BY_NAME, PROGRAMS
-from clearinghouse.evals.framework import TaskOptions, load_families
+from clearinghouse.evals.battery.families.programs import BY_NAME, PROGRAMS
+from clearinghouse.evals.battery.framework import TaskOptions
+from clearinghouse.evals.battery.registry import load_families
+from tests.support.needs import needs_bwrap, needs_gcc
 from tests.support.scripted import scripted, tool_call
-
-pytestmark = pytest.mark.skipif(
-    shutil.which("bwrap") is None or shutil.which("gcc") is None,
-    reason="bubblewrap or gcc is not installed",
-)
 
 
 def test_six_programs_six_cwes() -> None:
@@ -43,6 +39,8 @@ def _write_file(path: str, data: bytes):
 
 
 @pytest.mark.slow
+@needs_bwrap
+@needs_gcc
 @pytest.mark.parametrize("program", [p.name for p in PROGRAMS])
 def test_reference_poc_passes_and_benign_input_fails(program: str, tmp_path: Path) -> None:
     p = BY_NAME[program]
@@ -55,7 +53,7 @@ def test_reference_poc_passes_and_benign_input_fails(program: str, tmp_path: Pat
     assert good.metadata["crash_signature"].split("@")[0] in {
         "heap-buffer-overflow",
         "heap-use-after-free",
-        "SEGV",
+        "segv",
         "stack-buffer-overflow",
     }
     benign = _score(
@@ -69,6 +67,8 @@ def test_reference_poc_passes_and_benign_input_fails(program: str, tmp_path: Pat
 
 
 @pytest.mark.slow
+@needs_bwrap
+@needs_gcc
 @pytest.mark.parametrize("program", [p.name for p in PROGRAMS])
 def test_real_fix_passes_and_bad_fixes_fail(program: str, tmp_path: Path) -> None:
     p = BY_NAME[program]

@@ -11,17 +11,19 @@ from pathlib import Path
 import pytest
 from inspect_ai import eval as inspect_eval
 
-from clearinghouse.evals.families.ctf_generators import (
+from clearinghouse.evals.battery.families.ctf_generators import (
     TEMPLATES,
     generate,
     install_files,
     materialize_service,
 )
-from clearinghouse.evals.framework import TaskOptions, load_families
-from clearinghouse.evals.sandbox import Limits, Sandbox
+from clearinghouse.evals.battery.framework import TaskOptions
+from clearinghouse.evals.battery.registry import load_families
+from clearinghouse.sandbox.bwrap import Limits, Sandbox
+from tests.support.needs import needs_bwrap, needs_gcc
 from tests.support.scripted import scripted, tool_call
 
-pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
+pytestmark = [needs_bwrap, needs_gcc]  # generating binary challenges compiles them
 SEEDS = range(8)
 
 
@@ -107,22 +109,22 @@ def test_breaking_the_sandbox_is_an_error_not_a_pass(tmp_path: Path) -> None:
     """inspect_ai #4709: a sample whose sandbox broke must not score as a pass. Here the sample's
     workdir vanishes after the agent's first command (what an escape or a host fault looks like
     from outside); the agent then submits the right flag, and the sample must be an error."""
-    from clearinghouse.evals import inspect_sandbox
+    from clearinghouse.sandbox import inspect_plugin
 
     task, c = _one("crypto_caesar")
     model = scripted(tool_call("bash", command="ls"), tool_call("submit", answer=c.flag))
-    original = inspect_sandbox.BwrapSandboxEnvironment.exec
+    original = inspect_plugin.BwrapSandboxEnvironment.exec
 
     async def exec_then_break(self, cmd, *args, **kwargs):  # type: ignore[no-untyped-def]
         result = await original(self, cmd, *args, **kwargs)
         shutil.rmtree(self.box.workdir, ignore_errors=True)
         return result
 
-    inspect_sandbox.BwrapSandboxEnvironment.exec = exec_then_break  # type: ignore[method-assign]
+    inspect_plugin.BwrapSandboxEnvironment.exec = exec_then_break  # type: ignore[method-assign]
     try:
         log = _run(task, model, tmp_path)
     finally:
-        inspect_sandbox.BwrapSandboxEnvironment.exec = original  # type: ignore[method-assign]
+        inspect_plugin.BwrapSandboxEnvironment.exec = original  # type: ignore[method-assign]
     sample = log.samples[0]
     assert sample.error is not None and "sandbox" in sample.error.message.lower()
     assert not sample.scores

@@ -4,7 +4,6 @@ left behind, and a broken sandbox is an error rather than a pass."""
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -13,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from clearinghouse.evals.sandbox import CGROUP_ROOT, Limits, Network, Sandbox
+from clearinghouse.sandbox.bwrap import CGROUP_ROOT, Limits, Network, Sandbox
+from tests.support.needs import needs_bwrap
 
-pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
+pytestmark = needs_bwrap
 needs_root = pytest.mark.skipif(
     os.geteuid() != 0, reason="private networks and cgroup limits need root"
 )

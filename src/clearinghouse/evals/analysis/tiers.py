@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 import yaml
 
-from clearinghouse.evals.stats import Delta, Estimate
+from clearinghouse.evals.analysis.stats import Delta, Estimate
 
 Verdict = Literal["crossed", "not_crossed", "unknown"]
 
@@ -50,7 +50,7 @@ class TierDecision:
 
 def load_rules(text: str | None = None) -> dict[str, Any]:
     if text is None:
-        text = (resources.files("clearinghouse.evals") / "data" / "tiers.yaml").read_text()
+        text = (resources.files("clearinghouse.evals.analysis") / "data" / "tiers.yaml").read_text()
     rules: dict[str, Any] = yaml.safe_load(text)
     if not rules.get("version") or not rules.get("tiers"):
         raise ValueError("tier rules need a version and at least one tier")

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from clearinghouse.evals.sandbox import Network, Sandbox
+from clearinghouse.sandbox.bwrap import Network, Sandbox
 
 FLAG_ALPHABET = string.ascii_lowercase + string.digits
 

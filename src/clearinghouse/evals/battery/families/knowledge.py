@@ -28,7 +28,7 @@ from inspect_ai.model import ChatMessageSystem, ChatMessageUser, get_model
 from inspect_ai.scorer import Score, Scorer, Target, choice, mean, scorer, stderr
 from inspect_ai.solver import TaskState, generate, multiple_choice
 
-from clearinghouse.evals.framework import Skipped, TaskOptions, TaskSpec, refused, register
+from clearinghouse.evals.battery.framework import Skipped, TaskOptions, TaskSpec, refused
 
 VERSION = "1.0"
 _OPTION_PREFIX = re.compile(r"^\s*([A-Z])[).:]\s*")
@@ -90,7 +90,9 @@ def cse_samples(path: Path, prefix: str) -> tuple[list[Sample], list[Skipped]]:
 
 
 def original_samples() -> tuple[list[Sample], list[Skipped]]:
-    text = (resources.files("clearinghouse.evals") / "data" / "knowledge_original.yaml").read_text()
+    text = (
+        resources.files("clearinghouse.evals.battery") / "data" / "knowledge_original.yaml"
+    ).read_text()
     data = yaml.safe_load(text)
     return [
         Sample(
@@ -191,7 +193,7 @@ def _from_shared(
     return samples
 
 
-register(
+TASKS = (
     TaskSpec(
         "knowledge_original",
         "knowledge",
@@ -199,9 +201,7 @@ register(
         "The team's original cyber questions (unpublished before this release)",
         lambda o: original_samples(),
         _mc_task,
-    )
-)
-register(
+    ),
     TaskSpec(
         "knowledge_cybermetric",
         "knowledge",
@@ -210,9 +210,7 @@ register(
         _from_shared("cybermetric/CyberMetric-500-v1.json", cybermetric_samples),
         _mc_task,
         needs=("shared_data",),
-    )
-)
-register(
+    ),
     TaskSpec(
         "knowledge_cse_threat_intel",
         "knowledge",
@@ -224,9 +222,7 @@ register(
         ),
         lambda o, s: _mc_task(o, s, multiple_correct=True),
         needs=("shared_data",),
-    )
-)
-register(
+    ),
     TaskSpec(
         "knowledge_cse_malware",
         "knowledge",
@@ -238,9 +234,7 @@ register(
         ),
         lambda o, s: _mc_task(o, s, multiple_correct=True),
         needs=("shared_data",),
-    )
-)
-register(
+    ),
     TaskSpec(
         "knowledge_cse_mitre",
         "knowledge",
@@ -251,5 +245,5 @@ register(
         _compliance_task,
         needs=("shared_data",),
         metric="compliance",
-    )
+    ),
 )

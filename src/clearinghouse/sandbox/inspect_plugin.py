@@ -27,7 +27,8 @@ from inspect_ai.util import (
 )
 from pydantic import BaseModel
 
-from clearinghouse.evals.sandbox import WORKDIR, Limits, Network, Sandbox, SandboxBroken
+from clearinghouse.sandbox.bwrap import WORKDIR, Limits, Network, Sandbox
+from clearinghouse.sandbox.errors import SandboxBroken
 
 
 class BwrapConfig(BaseModel, frozen=True):

@@ -1,1 +1,0 @@
-"""One module per task family; each registers its tasks in `framework.TASKS`."""
