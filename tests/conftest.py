@@ -22,11 +22,10 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from clearinghouse.api.app import create_app
-from clearinghouse.container import Services, build_services
+from clearinghouse.container import Services, build_services, metadata
 from clearinghouse.core.config import Environment, Settings
 from clearinghouse.storage import migrate
 from clearinghouse.storage.db import Database
-from clearinghouse.storage.metadata import metadata
 from tests.support.world import World
 
 PG_URL = os.environ.get("CLEARINGHOUSE_TEST_POSTGRES_URL")

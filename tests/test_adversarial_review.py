@@ -23,10 +23,9 @@ from clearinghouse.accounts.models import OrgKind, Role
 from clearinghouse.audit import services as audit
 from clearinghouse.audit.models import AuditEvent
 from clearinghouse.audit.schemas import Actor
-from clearinghouse.container import Services
+from clearinghouse.container import Services, metadata
 from clearinghouse.evals import services as evals
 from clearinghouse.evals.models import EvalRun
-from clearinghouse.storage.metadata import metadata
 from tests.support.fake_chat import chat_server
 from tests.support.tamper import superuser
 from tests.support.world import World

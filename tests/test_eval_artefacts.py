@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 from clearinghouse.accounts.models import OrgKind, Role
 from clearinghouse.accounts.policy import Principal
 from clearinghouse.audit.models import AuditEvent
+from clearinghouse.container import metadata
 from clearinghouse.core.clock import utcnow
 from clearinghouse.core.errors import Conflict
 from clearinghouse.evals import services as evals
@@ -26,7 +27,6 @@ from clearinghouse.evals.models import EvalArtefact
 from clearinghouse.reviews import services as reviews
 from clearinghouse.reviews.models import Submission
 from clearinghouse.storage.blobs import Blob
-from clearinghouse.storage.metadata import metadata
 from clearinghouse.storage.vault import SealedValue
 from clearinghouse.workers.runner import Worker
 from tests.support.fake_chat import chat_server

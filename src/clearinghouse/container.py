@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 
+from sqlalchemy import MetaData
+
 from clearinghouse.audit import keys as audit_keys
 from clearinghouse.core.config import Settings, get_settings
 from clearinghouse.core.crypto import Keyring
@@ -19,6 +21,29 @@ JOB_MODULES = (
     "clearinghouse.evals.tasks",
     "clearinghouse.vulns.tasks",
 )
+
+
+# Modules that define tables: each domain's models (and storage's own tables). The complete
+# schema is theirs together; storage itself imports no domain.
+MODEL_MODULES = (
+    "clearinghouse.storage.blobs",
+    "clearinghouse.storage.jobs",
+    "clearinghouse.storage.vault",
+    "clearinghouse.accounts.models",
+    "clearinghouse.audit.models",
+    "clearinghouse.reviews.models",
+    "clearinghouse.evals.models",
+    "clearinghouse.vulns.models",
+)
+
+
+def metadata() -> MetaData:
+    """The complete schema (for tests and for `alembic revision --autogenerate`)."""
+    for module in MODEL_MODULES:
+        importlib.import_module(module)
+    from clearinghouse.storage.base import Base
+
+    return Base.metadata
 
 
 def load_job_handlers(extra: list[str]) -> None:

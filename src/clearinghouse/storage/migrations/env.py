@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from alembic import context
 
-import clearinghouse.storage.metadata as metadata_module
 from clearinghouse.storage.db import make_engine
 
-target_metadata = metadata_module.metadata()
+# Upgrades and downgrades run the revisions' explicit operations and need no models. A caller
+# that autogenerates a revision passes the complete schema (clearinghouse.container.metadata())
+# as the config attribute "target_metadata": storage imports no domain.
+target_metadata = context.config.attributes.get("target_metadata")
 url = context.config.get_main_option("sqlalchemy.url")
 assert url, "sqlalchemy.url must be set by the caller"
 
