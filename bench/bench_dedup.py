@@ -37,9 +37,10 @@ from clearinghouse.accounts.policy import Principal
 from clearinghouse.storage import migrate
 from clearinghouse.storage.db import Database
 from clearinghouse.vulns import dedup
+from clearinghouse.vulns.intake.osv import import_file
 from clearinghouse.vulns.models import DuplicateCandidate, Vulnerability
 from clearinghouse.vulns.osv import canonical
-from clearinghouse.vulns.services import import_file, upsert_batch
+from clearinghouse.vulns.records import upsert_batch
 
 DATA = Path(
     os.environ.get(

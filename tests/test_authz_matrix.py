@@ -483,7 +483,7 @@ class Fixtures:
                     ).id
             case "vuln":
                 from clearinghouse.vulns.osv import canonical
-                from clearinghouse.vulns.services import upsert
+                from clearinghouse.vulns.records import upsert
 
                 with w.services.db.transaction() as s:
                     upsert(
@@ -544,8 +544,8 @@ class Fixtures:
         from clearinghouse.core.ids import new_id
         from clearinghouse.vulns import dedup
         from clearinghouse.vulns.models import DuplicateCandidate
+        from clearinghouse.vulns.reports import submit_report
         from clearinghouse.vulns.schemas import ReportCreate as VulnReport
-        from clearinghouse.vulns.services import submit_report
 
         w = self.world
         reporter = Principal(None, self.org_for(caller, rel), caller.kind, Role.member)

@@ -21,9 +21,12 @@ from clearinghouse.container import Services
 from clearinghouse.core.errors import Conflict
 from clearinghouse.storage.jobs import Job
 from clearinghouse.vulns import dedup
+from clearinghouse.vulns.intake.osv import import_file
 from clearinghouse.vulns.models import DuplicateCandidate, Vulnerability, VulnerabilityAlias
+from clearinghouse.vulns.reports import submit_report
 from clearinghouse.vulns.schemas import ReportCreate, VulnTriage
-from clearinghouse.vulns.services import import_file, submit_report, triage, vuln_detail
+from clearinghouse.vulns.search import vuln_detail
+from clearinghouse.vulns.triage import triage
 from clearinghouse.workers.runner import Worker
 from tests.support.reports import post_report
 from tests.support.world import World

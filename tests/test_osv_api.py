@@ -23,8 +23,8 @@ from sqlalchemy import func, select
 from clearinghouse.accounts.policy import Principal
 from clearinghouse.container import Services
 from clearinghouse.core.clock import utcnow
+from clearinghouse.vulns.intake.osv import import_file
 from clearinghouse.vulns.models import AffectedPackage, Vulnerability, VulnerabilityAlias
-from clearinghouse.vulns.services import import_file
 from tests.conftest import shared_data_dir
 from tests.support.server import serving
 
@@ -185,7 +185,8 @@ def test_malformed_records_are_rejected_with_a_reason_and_store_nothing(
 def test_csaf_and_cve5_timestamps_out_of_range_are_format_errors(when: str) -> None:
     """The CSAF and CVE 5 converters read their documents' times through `osv_timestamp`;
     a time that does not exist in UTC was an OverflowError that aborted the import."""
-    from clearinghouse.vulns.formats import FormatError, osv_timestamp
+    from clearinghouse.vulns.errors import FormatError
+    from clearinghouse.vulns.intake.common import osv_timestamp
 
     with pytest.raises(FormatError, match="in range"):
         osv_timestamp(when)
@@ -435,7 +436,7 @@ def test_an_answer_computed_across_a_reload_is_not_cached(
 ) -> None:
     """A lookup that overlaps a reload (another thread, on PostgreSQL) must not leave its
     answer, computed from the old index, in the caches."""
-    from clearinghouse.vulns import public_index
+    from clearinghouse.vulns.public import index as public_index
 
     index = public_index.index_for(loaded.db)
     real = public_index._affects
@@ -458,7 +459,7 @@ def test_huge_query_keys_are_answered_but_never_cached(
     client: TestClient, loaded: Services
 ) -> None:
     """Anonymous clients choose the cache keys: a huge package name must not stay in memory."""
-    from clearinghouse.vulns import public_index
+    from clearinghouse.vulns.public import index as public_index
 
     huge = {"package": {"name": "x" * 5000, "ecosystem": "PyPI"}, "version": "1.0"}
     assert client.post("/v1/query", json=huge).json() == {}

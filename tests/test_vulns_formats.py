@@ -15,9 +15,18 @@ from sqlalchemy import func, select
 
 from clearinghouse.accounts.policy import Principal
 from clearinghouse.container import Services
-from clearinghouse.vulns import export, formats
+from clearinghouse.vulns.errors import FormatError
+from clearinghouse.vulns.intake.csaf import csaf_records
+from clearinghouse.vulns.intake.cve5 import cve5_record, validate_cve5
+from clearinghouse.vulns.intake.cwe import import_cwe
+from clearinghouse.vulns.intake.osv import import_file
 from clearinghouse.vulns.models import CweEntry, KevEntry, Vulnerability
-from clearinghouse.vulns.services import export_vuln, import_cwe, import_file, vuln_detail
+from clearinghouse.vulns.publication.common import cve_of
+from clearinghouse.vulns.publication.csaf import to_csaf
+from clearinghouse.vulns.publication.cve5 import to_cve5
+from clearinghouse.vulns.publication.export import export_vuln
+from clearinghouse.vulns.publication.stix import TLP2_MARKINGS, to_stix
+from clearinghouse.vulns.search import vuln_detail
 from tests.conftest import shared_data_dir
 
 GOLDEN = Path(__file__).parent / "golden" / "vulns"
@@ -44,17 +53,17 @@ def count(services: Services, model: type) -> int:
 
 def test_cve5_import_matches_the_golden_record() -> None:
     doc = golden("CVE-2099-0042.cve5.json")
-    formats.validate_cve5(doc)
-    assert formats.cve5_record(doc) == golden("CVE-2099-0042.expected-osv.json")
+    validate_cve5(doc)
+    assert cve5_record(doc) == golden("CVE-2099-0042.expected-osv.json")
 
 
 @pytest.mark.parametrize(
     ("name", "make"),
     [
-        ("expected-cve5", lambda r: export.to_cve5(r, cwe_names=CWE_NAMES)),
-        ("expected-csaf", lambda r: export.to_csaf(r, tlp="AMBER+STRICT", cwe_names=CWE_NAMES)),
-        ("expected-vex", lambda r: export.to_csaf(r, tlp="CLEAR", vex=True, cwe_names=CWE_NAMES)),
-        ("expected-stix", lambda r: export.to_stix(r, tlp="AMBER")),
+        ("expected-cve5", lambda r: to_cve5(r, cwe_names=CWE_NAMES)),
+        ("expected-csaf", lambda r: to_csaf(r, tlp="AMBER+STRICT", cwe_names=CWE_NAMES)),
+        ("expected-vex", lambda r: to_csaf(r, tlp="CLEAR", vex=True, cwe_names=CWE_NAMES)),
+        ("expected-stix", lambda r: to_stix(r, tlp="AMBER")),
     ],
 )
 def test_exports_match_the_golden_documents(name: str, make) -> None:
@@ -62,19 +71,19 @@ def test_exports_match_the_golden_documents(name: str, make) -> None:
 
 
 def test_golden_exports_pass_their_validators() -> None:
-    formats.validate_cve5(golden("CH-2099-00007.expected-cve5.json"))
+    validate_cve5(golden("CH-2099-00007.expected-cve5.json"))
     assert csaf20_valid(golden("CH-2099-00007.expected-csaf.json"))
     assert csaf20_valid(golden("CH-2099-00007.expected-vex.json"))
     bundle = stix2.parse(golden("CH-2099-00007.expected-stix.json"), allow_custom=True)
     marked = {o.id: o.get("object_marking_refs") for o in bundle.objects}
     vuln = next(o for o in bundle.objects if o.type == "vulnerability")
-    assert marked[vuln.id] == [export.TLP2_MARKINGS["AMBER"]]
+    assert marked[vuln.id] == [TLP2_MARKINGS["AMBER"]]
     definitions = {o.id: o for o in bundle.objects if o.type == "marking-definition"}
-    assert definitions[export.TLP2_MARKINGS["AMBER"]]["name"] == "TLP:AMBER"
+    assert definitions[TLP2_MARKINGS["AMBER"]]["name"] == "TLP:AMBER"
 
 
 def test_csaf_maps_tlp_amber_strict_to_red_never_wider() -> None:
-    doc = export.to_csaf(golden("CH-2099-00007.osv.json"), tlp="AMBER+STRICT")
+    doc = to_csaf(golden("CH-2099-00007.osv.json"), tlp="AMBER+STRICT")
     assert doc["document"]["distribution"]["tlp"]["label"] == "RED"
 
 
@@ -95,7 +104,7 @@ def _affected(record: dict) -> list:
 
 def test_osv_to_cve5_and_back_keeps_packages_ranges_cwe_and_severity() -> None:
     original = golden("CH-2099-00007.osv.json")
-    back = formats.cve5_record(export.to_cve5(original))
+    back = cve5_record(to_cve5(original))
     assert _affected(back) == _affected(original)
     assert back["database_specific"]["cwe_ids"] == ["CWE-416"]
     assert back["severity"] == original["severity"]
@@ -104,7 +113,7 @@ def test_osv_to_cve5_and_back_keeps_packages_ranges_cwe_and_severity() -> None:
 
 def test_osv_to_csaf_and_back_keeps_packages_and_ranges() -> None:
     original = golden("CH-2099-00007.osv.json")
-    (back,) = formats.csaf_records(export.to_csaf(original))
+    (back,) = csaf_records(to_csaf(original))
     assert _affected(back) == _affected(original)
     assert "CVE-2099-0077" in back["aliases"] and "CH-2099-00007" in back["aliases"]
     assert back["database_specific"]["cwe_ids"] == ["CWE-416"]
@@ -123,7 +132,7 @@ def test_cve5_import_through_the_service_and_export_round_trip(
         assert detail.origin == "cve5" and detail.cwe_ids == ["CWE-787"]
         assert detail.severity[0].base_score == 8.8
         doc = export_vuln(s, Principal.system(), "CVE-2099-0042", "cve5")
-    formats.validate_cve5(doc)
+    validate_cve5(doc)
     assert doc["containers"]["cna"]["affected"][0]["versions"][0] == {
         "version": "2.0.0",
         "status": "affected",
@@ -165,16 +174,16 @@ def test_every_pypa_record_exports_valid_csaf_vex_cve5_and_stix(
         ids = s.scalars(select(Vulnerability.source_id).order_by(Vulnerability.id)).all()
         for rid in ids[::7]:  # every 7th record: ~380 records, all ecosystems' range shapes
             record = s.scalar(select(Vulnerability.record).where(Vulnerability.source_id == rid))
-            if not csaf20_valid(export.to_csaf(record)):
+            if not csaf20_valid(to_csaf(record)):
                 failures.append(f"{rid} csaf")
-            if not csaf20_valid(export.to_csaf(record, vex=True)):
+            if not csaf20_valid(to_csaf(record, vex=True)):
                 failures.append(f"{rid} vex")
-            if export._cve_of(record):  # a CVE record needs a CVE id
+            if cve_of(record):  # a CVE record needs a CVE id
                 try:
-                    formats.validate_cve5(export.to_cve5(record))
-                except formats.FormatError as exc:
+                    validate_cve5(to_cve5(record))
+                except FormatError as exc:
                     failures.append(f"{rid} cve5 {exc}")
-            stix2.parse(export.to_stix(record), allow_custom=True)
+            stix2.parse(to_stix(record), allow_custom=True)
             exported += 1
     assert exported > 300 and failures == []
 
@@ -351,13 +360,13 @@ def test_cwe_import_names_the_weaknesses_of_a_record(services: Services, tmp_pat
 def test_a_csaf_document_marked_above_clear_is_not_public(
     services: Services, tmp_path: Path
 ) -> None:
-    doc = export.to_csaf(golden("CH-2099-00007.osv.json"), tlp="AMBER")
+    doc = to_csaf(golden("CH-2099-00007.osv.json"), tlp="AMBER")
     path = tmp_path / "amber.json"
     path.write_text(json.dumps(doc))
     assert import_file(services.db, Principal.system(), path, fmt="csaf").created == 1
     with services.db.transaction() as s:
         v = s.scalars(select(Vulnerability)).one()
         assert v.tlp == "AMBER"
-        from clearinghouse.vulns.services import get_public
+        from clearinghouse.vulns.public.queries import get_public
 
         assert get_public(s, v.source_id) is None

@@ -22,9 +22,10 @@ from clearinghouse.core.clock import utcnow
 from clearinghouse.core.ids import new_id
 from clearinghouse.evals.models import EvalRun
 from clearinghouse.evals.services import _adopt_vulnerability_reports
-from clearinghouse.vulns.export import dump
+from clearinghouse.vulns.intake.osv import import_file
 from clearinghouse.vulns.models import Vulnerability, VulnerabilityReport
-from clearinghouse.vulns.services import import_file, public_records
+from clearinghouse.vulns.publication.dump import dump
+from clearinghouse.vulns.publication.export import public_records
 from tests.support.world import Member, World
 
 POC = b"\x00\x01AAAA%n%n%n-crash-me-please"
@@ -132,7 +133,7 @@ def test_bad_reports_are_refused_and_store_nothing(
 def test_a_claimed_cwe_must_exist_once_the_cwe_list_is_loaded(
     client: TestClient, services: Services, people: dict[str, Member]
 ) -> None:
-    from clearinghouse.vulns.services import import_cwe
+    from clearinghouse.vulns.intake.cwe import import_cwe
     from tests.conftest import shared_data_dir
 
     import_cwe(
@@ -405,7 +406,7 @@ def test_reports_from_eval_runs_are_adopted_once(services: Services, world: Worl
         vuln = s.get(Vulnerability, r.vuln_id)
         assert vuln is not None and vuln.status == "new" and vuln.origin == "report"
         assert "cwe787-level0" in vuln.details
-    from clearinghouse.vulns.services import list_reports
+    from clearinghouse.vulns.reports import list_reports
 
     with services.db.transaction() as s:
         queue = list_reports(s, Principal.system(), status=None)

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import and_, insert, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from clearinghouse.accounts.policy import Action, Principal
+from clearinghouse.accounts.policy import Action, Principal, authorize
 from clearinghouse.audit import services as audit
 from clearinghouse.core.clock import utcnow
 from clearinghouse.core.errors import Conflict, InvalidInput, NotFound
@@ -41,7 +41,11 @@ from clearinghouse.vulns.models import (
     Vulnerability,
     VulnerabilityAlias,
 )
-from clearinghouse.vulns.schemas import CandidateOut, MergeOut, VulnStatus
+from clearinghouse.vulns.records import reindex, touch
+from clearinghouse.vulns.schemas import CandidateOut, MergeOut
+from clearinghouse.vulns.search import filter_text
+from clearinghouse.vulns.states import OPEN, VulnStatus
+from clearinghouse.vulns.visibility import is_public, known_id, load_vuln
 
 if TYPE_CHECKING:
     # datasketch imports scipy (~0.6 s); every CLI command and worker loads this module to
@@ -302,15 +306,12 @@ def scan_records(
 ) -> dict[str, int]:
     """A coordinator's scan (`vuln:merge`) of the named records, and with `all_open` of every
     record in triage, with its audit event. Returns {scanned, candidates_created}."""
-    from clearinghouse.accounts.policy import authorize
-    from clearinghouse.vulns.services import known_id
-
     authorize(p, Action.vuln_merge)
     ids = list(dict.fromkeys(known_id("vulnerability", v) for v in vuln_ids))
     if all_open:
         ids += session.scalars(
             select(Vulnerability.id)
-            .where(Vulnerability.status.in_(("new", "triaged", "validated")))
+            .where(Vulnerability.status.in_(sorted(s.value for s in OPEN)))
             .order_by(Vulnerability.id)
         ).all()
     ids = list(dict.fromkeys(ids))
@@ -331,9 +332,6 @@ def scan_records(
 def list_candidates(
     session: Session, p: Principal, *, vuln_id: str | None = None, state: str = "open"
 ) -> list[CandidateOut]:
-    from clearinghouse.accounts.policy import authorize
-    from clearinghouse.vulns.services import filter_text
-
     authorize(p, Action.vuln_merge)
     filter_text("vuln_id", vuln_id)
     filter_text("state", state)
@@ -347,11 +345,7 @@ def list_candidates(
 
 
 def reject_candidate(session: Session, p: Principal, candidate_id: str) -> CandidateOut:
-    from clearinghouse.accounts.policy import authorize
-
     authorize(p, Action.vuln_merge)
-    from clearinghouse.vulns.services import known_id
-
     c = session.get(
         DuplicateCandidate, known_id("duplicate candidate", candidate_id), with_for_update=True
     )
@@ -381,12 +375,6 @@ def primary_of(vulns: list[Vulnerability]) -> Vulnerability:
     )
 
 
-def _reindex_aliases(session: Session, vuln: Vulnerability) -> None:
-    from clearinghouse.vulns.services import _index
-
-    _index(session, vuln)
-
-
 def _merge_out(m: Merge) -> MergeOut:
     return MergeOut(
         id=m.id,
@@ -400,7 +388,6 @@ def _merge_out(m: Merge) -> MergeOut:
 def merge(session: Session, p: Principal, vuln_ids: list[str], note: str = "") -> MergeOut:
     """Merge records into one alias set: the primary keeps its id and gains the others' ids as
     aliases; the others become `duplicate` and point at it."""
-    from clearinghouse.vulns.services import _is_public, _touch, load_vuln
 
     ids = sorted(set(vuln_ids))
     if len(ids) < 2:
@@ -423,18 +410,18 @@ def merge(session: Session, p: Principal, vuln_ids: list[str], note: str = "") -
     }
     # Only public members lend their ids to the primary's aliases: the primary may be public,
     # and an embargoed report's id must not appear in a public document.
-    now_public = [v for v in members if _is_public(v, utcnow())]
+    now_public = [v for v in members if is_public(v, utcnow())]
     extra = {a for v in now_public for a in (v.source_id, *v.record.get("aliases", []))}
     primary.record = {
         **primary.record,
         "aliases": sorted(set(primary.record.get("aliases", [])) | extra - {primary.source_id}),
     }
-    _touch(primary, now)
+    touch(primary, now)
     for v in members:
         v.status, v.duplicate_of = VulnStatus.duplicate.value, primary.id
-        _touch(v, now)
+        touch(v, now)
     session.flush()
-    _reindex_aliases(session, primary)
+    reindex(session, primary)
     member_ids = [v.id for v in vulns]
     for c in session.scalars(
         select(DuplicateCandidate).where(
@@ -468,7 +455,6 @@ def merge(session: Session, p: Principal, vuln_ids: list[str], note: str = "") -
 
 
 def undo_merge(session: Session, p: Principal, merge_id: str) -> MergeOut:
-    from clearinghouse.vulns.services import _touch, known_id, load_vuln
 
     m = session.get(Merge, known_id("merge", merge_id), with_for_update=True)
     if m is None:
@@ -478,14 +464,14 @@ def undo_merge(session: Session, p: Principal, merge_id: str) -> MergeOut:
         raise Conflict("the merge is already undone", code="merge_undone")
     now = utcnow()
     primary.record = {**primary.record, "aliases": m.prior["primary_aliases"]}
-    _touch(primary, now)
+    touch(primary, now)
     for vuln_id, status in m.prior["members"].items():
         v = session.get(Vulnerability, vuln_id, with_for_update=True)
         if v is not None and v.duplicate_of == primary.id:
             v.status, v.duplicate_of = status, None
-            _touch(v, now)
+            touch(v, now)
     session.flush()
-    _reindex_aliases(session, primary)
+    reindex(session, primary)
     everyone = [primary.id, *m.members]
     for c in session.scalars(
         select(DuplicateCandidate).where(
