@@ -22,7 +22,7 @@ from clearinghouse.vulns.models import AffectedPackage, Vulnerability, Vulnerabi
 from clearinghouse.vulns.purls import PurlInvalid, parse_purl
 from tests.support.world import World
 
-GOLDEN = Path(__file__).parent / "golden" / "vulns"
+GOLDEN = Path(__file__).parents[1] / "golden" / "vulns"
 
 BAD = [
     "pkg:pypi/%ff%fe@1",  # percent-encoding that is not UTF-8
