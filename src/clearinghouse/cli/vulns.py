@@ -269,10 +269,10 @@ def vulns_dedup(
     as_json: JsonOpt = False,
 ) -> None:
     """Find duplicate candidates for records (coordinators)."""
-    from clearinghouse.vulns import dedup
+    from clearinghouse.vulns.dedup import candidates
 
     with acting(token) as (session, p, _):
-        result = dedup.scan_records(session, p, list(vuln_ids or []), all_open=all_open)
+        result = candidates.scan_records(session, p, list(vuln_ids or []), all_open=all_open)
     emit(result, as_json)
 
 
@@ -285,10 +285,10 @@ def vulns_candidates(
     as_json: JsonOpt = False,
 ) -> None:
     """Duplicate candidates, best first (coordinators)."""
-    from clearinghouse.vulns import dedup
+    from clearinghouse.vulns.dedup import candidates
 
     with acting(token) as (session, p, _):
-        emit(dedup.list_candidates(session, p, vuln_id=vuln_id, state=state), as_json)
+        emit(candidates.list_candidates(session, p, vuln_id=vuln_id, state=state), as_json)
 
 
 @vulns_app.command("merge")
@@ -300,30 +300,30 @@ def vulns_merge(
     as_json: JsonOpt = False,
 ) -> None:
     """Merge records into one alias set (undo with `vulns unmerge MERGE_ID`)."""
-    from clearinghouse.vulns import dedup
+    from clearinghouse.vulns.dedup import merges
 
     with acting(token) as (session, p, _):
-        emit(dedup.merge(session, p, vuln_ids, note), as_json)
+        emit(merges.merge(session, p, vuln_ids, note), as_json)
 
 
 @vulns_app.command("unmerge")
 @handles_errors
 def vulns_unmerge(merge_id: str, token: TokenOpt = None, as_json: JsonOpt = False) -> None:
     """Undo a merge."""
-    from clearinghouse.vulns import dedup
+    from clearinghouse.vulns.dedup import merges
 
     with acting(token) as (session, p, _):
-        emit(dedup.undo_merge(session, p, merge_id), as_json)
+        emit(merges.undo_merge(session, p, merge_id), as_json)
 
 
 @vulns_app.command("reject-candidate")
 @handles_errors
 def vulns_reject(candidate_id: str, token: TokenOpt = None, as_json: JsonOpt = False) -> None:
     """Mark a duplicate candidate as not a duplicate."""
-    from clearinghouse.vulns import dedup
+    from clearinghouse.vulns.dedup import candidates
 
     with acting(token) as (session, p, _):
-        emit(dedup.reject_candidate(session, p, candidate_id), as_json)
+        emit(candidates.reject_candidate(session, p, candidate_id), as_json)
 
 
 @vulns_app.command("export")

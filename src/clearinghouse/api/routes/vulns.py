@@ -9,9 +9,10 @@ from fastapi import APIRouter, Path, Query
 from clearinghouse.api.deps import Cursor, Id, Limit, PrincipalDep, ServicesDep, SessionDep
 from clearinghouse.api.problems import ERROR_RESPONSES
 from clearinghouse.core.pagination import Page
-from clearinghouse.vulns import dedup, reports, search
+from clearinghouse.vulns import reports, search
 from clearinghouse.vulns import triage as workflow
 from clearinghouse.vulns.catalog import CWE_PATTERN
+from clearinghouse.vulns.dedup import candidates, merges
 from clearinghouse.vulns.publication import export as publication
 from clearinghouse.vulns.schemas import (
     CandidateOut,
@@ -113,20 +114,20 @@ def list_candidates(
     state: Literal["open", "merged", "rejected"] = "open",
 ) -> list[CandidateOut]:
     """Duplicate candidates, best score first (coordinators)."""
-    return dedup.list_candidates(session, p, vuln_id=vuln_id, state=state)
+    return candidates.list_candidates(session, p, vuln_id=vuln_id, state=state)
 
 
 @router.post("/duplicates/{candidate_id}/reject", response_model=CandidateOut)
 def reject_candidate(candidate_id: Id, p: PrincipalDep, session: SessionDep) -> CandidateOut:
-    return dedup.reject_candidate(session, p, candidate_id)
+    return candidates.reject_candidate(session, p, candidate_id)
 
 
 @router.post("/merges", status_code=201, response_model=MergeOut)
 def merge(body: MergeCreate, p: PrincipalDep, session: SessionDep) -> MergeOut:
     """Merge records into one alias set; the primary is chosen deterministically."""
-    return dedup.merge(session, p, body.vuln_ids, body.note)
+    return merges.merge(session, p, body.vuln_ids, body.note)
 
 
 @router.post("/merges/{merge_id}/undo", response_model=MergeOut)
 def undo_merge(merge_id: Id, p: PrincipalDep, session: SessionDep) -> MergeOut:
-    return dedup.undo_merge(session, p, merge_id)
+    return merges.undo_merge(session, p, merge_id)
