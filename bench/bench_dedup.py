@@ -36,10 +36,11 @@ from common import machine
 from clearinghouse.accounts.policy import Principal
 from clearinghouse.storage import migrate
 from clearinghouse.storage.db import Database
-from clearinghouse.vulns import dedup
+from clearinghouse.vulns.dedup import candidates, similarity
+from clearinghouse.vulns.intake.osv import import_file
 from clearinghouse.vulns.models import DuplicateCandidate, Vulnerability
 from clearinghouse.vulns.osv import canonical
-from clearinghouse.vulns.services import import_file, upsert_batch
+from clearinghouse.vulns.records import upsert_batch
 
 DATA = Path(
     os.environ.get(
@@ -99,9 +100,9 @@ def quality(tmp: Path) -> None:
         ids = dict(s.execute(select(Vulnerability.id, Vulnerability.source_id)).all())
     t = time.perf_counter()
     with db.transaction() as s:
-        index = dedup.build_index(s)
+        index = similarity.build_index(s)
         built = time.perf_counter() - t
-        dedup.scan(s, list(ids), index)
+        candidates.scan(s, list(ids), index)
     scanned = time.perf_counter() - t - built
     with db.transaction() as s:
         found = [
@@ -163,13 +164,13 @@ def throughput(tmp: Path) -> None:
     loaded = time.perf_counter() - t
     with db.transaction() as s:
         t = time.perf_counter()
-        index = dedup.build_index(s)
+        index = similarity.build_index(s)
         built = time.perf_counter() - t
         ids = s.scalars(select(Vulnerability.id)).all()
     sample = rng.sample(list(ids), REPORTS)
     with db.transaction() as s:
         t = time.perf_counter()
-        created = dedup.scan(s, sample, index)
+        created = candidates.scan(s, sample, index)
         elapsed = time.perf_counter() - t
     rate = REPORTS / elapsed
     print(

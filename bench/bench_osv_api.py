@@ -31,7 +31,7 @@ from common import machine, median
 from clearinghouse.accounts.policy import Principal
 from clearinghouse.storage import migrate
 from clearinghouse.storage.db import Database
-from clearinghouse.vulns.services import import_file
+from clearinghouse.vulns.intake.osv import import_file
 
 DATA = Path(
     os.environ.get(

@@ -483,7 +483,7 @@ class Fixtures:
                     ).id
             case "vuln":
                 from clearinghouse.vulns.osv import canonical
-                from clearinghouse.vulns.services import upsert
+                from clearinghouse.vulns.records import upsert
 
                 with w.services.db.transaction() as s:
                     upsert(
@@ -542,10 +542,10 @@ class Fixtures:
     def _reported(self, spec: Spec, caller: Caller, rel: str) -> dict[str, str]:
         """Records reported by the caller's organisation ('own') or another one of its kind."""
         from clearinghouse.core.ids import new_id
-        from clearinghouse.vulns import dedup
+        from clearinghouse.vulns.dedup import candidates, merges
         from clearinghouse.vulns.models import DuplicateCandidate
+        from clearinghouse.vulns.reports import submit_report
         from clearinghouse.vulns.schemas import ReportCreate as VulnReport
-        from clearinghouse.vulns.services import submit_report
 
         w = self.world
         reporter = Principal(None, self.org_for(caller, rel), caller.kind, Role.member)
@@ -568,11 +568,11 @@ class Fixtures:
                     )
                 )
                 s.flush()
-                t["candidate_id"] = dedup.list_candidates(s, Principal.system(), vuln_id=a.vuln_id)[
-                    0
-                ].id
+                t["candidate_id"] = candidates.list_candidates(
+                    s, Principal.system(), vuln_id=a.vuln_id
+                )[0].id
             if spec.target == "merge":
-                t["merge_id"] = dedup.merge(s, Principal.system(), [a.vuln_id, b.vuln_id]).id
+                t["merge_id"] = merges.merge(s, Principal.system(), [a.vuln_id, b.vuln_id]).id
         return t
 
     def _submission(self, lab: str, ev: str, spec: Spec) -> dict[str, str]:

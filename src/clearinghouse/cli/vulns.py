@@ -57,7 +57,8 @@ def vulns_import(
     [{source, reason}]}."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from clearinghouse.vulns.services import ImportResult, import_file
+    from clearinghouse.vulns.intake.common import ImportResult
+    from clearinghouse.vulns.intake.osv import import_file
 
     p, svc = _principal(token)
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
@@ -87,7 +88,7 @@ def cwe_import(
     as_json: JsonOpt = False,
 ) -> None:
     """Load the CWE list (names and validity of CWE ids) into the database (coordinators)."""
-    from clearinghouse.vulns.services import import_cwe
+    from clearinghouse.vulns.intake.cwe import import_cwe
 
     p, svc = _principal(token)
     emit(import_cwe(svc.db, p, path).as_dict(), as_json)
@@ -108,8 +109,8 @@ def vulns_list(
     as_json: JsonOpt = False,
 ) -> None:
     """List, search and filter the records you may see."""
-    from clearinghouse.vulns.schemas import VulnStatus
-    from clearinghouse.vulns.services import list_vulns
+    from clearinghouse.vulns.search import list_vulns
+    from clearinghouse.vulns.states import VulnStatus
 
     try:
         state = VulnStatus(status) if status else None
@@ -135,7 +136,7 @@ def vulns_list(
 @handles_errors
 def vulns_show(vuln_id: str, token: TokenOpt = None, as_json: JsonOpt = False) -> None:
     """One record with its enrichment (CVSS scores, CWE names, KEV flag, reports)."""
-    from clearinghouse.vulns.services import vuln_detail
+    from clearinghouse.vulns.search import vuln_detail
 
     with acting(token) as (session, p, _):
         emit(vuln_detail(session, p, vuln_id), as_json)
@@ -157,7 +158,7 @@ def vulns_triage(
     from pydantic import ValidationError
 
     from clearinghouse.vulns.schemas import VulnTriage
-    from clearinghouse.vulns.services import triage
+    from clearinghouse.vulns.triage import triage
 
     try:
         change = VulnTriage.model_validate(
@@ -196,8 +197,8 @@ def vulns_report(
     """Report a vulnerability (it lands in the triage queue, under embargo)."""
     from pydantic import ValidationError
 
+    from clearinghouse.vulns.reports import submit_report
     from clearinghouse.vulns.schemas import ReportCreate
-    from clearinghouse.vulns.services import submit_report
 
     kind = "eval_run" if eval_run else "ai_model" if model else "human"
     try:
@@ -242,8 +243,8 @@ def vulns_reports(
     as_json: JsonOpt = False,
 ) -> None:
     """The triage queue of reports."""
-    from clearinghouse.vulns.schemas import VulnStatus
-    from clearinghouse.vulns.services import list_reports
+    from clearinghouse.vulns.reports import list_reports
+    from clearinghouse.vulns.states import VulnStatus
 
     with acting(token) as (session, p, _):
         emit(
@@ -268,10 +269,10 @@ def vulns_dedup(
     as_json: JsonOpt = False,
 ) -> None:
     """Find duplicate candidates for records (coordinators)."""
-    from clearinghouse.vulns import dedup
+    from clearinghouse.vulns.dedup import candidates
 
     with acting(token) as (session, p, _):
-        result = dedup.scan_records(session, p, list(vuln_ids or []), all_open=all_open)
+        result = candidates.scan_records(session, p, list(vuln_ids or []), all_open=all_open)
     emit(result, as_json)
 
 
@@ -284,10 +285,10 @@ def vulns_candidates(
     as_json: JsonOpt = False,
 ) -> None:
     """Duplicate candidates, best first (coordinators)."""
-    from clearinghouse.vulns import dedup
+    from clearinghouse.vulns.dedup import candidates
 
     with acting(token) as (session, p, _):
-        emit(dedup.list_candidates(session, p, vuln_id=vuln_id, state=state), as_json)
+        emit(candidates.list_candidates(session, p, vuln_id=vuln_id, state=state), as_json)
 
 
 @vulns_app.command("merge")
@@ -299,30 +300,30 @@ def vulns_merge(
     as_json: JsonOpt = False,
 ) -> None:
     """Merge records into one alias set (undo with `vulns unmerge MERGE_ID`)."""
-    from clearinghouse.vulns import dedup
+    from clearinghouse.vulns.dedup import merges
 
     with acting(token) as (session, p, _):
-        emit(dedup.merge(session, p, vuln_ids, note), as_json)
+        emit(merges.merge(session, p, vuln_ids, note), as_json)
 
 
 @vulns_app.command("unmerge")
 @handles_errors
 def vulns_unmerge(merge_id: str, token: TokenOpt = None, as_json: JsonOpt = False) -> None:
     """Undo a merge."""
-    from clearinghouse.vulns import dedup
+    from clearinghouse.vulns.dedup import merges
 
     with acting(token) as (session, p, _):
-        emit(dedup.undo_merge(session, p, merge_id), as_json)
+        emit(merges.undo_merge(session, p, merge_id), as_json)
 
 
 @vulns_app.command("reject-candidate")
 @handles_errors
 def vulns_reject(candidate_id: str, token: TokenOpt = None, as_json: JsonOpt = False) -> None:
     """Mark a duplicate candidate as not a duplicate."""
-    from clearinghouse.vulns import dedup
+    from clearinghouse.vulns.dedup import candidates
 
     with acting(token) as (session, p, _):
-        emit(dedup.reject_candidate(session, p, candidate_id), as_json)
+        emit(candidates.reject_candidate(session, p, candidate_id), as_json)
 
 
 @vulns_app.command("export")
@@ -335,7 +336,7 @@ def vulns_export(
     token: TokenOpt = None,
 ) -> None:
     """Print the record as a document of the given format on stdout."""
-    from clearinghouse.vulns.services import export_vuln
+    from clearinghouse.vulns.publication.export import export_vuln
 
     with acting(token) as (session, p, _):
         doc = export_vuln(session, p, vuln_id, fmt)
@@ -351,8 +352,8 @@ def vulns_dump(
 ) -> None:
     """Write the public records in osv.dev's layout: <Ecosystem>/all.zip, ecosystems.txt,
     modified_id.csv (for osv-scanner offline mode and Dependency-Track's OSV mirror)."""
-    from clearinghouse.vulns.export import dump
-    from clearinghouse.vulns.services import public_records
+    from clearinghouse.vulns.publication.dump import dump
+    from clearinghouse.vulns.publication.export import public_records
 
     p, svc = _principal(token)
     emit(dump(public_records(svc.db, p), directory), as_json)

@@ -631,8 +631,8 @@ def _adopt_vulnerability_reports(
     a clearinghouse report in the triage queue. Idempotent: a finish that is retried after a
     crash finds the rows it already made."""
     from clearinghouse.accounts.policy import Principal
-    from clearinghouse.vulns import services as vulns
-    from clearinghouse.vulns.formats import package_from_purl
+    from clearinghouse.vulns import reports as vulns
+    from clearinghouse.vulns.purls import package_from_purl
     from clearinghouse.vulns.schemas import ReportCreate as VulnReportCreate
 
     for raw in found:

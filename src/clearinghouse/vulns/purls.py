@@ -20,6 +20,22 @@ from clearinghouse.core.schemas import unstorable_text
 
 MAX_LENGTH = 500
 
+PURL_ECOSYSTEMS = {
+    "pypi": "PyPI",
+    "npm": "npm",
+    "golang": "Go",
+    "cargo": "crates.io",
+    "maven": "Maven",
+    "nuget": "NuGet",
+    "gem": "RubyGems",
+    "composer": "Packagist",
+    "deb": "Debian",
+    "apk": "Alpine",
+    "hex": "Hex",
+    "pub": "Pub",
+}
+ECOSYSTEM_PURL_TYPES = {v: k for k, v in PURL_ECOSYSTEMS.items()}
+
 
 class PurlInvalid(InvalidInput):
     default_code = "purl_invalid"
@@ -69,3 +85,38 @@ def parse_purl(text: object) -> PackageURL:
     if again != purl:
         raise PurlInvalid("invalid purl: it does not survive being written back (round trip)")
     return purl
+
+
+def package_of(p: PackageURL) -> tuple[str, str, str | None] | None:
+    """(ecosystem, name, version) of a parsed purl of a known type, else None."""
+    ecosystem = PURL_ECOSYSTEMS.get(p.type)
+    if ecosystem is None:
+        return None
+    if p.namespace and p.type in ("golang", "npm", "composer"):
+        name = f"{p.namespace}/{p.name}"
+    elif p.namespace and p.type == "maven":
+        name = f"{p.namespace}:{p.name}"
+    else:
+        name = p.name
+    return ecosystem, name, p.version
+
+
+def package_from_purl(purl: str) -> tuple[str, str, str | None] | None:
+    """(ecosystem, name, version) for a valid purl of a known type, else None (malformed or
+    unknown alike; callers that must tell them apart use `purls.parse_purl` first)."""
+    try:
+        return package_of(parse_purl(purl))
+    except PurlInvalid:
+        return None
+
+
+def purl_for(ecosystem: str, name: str, version: str | None = None) -> str | None:
+    kind = ECOSYSTEM_PURL_TYPES.get(ecosystem)
+    if kind is None:
+        return None
+    namespace = None
+    if kind == "maven" and ":" in name:
+        namespace, name = name.split(":", 1)
+    elif kind in ("golang", "npm", "composer") and "/" in name:
+        namespace, name = name.rsplit("/", 1)
+    return PackageURL(type=kind, namespace=namespace, name=name, version=version).to_string()

@@ -3,41 +3,15 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from clearinghouse.core.schemas import Input, Instant
 from clearinghouse.sandbox.signature import is_signature
-
-
-class VulnStatus(StrEnum):
-    new = "new"
-    triaged = "triaged"
-    validated = "validated"
-    rejected = "rejected"
-    duplicate = "duplicate"
-    published = "published"
-
-
-class Tlp(StrEnum):
-    clear = "CLEAR"
-    green = "GREEN"
-    amber = "AMBER"
-    amber_strict = "AMBER+STRICT"
-    red = "RED"
-
-
-# Triage moves; `duplicate` is reached only by merging (and left by undoing the merge).
-TRIAGE_MOVES: dict[VulnStatus, set[VulnStatus]] = {
-    VulnStatus.new: {VulnStatus.triaged, VulnStatus.rejected},
-    VulnStatus.triaged: {VulnStatus.validated, VulnStatus.rejected},
-    VulnStatus.validated: {VulnStatus.published, VulnStatus.rejected},
-    VulnStatus.rejected: {VulnStatus.triaged},
-    VulnStatus.published: set(),
-    VulnStatus.duplicate: set(),
-}
+from clearinghouse.vulns.catalog import CWE_PATTERN
+from clearinghouse.vulns.states import VulnStatus
+from clearinghouse.vulns.visibility import Tlp
 
 
 class Provenance(Input):
@@ -85,7 +59,7 @@ class ReportCreate(Input):
     description: str = Field(min_length=10, max_length=200_000)
     provenance: Provenance
     target: ReportTarget
-    claimed_cwe: str | None = Field(default=None, pattern=r"^CWE-[1-9][0-9]{0,5}$")
+    claimed_cwe: str | None = Field(default=None, pattern=f"^{CWE_PATTERN}$")
     claimed_cvss: str | None = Field(default=None, max_length=200)
     poc: PocFile | None = None
     tlp: Tlp = Tlp.amber_strict

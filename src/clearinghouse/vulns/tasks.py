@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from clearinghouse.core.clock import utcnow
 from clearinghouse.storage.jobs import JobContext, job_handler
-from clearinghouse.vulns import dedup
+from clearinghouse.vulns.dedup import candidates, similarity
 from clearinghouse.vulns.models import Vulnerability
 
 log = logging.getLogger(__name__)
@@ -22,15 +22,15 @@ log = logging.getLogger(__name__)
 # scratch every REBUILD_SECONDS, which also picks up records whose text was edited.
 REBUILD_SECONDS = 6 * 3600
 _lock = threading.Lock()
-_cache: dict[str, tuple[datetime, datetime, dedup.NearDuplicateIndex]] = {}
+_cache: dict[str, tuple[datetime, datetime, similarity.NearDuplicateIndex]] = {}
 
 
-def _index(session: Session, key: str) -> dedup.NearDuplicateIndex:
+def _index(session: Session, key: str) -> similarity.NearDuplicateIndex:
     now = utcnow()
     with _lock:
         built, seen, index = _cache.get(key, (now, now, None))
         if index is None or (now - built).total_seconds() > REBUILD_SECONDS:
-            index = dedup.build_index(session)
+            index = similarity.build_index(session)
             _cache[key] = (now, now, index)
             return index
         fresh = session.execute(
@@ -38,7 +38,7 @@ def _index(session: Session, key: str) -> dedup.NearDuplicateIndex:
                 Vulnerability.created_at >= seen
             )
         ).all()
-        dedup.add_records(session, index, fresh)
+        similarity.add_records(session, index, fresh)
         _cache[key] = (built, now, index)
         return index
 
@@ -47,6 +47,6 @@ def _index(session: Session, key: str) -> dedup.NearDuplicateIndex:
 def scan_duplicates(ctx: JobContext, payload: dict[str, Any]) -> None:
     ids = [str(i) for i in payload.get("vuln_ids", [])]
     index = _index(ctx.tx, ctx.services.db.url)
-    created = dedup.scan(ctx.tx, ids, index)
+    created = candidates.scan(ctx.tx, ids, index)
     if created:
         log.info("duplicate candidates found", extra={"vuln_ids": ids, "candidates": created})

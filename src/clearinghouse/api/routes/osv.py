@@ -20,8 +20,10 @@ from clearinghouse.api.deps import ReadSessionDep
 from clearinghouse.container import Services
 from clearinghouse.core.schemas import INSTANT_RANGE, Instant
 from clearinghouse.storage.db import Database
-from clearinghouse.vulns import public_index, services
-from clearinghouse.vulns.public_index import PublicIndex
+from clearinghouse.vulns.errors import QueryError
+from clearinghouse.vulns.public import index as public_index
+from clearinghouse.vulns.public import queries
+from clearinghouse.vulns.public.index import PublicIndex
 
 # Every answer of these routes, errors included, is in osv.dev's shape: parameters are read as
 # text and checked here (FastAPI's own validation would answer a problem+json 422).
@@ -68,22 +70,22 @@ def _run(call: QueryService, db: Database, raw: bytes, index: PublicIndex | None
     none)."""
     try:
         if len(raw) > _MAX_BODY:
-            raise services.QueryError("request body too large")
+            raise QueryError("request body too large")
         try:
             body = orjson.loads(raw or b"{}")
         except ValueError:
-            raise services.QueryError("the body is not valid JSON") from None
+            raise QueryError("the body is not valid JSON") from None
         if not isinstance(body, dict):
-            raise services.QueryError("the body must be a JSON object")
+            raise QueryError("the body must be a JSON object")
         return _json(call(db, body, index))
-    except services.QueryError as exc:
+    except QueryError as exc:
         return _error(400, 3, exc.detail)
 
 
 async def _answer(request: Request, call: QueryService) -> Response:
     # The public queries are the hot path (scanners send them by the thousand), so they skip
     # FastAPI's body and dependency machinery. The answer comes from the in-memory public
-    # index; the database is asked only whether anything changed (`vulns.public_index`). On
+    # index; the database is asked only whether anything changed (`vulns.public.index`). On
     # SQLite that is a microsecond read that never waits on a writer (WAL), and the rest is
     # CPU work that the GIL serialises anyway, so when the index is current it runs right
     # here: a threadpool hop costs more than the work (measured: 3.7k vs 5.0k queries/s). A
@@ -112,13 +114,13 @@ _POST = {
 @router.post("/query", **_POST)  # type: ignore[arg-type]
 async def query(request: Request) -> Response:
     """Vulnerabilities affecting one package version (or all versions), as OSV records."""
-    return await _answer(request, services.query)
+    return await _answer(request, queries.query)
 
 
 @router.post("/querybatch", **_POST)  # type: ignore[arg-type]
 async def querybatch(request: Request) -> Response:
     """Up to 1,000 queries; each result lists `{id, modified}` only, as on osv.dev."""
-    return await _answer(request, services.querybatch)
+    return await _answer(request, queries.querybatch)
 
 
 _VULN_ID = re.compile(r"[A-Za-z0-9._:+-]{1,120}")
@@ -131,7 +133,7 @@ def get_vuln(
     vuln_id: Annotated[str, Path(description="an id or any alias")], session: ReadSessionDep
 ) -> Response:
     # An id of another shape names no record (and may hold what no database stores, a NUL).
-    record = services.get_public(session, vuln_id) if _VULN_ID.fullmatch(vuln_id) else None
+    record = queries.get_public(session, vuln_id) if _VULN_ID.fullmatch(vuln_id) else None
     return _json(record) if record is not None else _error(404, 5, "Bug not found.")
 
 
@@ -155,5 +157,5 @@ def modified_since(
         )
     if limit is not None and not (_LIMIT.fullmatch(limit) and 1 <= int(limit) <= 1000):
         return _error(400, 3, "limit must be an integer from 1 to 1000")
-    rows = services.modified_since(session, since, limit=int(limit) if limit else 1000)
+    rows = queries.modified_since(session, since, limit=int(limit) if limit else 1000)
     return JSONResponse({"vulns": rows})

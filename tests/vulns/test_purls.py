@@ -17,12 +17,12 @@ from sqlalchemy import func, select
 from clearinghouse.accounts.models import OrgKind, Role
 from clearinghouse.accounts.policy import Principal
 from clearinghouse.container import Services
+from clearinghouse.vulns.intake.osv import import_file
 from clearinghouse.vulns.models import AffectedPackage, Vulnerability, VulnerabilityReport
 from clearinghouse.vulns.purls import PurlInvalid, parse_purl
-from clearinghouse.vulns.services import import_file
 from tests.support.world import World
 
-GOLDEN = Path(__file__).parent / "golden" / "vulns"
+GOLDEN = Path(__file__).parents[1] / "golden" / "vulns"
 
 BAD = [
     "pkg:pypi/%ff%fe@1",  # percent-encoding that is not UTF-8

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from clearinghouse.container import Services
 from clearinghouse.vulns.osv import canonical
-from clearinghouse.vulns.services import upsert_batch
+from clearinghouse.vulns.records import upsert_batch
 
 RECORDS = [
     ("PYSEC-2026-1", "PyPI", "demo", "ECOSYSTEM", "2.0"),

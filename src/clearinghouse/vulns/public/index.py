@@ -38,17 +38,13 @@ from clearinghouse.core.errors import InvalidInput
 from clearinghouse.storage.db import Database
 from clearinghouse.vulns import ranges
 from clearinghouse.vulns.models import Vulnerability
+from clearinghouse.vulns.records import normalise_name
+from clearinghouse.vulns.visibility import embargo_over, public_clause, publishable
 
 CACHE_SIZE = 200_000
 OVERLAP = timedelta(minutes=5)
 RECORD_CACHE_SIZE = 20_000
 _BATCH = 5000
-
-
-def _normalise(ecosystem: str, name: str) -> str:
-    from clearinghouse.vulns.services import normalise_name
-
-    return normalise_name(ecosystem, name)
 
 
 @dataclass(frozen=True)
@@ -133,7 +129,7 @@ class PublicIndex:
                 return
             for vuln_id, source_id, status, tlp, embargo, record in rows:
                 self._drop(vuln_id)
-                if status == "published" and tlp == "CLEAR":
+                if publishable(status, tlp):
                     self._add(vuln_id, source_id, embargo, record)
             last = rows[-1][0]
 
@@ -142,13 +138,11 @@ class PublicIndex:
         `orjson.dumps` embeds verbatim), from a bounded cache or the database."""
         missing = [v for v in vuln_ids if v not in self.records]
         if missing:
-            from clearinghouse.vulns.services import _public
-
             reloads = self.reloads
             with db.reading() as session:
                 rows = session.execute(
                     select(Vulnerability.id, Vulnerability.record).where(
-                        Vulnerability.id.in_(missing), _public(utcnow())
+                        Vulnerability.id.in_(missing), public_clause(utcnow())
                     )
                 ).all()
             fetched = {vuln_id: orjson.Fragment(orjson.dumps(record)) for vuln_id, record in rows}
@@ -174,7 +168,7 @@ class PublicIndex:
         for aff in record.get("affected") or []:
             pkg = aff.get("package") or {}
             if pkg.get("ecosystem") and pkg.get("name"):
-                key = (pkg["ecosystem"], _normalise(pkg["ecosystem"], pkg["name"]))
+                key = (pkg["ecosystem"], normalise_name(pkg["ecosystem"], pkg["name"]))
                 grouped.setdefault(key, []).append(aff)
         for key, affected in grouped.items():
             self.packages.setdefault(key, {})[vuln_id] = Entry(
@@ -243,7 +237,7 @@ class PublicIndex:
 
 def _visible(entries: tuple[Entry, ...], now: datetime) -> list[Entry]:
     """The entries whose embargo, if any, has ended."""
-    return [e for e in entries if e.embargo_until is None or e.embargo_until <= now]
+    return [e for e in entries if embargo_over(e.embargo_until, now)]
 
 
 # Lookups are cached by (ecosystem, name, version), which come from anonymous requests: keys

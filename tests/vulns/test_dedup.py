@@ -20,10 +20,14 @@ from clearinghouse.accounts.policy import Principal
 from clearinghouse.container import Services
 from clearinghouse.core.errors import Conflict
 from clearinghouse.storage.jobs import Job
-from clearinghouse.vulns import dedup
+from clearinghouse.vulns.dedup import candidates as dedup_candidates
+from clearinghouse.vulns.dedup import merges
+from clearinghouse.vulns.intake.osv import import_file
 from clearinghouse.vulns.models import DuplicateCandidate, Vulnerability, VulnerabilityAlias
+from clearinghouse.vulns.reports import submit_report
 from clearinghouse.vulns.schemas import ReportCreate, VulnTriage
-from clearinghouse.vulns.services import import_file, submit_report, triage, vuln_detail
+from clearinghouse.vulns.search import vuln_detail
+from clearinghouse.vulns.triage import triage
 from clearinghouse.workers.runner import Worker
 from tests.support.reports import post_report
 from tests.support.world import World
@@ -56,7 +60,7 @@ def candidates(services: Services) -> set[tuple[str, str, str]]:
 
 def scan(services: Services, *ids: str) -> int:
     with services.db.transaction() as s:
-        return dedup.scan(s, list(ids))
+        return dedup_candidates.scan(s, list(ids))
 
 
 def pair(a: str, b: str, rule: str) -> tuple[str, str, str]:
@@ -229,7 +233,7 @@ def test_merge_is_deterministic_and_undo_restores_everything(
     open_before = candidates(services)
     assert pair(a, b, "package_range_cwe") in open_before
     with services.db.transaction() as s:
-        m = dedup.merge(s, SYSTEM, [b, a, published])
+        m = merges.merge(s, SYSTEM, [b, a, published])
     # The published advisory is primary whatever the order given; the reports point at it.
     assert m.primary_id == published and sorted(m.members) == sorted([a, b])
     with services.db.transaction() as s:
@@ -243,9 +247,9 @@ def test_merge_is_deterministic_and_undo_restores_everything(
         assert vuln_detail(s, SYSTEM, a).id == a
     assert pair(a, b, "package_range_cwe") not in candidates(services)  # decided
     with services.db.transaction() as s, pytest.raises(Conflict):
-        dedup.merge(s, SYSTEM, [a, published])
+        merges.merge(s, SYSTEM, [a, published])
     with services.db.transaction() as s:
-        dedup.undo_merge(s, SYSTEM, m.id)
+        merges.undo_merge(s, SYSTEM, m.id)
     with services.db.transaction() as s:
         after = {
             v.id: (v.status, v.record, v.duplicate_of) for v in s.scalars(select(Vulnerability))
@@ -261,7 +265,7 @@ def test_merge_is_deterministic_and_undo_restores_everything(
     assert aliases_after == aliases_before
     assert candidates(services) == open_before
     with services.db.transaction() as s, pytest.raises(Conflict):
-        dedup.undo_merge(s, SYSTEM, m.id)
+        merges.undo_merge(s, SYSTEM, m.id)
 
 
 def test_a_merge_gathers_the_public_members_ids_as_aliases(
@@ -284,7 +288,7 @@ def test_a_merge_gathers_the_public_members_ids_as_aliases(
     )
     import_file(services.db, Principal.system(), path)
     with services.db.transaction() as s:
-        m = dedup.merge(s, SYSTEM, ["GHSA-later", "PYSEC-earlier"])
+        m = merges.merge(s, SYSTEM, ["GHSA-later", "PYSEC-earlier"])
         primary = vuln_detail(s, SYSTEM, m.primary_id)
     assert primary.source_id == "PYSEC-earlier"  # the earliest published
     assert "GHSA-later" in primary.aliases
@@ -295,8 +299,8 @@ def test_primary_choice_does_not_depend_on_order(services: Services) -> None:
     with services.db.transaction() as s:
         vulns = [s.get(Vulnerability, i) for i in ids]
         assert all(vulns)
-        first = dedup.primary_of(vulns)  # type: ignore[arg-type]
-        assert dedup.primary_of(list(reversed(vulns))) is first  # type: ignore[arg-type]
+        first = merges.primary_of(vulns)  # type: ignore[arg-type]
+        assert merges.primary_of(list(reversed(vulns))) is first  # type: ignore[arg-type]
         assert first.id == min(ids)  # none published: the lowest id
 
 
@@ -304,10 +308,12 @@ def test_a_reviewer_may_reject_a_candidate(services: Services) -> None:
     a, b = report(services), report(services, title="again")
     scan(services, a, b)
     with services.db.transaction() as s:
-        (cand,) = [c for c in dedup.list_candidates(s, SYSTEM) if c.rule == "package_range_cwe"]
-        assert dedup.reject_candidate(s, SYSTEM, cand.id).state == "rejected"
+        (cand,) = [
+            c for c in dedup_candidates.list_candidates(s, SYSTEM) if c.rule == "package_range_cwe"
+        ]
+        assert dedup_candidates.reject_candidate(s, SYSTEM, cand.id).state == "rejected"
     with services.db.transaction() as s, pytest.raises(Conflict):
-        dedup.reject_candidate(s, SYSTEM, cand.id)
+        dedup_candidates.reject_candidate(s, SYSTEM, cand.id)
     scan(services, a, b)  # a later scan does not reopen a decided pair
     assert pair(a, b, "package_range_cwe") not in candidates(services)
 

@@ -1,0 +1,83 @@
+"""Exporting: one record as a document of a format, and the public records for a dump."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from clearinghouse.accounts.policy import Action, Principal, Target, authorize
+from clearinghouse.audit import services as audit
+from clearinghouse.core.clock import utcnow
+from clearinghouse.core.errors import InvalidInput
+from clearinghouse.storage.db import Database
+from clearinghouse.vulns.catalog import cwe_names
+from clearinghouse.vulns.models import Vulnerability
+from clearinghouse.vulns.publication.csaf import to_csaf
+from clearinghouse.vulns.publication.cve5 import to_cve5
+from clearinghouse.vulns.publication.osv import to_osv
+from clearinghouse.vulns.publication.stix import to_stix
+from clearinghouse.vulns.visibility import is_public, load_vuln, public_clause
+
+EXPORT_FORMATS = ("osv", "csaf", "csaf-vex", "cve5", "stix")
+
+
+def export_vuln(session: Session, p: Principal, vuln_id: str, fmt: str) -> dict[str, Any]:
+    """One record as a document of `fmt` (osv, csaf, csaf-vex, cve5, stix); the id may be ours
+    or any alias. Exporting a non-public record is allowed to whoever may read it, and the
+    document carries its TLP label (CSAF, STIX)."""
+    if fmt not in EXPORT_FORMATS:
+        raise InvalidInput(
+            f"unknown export format {fmt!r}; one of {', '.join(EXPORT_FORMATS)}",
+            code="format_unsupported",
+        )
+    vuln = load_vuln(session, p, vuln_id, Action.vuln_read)
+    record = vuln.record
+    audit.record(
+        session,
+        "vulns:vuln:export",
+        actor=p.actor,
+        subject_type="vuln",
+        subject_id=vuln.id,
+        data={"format": fmt, "public": is_public(vuln, utcnow())},
+    )
+    if fmt == "osv":
+        return to_osv(record)
+    if fmt in ("csaf", "csaf-vex"):
+        return to_csaf(
+            record,
+            tlp=vuln.tlp,
+            vex=fmt == "csaf-vex",
+            cwe_names=cwe_names(session, vuln.cwe_ids),
+        )
+    if fmt == "cve5":
+        return to_cve5(record, cwe_names=cwe_names(session, vuln.cwe_ids))
+    return to_stix(record, tlp=vuln.tlp)
+
+
+def public_records(db: Database, p: Principal, batch: int = 1000) -> Iterator[dict[str, Any]]:
+    """Every record the public may see, in id order, read in batches (for dumps, in osv.dev's
+    layout: public records only, whoever asks). The caller is authorised before the first
+    record is read (not lazily, at the first iteration)."""
+    authorize(p, Action.vuln_read, Target("vuln", None, public=True))
+    return _public_records(db, batch)
+
+
+def _public_records(db: Database, batch: int) -> Iterator[dict[str, Any]]:
+    last = ""
+    while True:
+        with db.transaction() as session:
+            rows = session.scalars(
+                select(Vulnerability)
+                .where(Vulnerability.id > last, public_clause(utcnow()))
+                .order_by(Vulnerability.id)
+                .limit(batch)
+            ).all()
+            docs = [(v.id, v.record) for v in rows]
+        if not docs:
+            return
+        for _, doc in docs:
+            yield doc
+        last = docs[-1][0]

@@ -1,0 +1,229 @@
+"""Vulnerability reports: a claim (from an AI model, an eval run or a human) becomes a record in
+the triage queue, under embargo, with its proof of concept sealed."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from clearinghouse.accounts.models import OrgKind
+from clearinghouse.accounts.policy import Action, Principal, Target, authorize
+from clearinghouse.audit import services as audit
+from clearinghouse.core.clock import utcnow
+from clearinghouse.core.errors import InvalidInput, NotFound
+from clearinghouse.core.ids import new_id
+from clearinghouse.core.pagination import Page, paginate
+from clearinghouse.storage import jobs
+from clearinghouse.storage.vault import Vault
+from clearinghouse.vulns import scoring
+from clearinghouse.vulns.catalog import cwe_ids_of
+from clearinghouse.vulns.models import CweEntry, Vulnerability, VulnerabilityReport
+from clearinghouse.vulns.osv import Record
+from clearinghouse.vulns.purls import PURL_ECOSYSTEMS, package_of, parse_purl, purl_for
+from clearinghouse.vulns.records import affected_signature, next_id, reindex
+from clearinghouse.vulns.schemas import ReportCreate, ReportOut
+from clearinghouse.vulns.states import VulnStatus
+from clearinghouse.vulns.visibility import known_id
+
+
+def _report_out(r: VulnerabilityReport, status: str) -> ReportOut:
+    return ReportOut(
+        id=r.id,
+        vuln_id=r.vuln_id,
+        status=VulnStatus(status),
+        reporter_org_id=r.reporter_org_id,
+        provenance=r.provenance,
+        model_name=r.model_name,
+        model_version=r.model_version,
+        eval_run_id=r.eval_run_id,
+        target_purl=r.target_purl,
+        target_repo=r.target_repo,
+        target_commit=r.target_commit,
+        claimed_cwe=r.claimed_cwe,
+        claimed_cvss=r.claimed_cvss,
+        poc_filename=r.poc_filename,
+        poc_sha256=r.poc_sha256,
+        created_at=r.created_at,
+    )
+
+
+def _report_record(vuln_id: str, data: ReportCreate, now: datetime) -> dict[str, Any]:
+    stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    affected = []
+    pkg = None
+    if data.target.purl:
+        purl = parse_purl(data.target.purl)  # PurlInvalid: code purl_invalid
+        pkg = package_of(purl)
+        generic = purl.type == "generic"
+        if pkg is None and not generic:
+            raise InvalidInput(
+                f"target purl {data.target.purl!r} is not a purl of a known ecosystem "
+                f"({', '.join(sorted(PURL_ECOSYSTEMS))})",
+                code="target_invalid",
+            )
+    if pkg is not None:
+        ecosystem, name, version = pkg
+        entry: dict[str, Any] = {
+            "package": {
+                "ecosystem": ecosystem,
+                "name": name,
+                "purl": purl_for(ecosystem, name),
+            }
+        }
+        if version:
+            entry["versions"] = [version]
+        affected.append(entry)
+    severity = []
+    if data.claimed_cvss:
+        scored = scoring.score(data.claimed_cvss)
+        severity.append(
+            {"type": "CVSS_V4" if scored.version == "4.0" else "CVSS_V3", "score": scored.vector}
+        )
+    record: dict[str, Any] = {
+        "schema_version": "1.7.0",
+        "id": vuln_id,
+        "modified": stamp,
+        "summary": data.title,
+        "details": data.description,
+        "affected": affected,
+        "severity": severity,
+        "references": (
+            [{"type": "PACKAGE", "url": data.target.repository_url}]
+            if data.target.repository_url
+            else []
+        ),
+        "database_specific": {
+            "cwe_ids": [data.claimed_cwe] if data.claimed_cwe else [],
+            "target": data.target.model_dump(exclude_none=True),
+        },
+    }
+    return {k: v for k, v in record.items() if v != []}
+
+
+def submit_report(
+    session: Session,
+    p: Principal,
+    vault: Vault,
+    data: ReportCreate,
+    *,
+    eval_report_id: str | None = None,
+    transcript_excerpt: str | None = None,
+) -> ReportOut:
+    """Take in a vulnerability report: the claim becomes a record in status `new` (the triage
+    queue), under embargo and TLP:AMBER+STRICT unless the reporter asks for less."""
+    authorize(p, Action.vuln_report_create)
+    cwe_list_loaded = session.scalar(select(CweEntry.id).limit(1)) is not None
+    if data.claimed_cwe and cwe_list_loaded:
+        if session.get(CweEntry, int(data.claimed_cwe[4:])) is None:
+            raise InvalidInput(f"{data.claimed_cwe} is not in the CWE list", code="cwe_unknown")
+    if data.provenance.eval_run_id:
+        from clearinghouse.evals.models import EvalRun
+
+        run = session.get(EvalRun, data.provenance.eval_run_id)
+        if run is None or (p.org_id is not None and run.evaluator_org_id != p.org_id):
+            raise InvalidInput("eval_run_id is not a run of your organisation", code="run_unknown")
+    try:
+        poc = base64.b64decode(data.poc.content_base64, validate=True) if data.poc else None
+    except ValueError:
+        raise InvalidInput("poc.content_base64 is not base64", code="poc_invalid") from None
+    now = utcnow()
+    vuln = Vulnerability(id=next_id(session, now.year), status=VulnStatus.new.value, created_at=now)
+    vuln.source_id = vuln.id
+    doc = _report_record(vuln.id, data, now)
+    Record.model_validate(doc)  # our own converter's output: a failure here is a bug
+    vuln.record, vuln.summary, vuln.details = doc, data.title, data.description
+    vuln.tlp = data.tlp.value
+    vuln.embargo_until = now + timedelta(days=data.embargo_days) if data.embargo_days else None
+    vuln.modified = vuln.updated_at = now
+    vuln.origin = "report"
+    vuln.cwe_ids = cwe_ids_of(doc)
+    vuln.affected_signature = affected_signature(doc)
+    session.add(vuln)
+    session.flush()
+    reindex(session, vuln)
+    report = VulnerabilityReport(
+        id=new_id("vrp"),
+        vuln_id=vuln.id,
+        reporter_org_id=p.org_id,
+        reporter_user_id=p.user_id,
+        provenance=data.provenance.kind,
+        model_name=data.provenance.model_name,
+        model_version=data.provenance.model_version,
+        eval_run_id=data.provenance.eval_run_id,
+        eval_report_id=eval_report_id,
+        target_purl=data.target.purl,
+        target_repo=data.target.repository_url,
+        target_commit=data.target.commit,
+        claimed_cwe=data.claimed_cwe,
+        claimed_cvss=data.claimed_cvss,
+        transcript_excerpt=transcript_excerpt,
+        created_at=now,
+    )
+    if poc is not None and data.poc is not None:
+        report.poc_sealed_id = vault.seal(session, poc, purpose="vuln-report:poc").id
+        report.poc_filename = data.poc.filename
+        report.poc_sha256 = hashlib.sha256(poc).hexdigest()
+    session.add(report)
+    session.flush()
+    jobs.enqueue(session, "vulns.scan_duplicates", {"vuln_ids": [vuln.id]})
+    audit.record(
+        session,
+        "vulns:report:create",
+        actor=p.actor,
+        subject_type="vuln_report",
+        subject_id=report.id,
+        data={"vuln_id": vuln.id, "provenance": report.provenance, "tlp": vuln.tlp},
+    )
+    return _report_out(report, vuln.status)
+
+
+def list_reports(
+    session: Session,
+    p: Principal,
+    *,
+    status: VulnStatus | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> Page[ReportOut]:
+    """The triage queue (coordinators: every report; others: their organisation's)."""
+    query = select(VulnerabilityReport)
+    if not (p.is_system or p.is_kind(OrgKind.coordinator)):
+        query = query.where(VulnerabilityReport.reporter_org_id == p.org_id)
+    if status is not None:
+        query = query.where(
+            VulnerabilityReport.vuln_id.in_(
+                select(Vulnerability.id).where(Vulnerability.status == status.value)
+            )
+        )
+    rows, next_cursor = paginate(session, query, VulnerabilityReport.id, limit=limit, cursor=cursor)
+    statuses: dict[str, str] = dict(
+        session.execute(
+            select(Vulnerability.id, Vulnerability.status).where(
+                Vulnerability.id.in_([r.vuln_id for r in rows])
+            )
+        ).all()
+    )
+    return Page(items=[_report_out(r, statuses[r.vuln_id]) for r in rows], next_cursor=next_cursor)
+
+
+def get_report(session: Session, p: Principal, report_id: str) -> ReportOut:
+    report = session.get(VulnerabilityReport, known_id("vuln_report", report_id))
+    if report is None:
+        raise NotFound(f"no vuln_report with id {report_id!r}")
+    authorize(
+        p,
+        Action.vuln_report_read,
+        Target(
+            "vuln_report",
+            report.id,
+            reporter_org_ids=frozenset({report.reporter_org_id} - {None}),  # type: ignore[arg-type]
+        ),
+    )
+    vuln = session.get(Vulnerability, report.vuln_id)
+    assert vuln is not None
+    return _report_out(report, vuln.status)
