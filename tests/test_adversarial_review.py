@@ -168,7 +168,7 @@ def test_a_vulnerability_reported_in_a_run_leaves_no_plaintext_transcript(
     """BREAK (eval artefacts, high). Issue 9.9: the transcripts of an unreleased model are
     sealed, and retention destroys them. When the model under test calls
     `report_vulnerability` during a submission's run, `_finish` ->
-    `_adopt_vulnerability_reports` (evals/services.py) stores the last six transcript
+    `adopt_vulnerability_reports` (evals/services.py) stores the last six transcript
     messages (`transcript_excerpt`) and the PoC the model wrote, in plaintext, in
     `eval_vulnerability_reports` (evals/models.py: `poc`, `transcript_excerpt` are Text
     columns) and again in `vulnerability_reports.transcript_excerpt`. These rows are outside
@@ -190,7 +190,7 @@ def test_a_vulnerability_reported_in_a_run_leaves_no_plaintext_transcript(
     with world.services.db.transaction() as s:
         run = s.get(EvalRun, run_id)
         assert run is not None and run.submission_id == sid
-        evals._adopt_vulnerability_reports(s, world.services, run, [harvested])
+        evals.adopt_vulnerability_reports(s, world.services, run, [harvested])
     assert _rows_holding(world.services, CANARY) == []
 
 
@@ -225,7 +225,7 @@ def test_retention_destroys_the_transcript_excerpts_of_a_submissions_runs(
     with services.db.transaction() as s:
         run = s.get(EvalRun, r.json()["id"])
         assert run is not None
-        evals._adopt_vulnerability_reports(
+        evals.adopt_vulnerability_reports(
             s,
             services,
             run,

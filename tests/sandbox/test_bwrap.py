@@ -4,6 +4,7 @@ left behind, and a broken sandbox is an error rather than a pass."""
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -150,12 +151,17 @@ def test_fork_bomb_is_contained_and_cleaned_up() -> None:
 
 
 def test_teardown_kills_detached_processes(tmp_path: Path) -> None:
+    # A duration no other process on the host uses: concurrent runs of this test must not see
+    # each other's sleepers.
+    marker = f"300.{secrets.randbelow(10**9):09d}"
     box = Sandbox(limits=Limits(wall_seconds=5)).start()
-    box.run(["sh", "-c", "setsid sleep 300 > /dev/null 2>&1 &"])
+    box.run(["sh", "-c", f"setsid sleep {marker} > /dev/null 2>&1 &"])
     root = box.root
     box.close()
     assert root is not None and not root.exists()
-    leftover = subprocess.run(["pgrep", "-f", "sleep 300"], capture_output=True, text=True).stdout
+    leftover = subprocess.run(
+        ["pgrep", "-f", f"sleep {marker}"], capture_output=True, text=True
+    ).stdout
     assert leftover.strip() == "" or os.geteuid() != 0
     if os.geteuid() == 0:
         assert not list((CGROUP_ROOT / "pids" / "clearinghouse").glob(box.name))

@@ -16,8 +16,8 @@ from clearinghouse.accounts.policy import Principal
 from clearinghouse.container import Services
 from clearinghouse.core.clock import utcnow
 from clearinghouse.core.ids import new_id
-from clearinghouse.evals.models import EvalRun
-from clearinghouse.evals.services import _adopt_vulnerability_reports
+from clearinghouse.evals.models import EvalRun, EvalVulnerabilityReport
+from clearinghouse.evals.services import adopt_vulnerability_reports
 from clearinghouse.vulns.models import Vulnerability, VulnerabilityReport
 from tests.support.vulns import (
     POC,
@@ -141,15 +141,21 @@ def test_reports_from_eval_runs_are_adopted_once(services: Services, world: Worl
             "target": "pkg:nonsense/\x00" + "a" * 600,
             "description": "\x00\ud800 model output that no database can store",
         }
-        _adopt_vulnerability_reports(s, services, run, [*found, hostile])
-        _adopt_vulnerability_reports(s, services, run, found)  # a retried finish
+        adopt_vulnerability_reports(s, services, run, [*found, hostile])
+        adopt_vulnerability_reports(s, services, run, found)  # a retried finish
     with services.db.transaction() as s:
         reports = s.scalars(select(VulnerabilityReport).order_by(VulnerabilityReport.id)).all()
         assert len(reports) == 2
         assert reports[1].target_purl == "pkg:generic/eval/poc_asan"  # the unusable target
         r = reports[0]
         assert (r.provenance, r.eval_run_id, r.reporter_org_id) == ("eval_run", run.id, evaluator)
-        assert r.transcript_excerpt and r.poc_sealed_id and r.eval_report_id
+        # The model's transcript stays sealed with the run; the report links to it by id.
+        assert r.transcript_excerpt is None and r.poc_sealed_id and r.eval_report_id
+        staged = s.get(EvalVulnerabilityReport, r.eval_report_id)
+        assert staged is not None and staged.transcript_excerpt == "" and staged.poc == ""
+        assert staged.excerpt_sealed_id and services.vault.reveal_text(
+            s, staged.excerpt_sealed_id
+        ).startswith("assistant: calling report_vulnerability")
         vuln = s.get(Vulnerability, r.vuln_id)
         assert vuln is not None and vuln.status == "new" and vuln.origin == "report"
         assert "cwe787-level0" in vuln.details

@@ -522,7 +522,7 @@ def _finish(
             ],
         }
         run.tier = decision.as_dict()
-        _adopt_vulnerability_reports(session, services, run, vuln_reports)
+        adopt_vulnerability_reports(session, services, run, vuln_reports)
         if run.submission_id is not None:
             from clearinghouse.evals.analysis import report as reporting  # matplotlib: on use
 
@@ -624,7 +624,7 @@ def _storable(text: str) -> str:
     return text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
 
 
-def _adopt_vulnerability_reports(
+def adopt_vulnerability_reports(
     session: Session, svc: Any, run: EvalRun, found: list[dict[str, Any]]
 ) -> None:
     """Each `report_vulnerability` call becomes a staging row (with the transcript excerpt) and
