@@ -20,10 +20,11 @@ test: setup ## run the whole test suite on SQLite and PostgreSQL (starts a throw
 	scripts/test.sh $(PYTEST_ARGS) $(if $(T),$(T),tests)
 
 .PHONY: lint
-lint: setup ## ruff check, ruff format --check, mypy
+lint: setup ## ruff check, ruff format --check, mypy, import contracts (lint-imports)
 	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/ruff format --check src tests bench scripts
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 .PHONY: reformat
 reformat: setup ## apply ruff's fixes and formatting
