@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from clearinghouse.accounts.models import OrgKind
 from clearinghouse.accounts.policy import Principal
+from clearinghouse.audit.models import AuditEvent
 from clearinghouse.container import Services
 from clearinghouse.core.clock import utcnow
 from clearinghouse.core.ids import new_id
@@ -159,6 +160,16 @@ def test_reports_from_eval_runs_are_adopted_once(services: Services, world: Worl
         vuln = s.get(Vulnerability, r.vuln_id)
         assert vuln is not None and vuln.status == "new" and vuln.origin == "report"
         assert "cwe787-level0" in vuln.details
+    # Filed in the evaluator's name by the worker, and the trail says so.
+    with services.db.transaction() as s:
+        events = s.scalars(select(AuditEvent).where(AuditEvent.tag == "vulns:report:create")).all()
+        assert len(events) == 2
+        assert all(
+            e.actor_org_id == evaluator
+            and e.actor_user_id is None
+            and e.data["on_behalf_of"] == f"eval run {run.id} found it"
+            for e in events
+        )
     from clearinghouse.vulns.reports import list_reports
 
     with services.db.transaction() as s:

@@ -38,15 +38,26 @@ class Principal:
     scopes: frozenset[Scope] = field(default_factory=lambda: frozenset(Scope))
     token_id: str | None = None
     is_system: bool = False
+    acting_for: str | None = None  # on_behalf_of: why the system acts in an organisation's name
 
     @classmethod
     def system(cls) -> Principal:
         """The operator at the console or a background worker: trusted by deployment."""
         return cls(None, None, None, None, frozenset(Scope), None, True)
 
+    @classmethod
+    def on_behalf_of(cls, org_id: str, org_kind: OrgKind, reason: str) -> Principal:
+        """The system acting in one organisation's name, with a member's rights there and no
+        more: the policy applies to it as to that organisation's member (it is not the system).
+        A worker filing the vulnerabilities an eval run found, in the evaluator's name, is one.
+        `reason` is written into every audit event it causes."""
+        return cls(
+            None, org_id, org_kind, Role.member, frozenset(Scope), None, False, acting_for=reason
+        )
+
     @property
     def actor(self) -> Actor:
-        return Actor(self.user_id, self.org_id, self.token_id)
+        return Actor(self.user_id, self.org_id, self.token_id, self.acting_for)
 
     def is_kind(self, kind: OrgKind) -> bool:
         return self.org_kind is kind

@@ -14,6 +14,9 @@ class Actor:
     user_id: str | None = None
     org_id: str | None = None
     token_id: str | None = None  # the acting API token, when there is one
+    on_behalf_of: str | None = (
+        None  # the system acting in an org's name: why (Principal.on_behalf_of)
+    )
 
 
 class AuditEventOut(BaseModel):

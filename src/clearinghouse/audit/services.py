@@ -152,10 +152,15 @@ def record(
     subject_id: str | None,
     data: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """Append an event tagged `domain:subject:action`. Secret-looking fields in `data` are redacted."""
+    """Append an event tagged `domain:subject:action`. Secret-looking fields in `data` are
+    redacted. When the system acts in an organisation's name (`Principal.on_behalf_of`), the
+    reason is recorded as `data.on_behalf_of`."""
     if tag.count(":") != 2:
         raise ValueError(f"audit tag {tag!r} is not domain:subject:action")
     lock(session, APPEND_LOCK)
+    data = dict(data or {})
+    if actor.on_behalf_of is not None:
+        data["on_behalf_of"] = actor.on_behalf_of
     return _append(
         session,
         _material(session),
@@ -163,7 +168,7 @@ def record(
         actor=actor,
         subject_type=subject_type,
         subject_id=subject_id,
-        data=data or {},
+        data=data,
     )
 
 

@@ -23,6 +23,7 @@ from inspect_ai.model import Model
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from clearinghouse.accounts.models import OrgKind
 from clearinghouse.accounts.policy import Action, Principal, Target, authorize
 from clearinghouse.audit import services as audit
 from clearinghouse.container import Services
@@ -630,7 +631,6 @@ def adopt_vulnerability_reports(
     """Each `report_vulnerability` call becomes a staging row (with the transcript excerpt) and
     a clearinghouse report in the triage queue. Idempotent: a finish that is retried after a
     crash finds the rows it already made."""
-    from clearinghouse.accounts.policy import Principal
     from clearinghouse.vulns import reports as vulns
     from clearinghouse.vulns.purls import package_from_purl
     from clearinghouse.vulns.schemas import ReportCreate as VulnReportCreate
@@ -701,8 +701,15 @@ def adopt_vulnerability_reports(
                 ),
             }
         )
-        system = Principal.system()
-        reporter = Principal(None, run.evaluator_org_id, None, None, system.scopes, None, True)
+        # Filed in the evaluator's name, with an evaluator member's rights there (not the
+        # system's); a run with no evaluator organisation files as the system.
+        reporter = (
+            Principal.on_behalf_of(
+                run.evaluator_org_id, OrgKind.evaluator, f"eval run {run.id} found it"
+            )
+            if run.evaluator_org_id is not None
+            else Principal.system()
+        )
         vulns.submit_report(
             session,
             reporter,
