@@ -173,9 +173,10 @@ def test_a_vulnerability_reported_in_a_run_leaves_no_plaintext_transcript(
     `eval_vulnerability_reports` (evals/models.py: `poc`, `transcript_excerpt` are Text
     columns) and again in `vulnerability_reports.transcript_excerpt`. These rows are outside
     the vault and `purge_expired` (reviews/services.py) never touches them, so they also
-    survive retention. The canary test in test_eval_artefacts.py misses it because its model
-    never reports a vulnerability. Here the worker's own harvest step is fed what the
-    harvester extracts from such a transcript (test_eval_runs.py shows the extraction)."""
+    survive retention. The canary test in tests/evals/test_artefacts.py misses it because its
+    model never reports a vulnerability. Here the worker's own harvest step is fed what the
+    harvester extracts from such a transcript (tests/evals/test_services.py shows the
+    extraction)."""
     sid, r = _queued_run(client, world, "ctf_generated")
     run_id = r.json()["id"]
     harvested = {
@@ -310,7 +311,7 @@ def test_the_cli_publishes_no_record_without_a_token(
     (cli/vulns.py `vulns_import` -> `import_file(services().db, ...)`: no principal, no
     `authorize`, no audit event): anyone who can run the CLI on the host publishes a record
     on the anonymous OSV API. `vulns cwe-import`, `vulns dedup` and `vulns dump` are the same;
-    the team's own tests/test_cli_default_deny.py already fails for these four commands."""
+    the team's own tests/cli/test_default_deny.py already fails for these four commands."""
     record = {
         "id": "PYSEC-2099-77",
         "modified": "2026-01-01T00:00:00Z",

@@ -814,7 +814,7 @@ def test_no_vault_no_audit(services: Services) -> None:
 
 
 def test_the_documented_example_verifies() -> None:
-    doc = (Path(__file__).resolve().parents[1] / "docs" / "audit.md").read_text()
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "audit.md").read_text()
     blocks = [b.split("\n", 1)[1] for b in doc.split("```")[1::2]]
     signed = next(b for b in blocks if b.startswith("cert.example") and "\n\n— " in b)
     key = next(b for b in blocks if b.startswith("cert.example") and "+" in b.split("\n")[0])
