@@ -86,9 +86,7 @@ COMMANDS = _leaves(typer.main.get_command(app))
 
 def test_the_operator_list_names_real_commands() -> None:
     names = {name for name, _ in COMMANDS}
-    assert set(OPERATOR_COMMANDS) - names <= {"audit key", "audit checkpoint"}, (
-        "OPERATOR_COMMANDS lists commands that do not exist"
-    )
+    assert set(OPERATOR_COMMANDS) <= names, "OPERATOR_COMMANDS lists commands that do not exist"
 
 
 @pytest.mark.parametrize("name", [n for n, _ in COMMANDS if n not in OPERATOR_COMMANDS])
@@ -118,5 +116,5 @@ def test_no_token_no_action(
     result = CliRunner().invoke(app, [*name.split(), *_placeholder_args(cmd, tmp_path)])
     text = result.output + (result.stderr if result.stderr_bytes is not None else "")
     assert result.exit_code == 1, (name, result.exit_code, text[-600:])
-    assert "unauthenticated" in text or "token" in text.lower(), (name, text[-600:])
+    assert "[unauthenticated]" in text, (name, text[-600:])
     assert counts() == before, f"{name} changed the database without a token"
