@@ -48,6 +48,7 @@ from clearinghouse.audit import services as audit
 from clearinghouse.audit.schemas import Actor
 from clearinghouse.core.clock import utcnow
 from clearinghouse.core.errors import Conflict, InvalidInput, NotFound
+from clearinghouse.core.events import AuditTag
 from clearinghouse.core.ids import new_id
 from clearinghouse.core.pagination import Page, paginate
 from clearinghouse.storage.db import Database, lock
@@ -111,7 +112,7 @@ def create_org(session: Session, p: Principal, data: OrgCreate) -> OrgOut:
     _flush_unique(session, f"an organisation named {org.name!r}")
     audit.record(
         session,
-        "accounts:org:create",
+        AuditTag.ACCOUNTS_ORG_CREATE,
         actor=p.actor,
         subject_type="org",
         subject_id=org.id,
@@ -155,7 +156,7 @@ def create_user(session: Session, p: Principal, data: UserCreate) -> UserOut:
     user = _new_user(session, org.id, data.email, data.role)
     audit.record(
         session,
-        "accounts:user:create",
+        AuditTag.ACCOUNTS_USER_CREATE,
         actor=p.actor,
         subject_type="user",
         subject_id=user.id,
@@ -245,7 +246,7 @@ def issue_token(session: Session, p: Principal, data: TokenCreate) -> TokenIssue
     issued, token = _new_token(session, user, data)
     audit.record(
         session,
-        "accounts:token:create",
+        AuditTag.ACCOUNTS_TOKEN_CREATE,
         actor=p.actor,
         subject_type="token",
         subject_id=token.id,
@@ -293,7 +294,7 @@ def revoke_token(session: Session, p: Principal, token_id: str) -> TokenOut:
         token.revoked_at = utcnow()
         audit.record(
             session,
-            "accounts:token:revoke",
+            AuditTag.ACCOUNTS_TOKEN_REVOKE,
             actor=p.actor,
             subject_type="token",
             subject_id=token.id,
@@ -372,7 +373,7 @@ def create_invitation(
     session.flush()
     audit.record(
         session,
-        "accounts:invitation:create",
+        AuditTag.ACCOUNTS_INVITATION_CREATE,
         actor=p.actor,
         subject_type="invitation",
         subject_id=inv.id,
@@ -415,7 +416,7 @@ def accept_invitation(db: Database, data: InvitationAccept) -> InvitationAccepte
         with db.transaction() as session:
             audit.record(
                 session,
-                "accounts:invitation:refuse",
+                AuditTag.ACCOUNTS_INVITATION_REFUSE,
                 actor=Actor(),
                 subject_type="invitation",
                 subject_id=refused.invitation_id,
@@ -457,7 +458,7 @@ def _accept(session: Session, code_hash: str) -> InvitationAccepted:
     inv.accepted_at, inv.accepted_user_id = utcnow(), user.id
     audit.record(
         session,
-        "accounts:invitation:accept",
+        AuditTag.ACCOUNTS_INVITATION_ACCEPT,
         actor=Actor(user.id, inv.org_id, token.id),
         subject_type="invitation",
         subject_id=inv.id,

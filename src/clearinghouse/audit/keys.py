@@ -41,10 +41,11 @@ from clearinghouse.audit.models import AuditEvent, AuditKey
 from clearinghouse.core import crypto
 from clearinghouse.core.clock import utcnow
 from clearinghouse.core.errors import ConfigurationError
+from clearinghouse.core.events import AuditTag
 from clearinghouse.storage.vault import SealedValue, Vault
 
 PURPOSE = "audit:secret"
-CREATED_TAG = "audit:key:create"  # the event written when the key is created
+CREATED_TAG = AuditTag.AUDIT_KEY_CREATE  # the event written when the key is created
 ROW = "instance"
 GENESIS = "0" * 64
 _INFO_KEY = "clearinghouse.audit"

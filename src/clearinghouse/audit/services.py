@@ -42,6 +42,7 @@ from clearinghouse.audit.schemas import (
 from clearinghouse.core import crypto
 from clearinghouse.core.clock import isoformat, utcnow
 from clearinghouse.core.errors import ConfigurationError, InvalidInput, NotFound
+from clearinghouse.core.events import AuditTag
 from clearinghouse.core.logging import redact, request_id_var
 from clearinghouse.storage.db import lock
 from clearinghouse.storage.vault import Vault
@@ -103,7 +104,7 @@ def _append(
     event = AuditEvent(
         seq=seq,
         occurred_at=utcnow(),
-        tag=tag,
+        tag=str(tag),
         actor_user_id=actor.user_id,
         actor_org_id=actor.org_id,
         actor_token_id=actor.token_id,
@@ -145,7 +146,7 @@ def _material(session: Session) -> keys.Material:
 
 def record(
     session: Session,
-    tag: str,
+    tag: AuditTag,
     *,
     actor: Actor,
     subject_type: str,
@@ -155,7 +156,7 @@ def record(
     """Append an event tagged `domain:subject:action`. Secret-looking fields in `data` are
     redacted. When the system acts in an organisation's name (`Principal.on_behalf_of`), the
     reason is recorded as `data.on_behalf_of`."""
-    if tag.count(":") != 2:
+    if str(tag).count(":") != 2:  # only tests pass a plain string; AuditTag is always well formed
         raise ValueError(f"audit tag {tag!r} is not domain:subject:action")
     lock(session, APPEND_LOCK)
     data = dict(data or {})
@@ -183,7 +184,7 @@ def write_checkpoint(session: Session, actor: Actor) -> AuditCheckpoint:
     event = _append(
         session,
         material,
-        "audit:checkpoint:create",
+        AuditTag.AUDIT_CHECKPOINT_CREATE,
         actor=actor,
         subject_type="audit-checkpoint",
         subject_id=str(size),

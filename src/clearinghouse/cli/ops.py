@@ -17,6 +17,7 @@ from clearinghouse.cli.common import JsonOpt, TokenOpt, acting, emit, err, handl
 from clearinghouse.core.config import decode_key, get_settings
 from clearinghouse.core.crypto import Keyring, kek_id
 from clearinghouse.core.errors import ConfigurationError, InvalidInput
+from clearinghouse.core.events import AuditTag
 from clearinghouse.storage.vault import Vault
 from clearinghouse.workers import services as job_services
 
@@ -111,7 +112,7 @@ def keys_rotate(
             if n:
                 audit.record(
                     session,
-                    "storage:data-key:rewrap",
+                    AuditTag.STORAGE_DATA_KEY_REWRAP,
                     actor=Actor(),
                     subject_type="keyring",
                     subject_id=vault.keyring.current_id,

@@ -21,6 +21,7 @@ from clearinghouse.accounts.policy import Action, Principal, Target, authorize
 from clearinghouse.audit import services as audit
 from clearinghouse.core.clock import utcnow
 from clearinghouse.core.errors import Conflict
+from clearinghouse.core.events import AuditTag
 from clearinghouse.core.ids import new_id
 from clearinghouse.evals.models import EvalArtefact, EvalRun, EvalVulnerabilityReport
 from clearinghouse.evals.schemas import ArtefactOut
@@ -140,7 +141,7 @@ def export(
     files = [(a.name, blobs.get(session, a.blob_id)) for a in rows]
     audit.record(
         session,
-        "evals:logs:export",
+        AuditTag.EVALS_LOGS_EXPORT,
         actor=p.actor,
         subject_type="eval_run",
         subject_id=run.id,

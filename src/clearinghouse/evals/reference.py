@@ -20,6 +20,7 @@ from clearinghouse.accounts.policy import Action, Principal, Target, authorize, 
 from clearinghouse.audit import services as audit
 from clearinghouse.core.clock import utcnow
 from clearinghouse.core.errors import NotFound
+from clearinghouse.core.events import AuditTag
 from clearinghouse.core.ids import new_id
 from clearinghouse.core.pagination import Page, paginate
 from clearinghouse.evals.errors import ReferenceModelExists
@@ -90,7 +91,7 @@ def create_reference_model(
         raise ReferenceModelExists(f"a reference model named {data.name!r} already exists") from exc
     audit.record(
         session,
-        "evals:reference-model:create",
+        AuditTag.EVALS_REFERENCE_MODEL_CREATE,
         actor=p.actor,
         subject_type="reference_model",
         subject_id=rm.id,
@@ -165,7 +166,7 @@ def reveal_api_key(
     key = vault.reveal_text(session, rm.api_key_sealed_id)
     audit.record(
         session,
-        "evals:reference-model-secret:reveal",
+        AuditTag.EVALS_REFERENCE_MODEL_SECRET_REVEAL,
         actor=p.actor,
         subject_type="reference_model",
         subject_id=rm.id,

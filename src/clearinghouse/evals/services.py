@@ -29,6 +29,7 @@ from clearinghouse.audit import services as audit
 from clearinghouse.container import Services
 from clearinghouse.core.clock import utcnow
 from clearinghouse.core.errors import NotFound
+from clearinghouse.core.events import AuditTag
 from clearinghouse.core.ids import new_id
 from clearinghouse.core.net import OutboundPolicy
 from clearinghouse.core.pagination import Page
@@ -158,7 +159,7 @@ def create_run(session: Session, p: Principal, services: Services, data: RunCrea
     run.job_id = job.id
     audit.record(
         session,
-        "evals:run:create",
+        AuditTag.EVALS_RUN_CREATE,
         actor=p.actor,
         subject_type="eval_run",
         subject_id=run.id,
@@ -558,7 +559,7 @@ def _finish(
         run.state, run.finished_at = "succeeded", utcnow()
         audit.record(
             session,
-            "evals:run:finish",
+            AuditTag.EVALS_RUN_FINISH,
             actor=Principal.system().actor,
             subject_type="eval_run",
             subject_id=run_id,

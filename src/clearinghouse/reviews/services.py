@@ -21,6 +21,7 @@ from clearinghouse.audit import services as audit
 from clearinghouse.core.clock import utcnow
 from clearinghouse.core.config import Settings
 from clearinghouse.core.errors import InvalidInput, NotFound
+from clearinghouse.core.events import AuditTag, submission_transition
 from clearinghouse.core.ids import new_id
 from clearinghouse.core.net import OutboundPolicy
 from clearinghouse.core.pagination import Page, paginate
@@ -146,7 +147,7 @@ def create_agreement(session: Session, p: Principal, data: AgreementCreate) -> A
     session.flush()
     audit.record(
         session,
-        "reviews:agreement:create",
+        AuditTag.REVIEWS_AGREEMENT_CREATE,
         actor=p.actor,
         subject_type="agreement",
         subject_id=agreement.id,
@@ -193,7 +194,7 @@ def withdraw_agreement(
     agreement.withdrawn_reason = reason
     audit.record(
         session,
-        "reviews:agreement:withdraw",
+        AuditTag.REVIEWS_AGREEMENT_WITHDRAW,
         actor=p.actor,
         subject_type="agreement",
         subject_id=agreement.id,
@@ -271,7 +272,7 @@ def create_submission(
     session.flush()
     audit.record(
         session,
-        "reviews:submission:create",
+        AuditTag.REVIEWS_SUBMISSION_CREATE,
         actor=p.actor,
         subject_type="submission",
         subject_id=sub.id,
@@ -306,7 +307,7 @@ def get_submission(
     sub = load_submission(session, p, submission_id)
     audit.record(
         session,
-        "reviews:submission:read",
+        AuditTag.REVIEWS_SUBMISSION_READ,
         actor=p.actor,
         subject_type="submission",
         subject_id=sub.id,
@@ -333,7 +334,7 @@ def list_submissions(
     rows, nxt = paginate(session, query, Submission.id, limit=limit, cursor=cursor)
     audit.record(
         session,
-        "reviews:submission:list",
+        AuditTag.REVIEWS_SUBMISSION_LIST,
         actor=p.actor,
         subject_type="submission",
         subject_id=None,
@@ -384,7 +385,7 @@ def _move(
     )
     audit.record(
         session,
-        f"reviews:submission:{target.value.replace('_', '-')}",
+        submission_transition(target.value),
         actor=p.actor,
         subject_type="submission",
         subject_id=sub.id,
@@ -406,7 +407,7 @@ def _destroy_access(
     sub.api_key_sealed_id = None
     audit.record(
         session,
-        "reviews:submission-secret:destroy",
+        AuditTag.REVIEWS_SUBMISSION_SECRET_DESTROY,
         actor=p.actor,
         subject_type="submission",
         subject_id=sub.id,
@@ -454,7 +455,7 @@ def reveal_api_key(
     key = vault.reveal_text(session, sub.api_key_sealed_id)
     audit.record(
         session,
-        "reviews:submission-secret:reveal",
+        AuditTag.REVIEWS_SUBMISSION_SECRET_REVEAL,
         actor=p.actor,
         subject_type="submission",
         subject_id=sub.id,
@@ -497,7 +498,7 @@ def verify_access(
             )
             audit.record(
                 session,
-                "reviews:window:open",
+                AuditTag.REVIEWS_WINDOW_OPEN,
                 actor=p.actor,
                 subject_type="submission",
                 subject_id=sub.id,
@@ -508,7 +509,7 @@ def verify_access(
         else:
             audit.record(
                 session,
-                "reviews:submission:access-recheck",
+                AuditTag.REVIEWS_SUBMISSION_ACCESS_RECHECK,
                 actor=p.actor,
                 subject_type="submission",
                 subject_id=sub.id,
@@ -544,7 +545,7 @@ def add_finding(
     session.flush()
     audit.record(
         session,
-        "reviews:finding:create",
+        AuditTag.REVIEWS_FINDING_CREATE,
         actor=p.actor,
         subject_type="finding",
         subject_id=finding.id,
@@ -570,7 +571,7 @@ def list_findings(
     ).all()
     audit.record(
         session,
-        "reviews:finding:read",
+        AuditTag.REVIEWS_FINDING_READ,
         actor=p.actor,
         subject_type="submission",
         subject_id=sub.id,
@@ -658,7 +659,7 @@ def add_report(
     session.flush()
     audit.record(
         session,
-        "reviews:report:create",
+        AuditTag.REVIEWS_REPORT_CREATE,
         actor=p.actor,
         subject_type="report",
         subject_id=report.id,
@@ -710,7 +711,7 @@ def read_report_content(
     data = blobs.get(session, report.blob_id)
     audit.record(
         session,
-        "reviews:report:read",
+        AuditTag.REVIEWS_REPORT_READ,
         actor=p.actor,
         subject_type="report",
         subject_id=report.id,
@@ -745,7 +746,7 @@ def deliver_report(
     session.flush()
     audit.record(
         session,
-        "reviews:report:deliver",
+        AuditTag.REVIEWS_REPORT_DELIVER,
         actor=p.actor,
         subject_type="report",
         subject_id=report.id,
@@ -770,7 +771,7 @@ def acknowledge_report(
         receipt.acknowledged_by_user_id = p.user_id
         audit.record(
             session,
-            "reviews:report:acknowledge",
+            AuditTag.REVIEWS_REPORT_ACKNOWLEDGE,
             actor=p.actor,
             subject_type="report",
             subject_id=report.id,
@@ -830,7 +831,7 @@ def purge_expired(session: Session, vault: Vault, blobs: BlobStore, var_dir: Pat
         sub.purged_at = now
         audit.record(
             session,
-            "reviews:submission:purge",
+            AuditTag.REVIEWS_SUBMISSION_PURGE,
             actor=system.actor,
             subject_type="submission",
             subject_id=sub.id,

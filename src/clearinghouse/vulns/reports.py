@@ -16,6 +16,7 @@ from clearinghouse.accounts.policy import Action, Principal, Target, authorize
 from clearinghouse.audit import services as audit
 from clearinghouse.core.clock import utcnow
 from clearinghouse.core.errors import InvalidInput, NotFound
+from clearinghouse.core.events import AuditTag
 from clearinghouse.core.ids import new_id
 from clearinghouse.core.pagination import Page, paginate
 from clearinghouse.storage import jobs
@@ -173,7 +174,7 @@ def submit_report(
     jobs.enqueue(session, "vulns.scan_duplicates", {"vuln_ids": [vuln.id]})
     audit.record(
         session,
-        "vulns:report:create",
+        AuditTag.VULNS_REPORT_CREATE,
         actor=p.actor,
         subject_type="vuln_report",
         subject_id=report.id,

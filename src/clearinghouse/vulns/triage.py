@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from clearinghouse.accounts.policy import Action, Principal
 from clearinghouse.audit import services as audit
 from clearinghouse.core.clock import utcnow
+from clearinghouse.core.events import AuditTag
 from clearinghouse.vulns.records import touch
 from clearinghouse.vulns.schemas import VulnOut, VulnTriage
 from clearinghouse.vulns.search import vuln_detail
@@ -38,7 +39,7 @@ def triage(session: Session, p: Principal, vuln_id: str, change: VulnTriage) -> 
     session.flush()
     audit.record(
         session,
-        "vulns:vuln:triage",
+        AuditTag.VULNS_VULN_TRIAGE,
         actor=p.actor,
         subject_type="vuln",
         subject_id=vuln.id,

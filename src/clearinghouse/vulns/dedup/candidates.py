@@ -10,6 +10,7 @@ from clearinghouse.accounts.policy import Action, Principal, authorize
 from clearinghouse.audit import services as audit
 from clearinghouse.core.clock import utcnow
 from clearinghouse.core.errors import Conflict, InvalidInput, NotFound
+from clearinghouse.core.events import AuditTag
 from clearinghouse.core.ids import new_id
 from clearinghouse.vulns.dedup.similarity import (
     NearDuplicateIndex,
@@ -117,7 +118,7 @@ def scan_records(
     created = scan(session, ids)
     audit.record(
         session,
-        "vulns:dedup:scan",
+        AuditTag.VULNS_DEDUP_SCAN,
         actor=p.actor,
         subject_type="vuln",
         subject_id=None,
@@ -153,7 +154,7 @@ def reject_candidate(session: Session, p: Principal, candidate_id: str) -> Candi
     c.state, c.decided_by = "rejected", p.user_id
     audit.record(
         session,
-        "vulns:candidate:reject",
+        AuditTag.VULNS_CANDIDATE_REJECT,
         actor=p.actor,
         subject_type="duplicate_candidate",
         subject_id=c.id,

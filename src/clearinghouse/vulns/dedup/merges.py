@@ -12,6 +12,7 @@ from clearinghouse.accounts.policy import Action, Principal
 from clearinghouse.audit import services as audit
 from clearinghouse.core.clock import utcnow
 from clearinghouse.core.errors import Conflict, InvalidInput, NotFound
+from clearinghouse.core.events import AuditTag
 from clearinghouse.core.ids import new_id
 from clearinghouse.vulns.models import DuplicateCandidate, Merge, Vulnerability
 from clearinghouse.vulns.records import reindex, touch
@@ -100,7 +101,7 @@ def merge(session: Session, p: Principal, vuln_ids: list[str], note: str = "") -
     session.flush()
     audit.record(
         session,
-        "vulns:merge:create",
+        AuditTag.VULNS_MERGE_CREATE,
         actor=p.actor,
         subject_type="vuln_merge",
         subject_id=m.id,
@@ -139,7 +140,7 @@ def undo_merge(session: Session, p: Principal, merge_id: str) -> MergeOut:
     m.undone = True
     audit.record(
         session,
-        "vulns:merge:undo",
+        AuditTag.VULNS_MERGE_UNDO,
         actor=p.actor,
         subject_type="vuln_merge",
         subject_id=m.id,

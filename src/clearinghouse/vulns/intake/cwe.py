@@ -10,6 +10,7 @@ from sqlalchemy import select
 from clearinghouse.accounts.policy import Action, Principal, authorize
 from clearinghouse.audit import services as audit
 from clearinghouse.core.errors import InvalidInput
+from clearinghouse.core.events import AuditTag
 from clearinghouse.storage.db import Database
 from clearinghouse.vulns.intake.common import ImportResult
 from clearinghouse.vulns.models import CweEntry
@@ -48,7 +49,7 @@ def import_cwe(db: Database, p: Principal, path: Path) -> ImportResult:
                 result.updated += 1
         audit.record(
             session,
-            "vulns:cwe:import",
+            AuditTag.VULNS_CWE_IMPORT,
             actor=p.actor,
             subject_type="import",
             subject_id=None,

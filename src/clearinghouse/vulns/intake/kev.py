@@ -14,6 +14,7 @@ from typing import Any
 from clearinghouse.accounts.policy import Action, Principal, authorize
 from clearinghouse.audit import services as audit
 from clearinghouse.core.errors import ClearinghouseError
+from clearinghouse.core.events import AuditTag
 from clearinghouse.storage.db import Database
 from clearinghouse.vulns.catalog import is_cwe_id
 from clearinghouse.vulns.errors import FormatError
@@ -92,7 +93,9 @@ def import_kev(
                     if outcome != "unchanged":
                         audit.record(
                             session,
-                            f"vulns:kev:{'create' if outcome == 'created' else 'update'}",
+                            AuditTag.VULNS_KEV_CREATE
+                            if outcome == "created"
+                            else AuditTag.VULNS_KEV_UPDATE,
                             actor=p.actor,
                             subject_type="kev_entry",
                             subject_id=entry["cve_id"],

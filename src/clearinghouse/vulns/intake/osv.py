@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from clearinghouse.accounts.policy import Action, Principal, authorize
 from clearinghouse.audit import services as audit
 from clearinghouse.core.errors import ClearinghouseError, InvalidInput
+from clearinghouse.core.events import AuditTag
 from clearinghouse.core.memory import collector_paused
 from clearinghouse.storage.db import Database
 from clearinghouse.vulns.errors import FormatError
@@ -69,7 +70,7 @@ def _audit_import(
     """The audit event of one import transaction: who imported how many records from what."""
     audit.record(
         session,
-        "vulns:records:import",
+        AuditTag.VULNS_RECORDS_IMPORT,
         actor=p.actor,
         subject_type="import",
         subject_id=None,

@@ -12,6 +12,7 @@ from clearinghouse.accounts.policy import Action, Principal, Target, authorize
 from clearinghouse.audit import services as audit
 from clearinghouse.core.clock import utcnow
 from clearinghouse.core.errors import InvalidInput
+from clearinghouse.core.events import AuditTag
 from clearinghouse.storage.db import Database
 from clearinghouse.vulns.catalog import cwe_names
 from clearinghouse.vulns.models import Vulnerability
@@ -37,7 +38,7 @@ def export_vuln(session: Session, p: Principal, vuln_id: str, fmt: str) -> dict[
     record = vuln.record
     audit.record(
         session,
-        "vulns:vuln:export",
+        AuditTag.VULNS_VULN_EXPORT,
         actor=p.actor,
         subject_type="vuln",
         subject_id=vuln.id,
