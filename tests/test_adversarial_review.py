@@ -20,7 +20,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, insert, make_url, select, text
 
 from clearinghouse.accounts.models import OrgKind, Role
-from clearinghouse.audit import services as audit
+from clearinghouse.audit import trail as audit
+from clearinghouse.audit import verify as audit_verify
 from clearinghouse.audit.models import AuditEvent
 from clearinghouse.audit.schemas import Actor
 from clearinghouse.container import Services, metadata
@@ -61,7 +62,7 @@ def _downgrade_to_unkeyed(services: Services, forged_subject: str) -> None:
         if row.subject_id == forged_subject:
             row.data = {"i": 4242}
         row.seq, row.actor_token_id, row.prev_hash = seq, None, prev
-        row.hash = prev = audit._legacy_digest(prev, row)
+        row.hash = prev = audit.legacy_digest(prev, row)
         forged.append(row)
     with superuser(services) as c:
         for table in ("audit_checkpoints", "audit_keys", "audit_events"):
@@ -79,7 +80,7 @@ def test_a_keyless_rewrite_of_a_keyed_trail_does_not_verify(
 ) -> None:
     """BREAK (audit, medium). Issue 9.4 asks that rows cannot be re-hashed without the key.
     `verify_chain` treats a trail with no `audit_keys` row as an unkeyed legacy chain
-    (audit/services.py `_walk`: `material is None` -> SHA-256 for every event), so a database
+    (audit/verify.py `_walk`: `material is None` -> SHA-256 for every event), so a database
     superuser who deletes the key row and the stored checkpoints can edit any event, re-hash
     the whole trail with plain SHA-256, and `audit verify --json` (with the stored checkpoints,
     i.e. without a copy kept elsewhere) answers ok: true. Only the docs' "third parties keep
@@ -94,7 +95,7 @@ def test_a_keyless_rewrite_of_a_keyed_trail_does_not_verify(
     with services.db.transaction() as s:
         audit.write_checkpoint(s, Actor())
     with services.db.transaction() as s:
-        assert audit.verify_chain(s).ok is True
+        assert audit_verify.verify_chain(s).ok is True
 
     _downgrade_to_unkeyed(services, forged_subject="t2")
 
@@ -103,7 +104,7 @@ def test_a_keyless_rewrite_of_a_keyed_trail_does_not_verify(
         assert edited is not None and edited.data == {"i": 4242}  # the forgery is in place
         tags = s.scalars(select(AuditEvent.tag)).all()
         assert tags == ["test:thing:touch"] * 5  # no trace of a key or a checkpoint
-        result = audit.verify_chain(s)
+        result = audit_verify.verify_chain(s)
     assert result.ok is False, result.model_dump()
     cli = subprocess.run(
         [sys.executable, "-m", "clearinghouse", "audit", "verify", "--json"],
@@ -122,7 +123,7 @@ def test_a_keyless_rewrite_of_a_keyed_trail_does_not_verify(
     except ConfigurationError:
         pass  # refusing to write over a stripped trail is one way to fix it
     with services.db.transaction() as s:
-        assert audit.verify_chain(s).ok is False
+        assert audit_verify.verify_chain(s).ok is False
 
 
 # --- 2. eval artefacts: the model's transcript is stored in plaintext rows ---------------------

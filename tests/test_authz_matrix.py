@@ -532,7 +532,7 @@ class Fixtures:
                 with w.services.db.transaction() as s:
                     t["job_id"] = jobs.enqueue(s, "reviews.lapse_windows", {}).id
             case "checkpoint":
-                from clearinghouse.audit import services as audit
+                from clearinghouse.audit import trail as audit
                 from clearinghouse.audit.schemas import Actor
 
                 with w.services.db.transaction() as s:

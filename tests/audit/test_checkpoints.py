@@ -19,7 +19,8 @@ from sqlalchemy import func, insert, select
 from clearinghouse.accounts import services as accounts
 from clearinghouse.accounts.models import OrgKind, Role
 from clearinghouse.audit import note
-from clearinghouse.audit import services as audit
+from clearinghouse.audit import trail as audit
+from clearinghouse.audit import verify as audit_verify
 from clearinghouse.audit.models import AuditEvent, AuditKey
 from clearinghouse.audit.schemas import Actor
 from clearinghouse.container import Services, build_services
@@ -62,7 +63,7 @@ def _checkpoint(services: Services) -> str:
 
 def _verify(services: Services, files: list[tuple[str, bytes | None]] | None = None) -> dict:
     with services.db.transaction() as s:
-        return audit.verify_chain(s, files or []).model_dump()
+        return audit_verify.verify_chain(s, files or []).model_dump()
 
 
 def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -248,7 +249,7 @@ def test_rewriting_the_chain_without_the_key_is_detected(services: Services, att
             return _sha256_as_before(prev, row)
         if attack == "guessed-key-with-token":
             row.actor_token_id = None
-        return audit._digest(guess, prev, row)
+        return audit.digest(guess, prev, row)
 
     _rechain(services, 4, forge)
     result = _verify(services)
@@ -522,7 +523,7 @@ def test_the_local_log_catches_a_master_key_holder_who_rewrites_the_database(
     _checkpoint(services)
     with services.db.transaction() as s:
         chain_key = audit.keys.load(s).chain_key  # type: ignore[union-attr]
-    _rechain(services, 3, lambda prev, row: audit._digest(chain_key, prev, row))
+    _rechain(services, 3, lambda prev, row: audit.digest(chain_key, prev, row))
     tamper(services, "DELETE FROM audit_checkpoints")
     result = _verify(services)
     assert result["first_bad"] is None and result["ok"] is False
@@ -768,7 +769,7 @@ def test_periodic_checkpoint_job(services: Services) -> None:
     stats = worker.run(until_idle=True)
     assert stats.kinds.get("audit.checkpoint") == 1
     with services.db.transaction() as s:
-        first = audit._latest(s)
+        first = audit.latest(s)
         assert first is not None and first.size == 4  # 2 events, the key's, its own
         # Not due again: nothing new, and the interval (an hour) has not passed.
         assert audit.checkpoint_if_due(s, 3600) is None

@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from clearinghouse.audit import services as audit
+from clearinghouse.audit import trail as audit
 from clearinghouse.audit.schemas import Actor
 from clearinghouse.storage.jobs import JobContext, job_handler
 

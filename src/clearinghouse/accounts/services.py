@@ -44,7 +44,7 @@ from clearinghouse.accounts.schemas import (
     UserCreate,
     UserOut,
 )
-from clearinghouse.audit import services as audit
+from clearinghouse.audit import trail as audit
 from clearinghouse.audit.schemas import Actor
 from clearinghouse.core.clock import utcnow
 from clearinghouse.core.errors import Conflict, InvalidInput, NotFound

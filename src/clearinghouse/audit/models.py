@@ -15,7 +15,7 @@ class AuditEvent(Base):
     `hash = HMAC-SHA256(chain key, prev_hash || canonical JSON of the other fields)`, and `seq`
     has no gaps, so a changed, removed or re-ordered row breaks the chain at that row, and
     nobody without the master key can compute a valid chain. Rows written before the chain was
-    keyed (`legacy`) use plain SHA-256; see `audit/services.py` and docs/audit.md.
+    keyed (`legacy`) use plain SHA-256; see `audit/trail.py` and docs/audit.md.
     """
 
     __tablename__ = "audit_events"

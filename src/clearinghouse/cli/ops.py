@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import base64
 import os
-import secrets
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from clearinghouse.audit import services as audit
+from clearinghouse.audit import queries as audit_queries
+from clearinghouse.audit import trail as audit
+from clearinghouse.audit import verify as audit_verify_
 from clearinghouse.audit.note import MAX_NOTE_BYTES
 from clearinghouse.audit.schemas import Actor, CheckpointOut
 from clearinghouse.cli.common import JsonOpt, TokenOpt, acting, emit, err, handles_errors, services
-from clearinghouse.core.config import decode_key, get_settings
-from clearinghouse.core.crypto import Keyring, kek_id
+from clearinghouse.core.config import get_settings
 from clearinghouse.core.errors import ConfigurationError, InvalidInput
-from clearinghouse.core.events import AuditTag
-from clearinghouse.storage.vault import Vault
+from clearinghouse.operations import keys as operations_keys
 from clearinghouse.workers import services as job_services
 
 db = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
@@ -69,7 +67,7 @@ def db_current(as_json: JsonOpt = False) -> None:
 @keys.command("generate")
 def keys_generate() -> None:
     """Print a new random master key (base64 of 32 bytes) for CLEARINGHOUSE_MASTER_KEY."""
-    typer.echo(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
+    typer.echo(operations_keys.new_master_key())
 
 
 @keys.command("rotate")
@@ -85,43 +83,10 @@ def keys_rotate(
     In production: set CLEARINGHOUSE_MASTER_KEY to the new key and add the old one to
     CLEARINGHOUSE_RETIRED_MASTER_KEYS, then run this. Rotation is resumable.
     """
-    settings = get_settings()
     if generate:
-        if settings.is_production or settings.master_key is not None:
-            raise InvalidInput(
-                "--generate only manages the development key file", code="rotate_generate_refused"
-            )
-        old = settings.dev_key_file.read_text().strip() if settings.dev_key_file.exists() else None
-        if old is not None:
-            retired = settings.var_dir / "retired-keys"
-            retired.mkdir(parents=True, exist_ok=True)
-            (retired / f"{kek_id(decode_key(old))}.key").write_text(old + "\n")
-            (retired / f"{kek_id(decode_key(old))}.key").chmod(0o600)
-        new = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
-        tmp = settings.dev_key_file.with_suffix(".tmp")
-        tmp.write_text(new + "\n")
-        tmp.chmod(0o600)
-        os.replace(tmp, settings.dev_key_file)
-        settings = get_settings()
-    s = services()
-    vault = Vault(Keyring(settings.master_key_bytes, tuple(settings.retired_master_key_bytes)))
-    total = 0
-    while True:
-        with s.db.transaction() as session:
-            n = vault.rewrap_batch(session)
-            if n:
-                audit.record(
-                    session,
-                    AuditTag.STORAGE_DATA_KEY_REWRAP,
-                    actor=Actor(),
-                    subject_type="keyring",
-                    subject_id=vault.keyring.current_id,
-                    data={"count": n},
-                )
-        total += n
-        if n == 0:
-            break
-    emit({"kek_id": vault.keyring.current_id, "rewrapped": total}, as_json)
+        operations_keys.replace_development_key(get_settings())
+    rotation = operations_keys.rotate(services().db, get_settings())
+    emit({"kek_id": rotation.kek_id, "rewrapped": rotation.rewrapped}, as_json)
 
 
 @audit_app.command("verify")
@@ -143,7 +108,7 @@ def audit_verify(
     files = [(str(path), _read_checkpoint(path)) for path in checkpoint or []]
     s = services()
     with s.db.transaction() as session:
-        result = audit.verify_chain(session, files)
+        result = audit_verify_.verify_chain(session, files)
     emit(result, as_json)
     if not result.ok:
         raise typer.Exit(1)
@@ -208,7 +173,7 @@ def audit_list(
 ) -> None:
     with acting(token) as (session, p, _):
         emit(
-            audit.list_events(
+            audit_queries.list_events(
                 session, p, tag=tag, subject_id=subject_id, limit=limit, after_seq=after_seq
             ),
             as_json,

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from clearinghouse.accounts.policy import Action, Principal, Target, authorize, list_scope
-from clearinghouse.audit import services as audit
+from clearinghouse.audit import trail as audit
 from clearinghouse.core.clock import utcnow
 from clearinghouse.core.errors import NotFound
 from clearinghouse.core.events import AuditTag

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from clearinghouse.accounts.models import OrgKind
 from clearinghouse.accounts.policy import Action, Principal, Target, authorize
-from clearinghouse.audit import services as audit
+from clearinghouse.audit import trail as audit
 from clearinghouse.container import Services
 from clearinghouse.core.clock import utcnow
 from clearinghouse.core.errors import NotFound

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from clearinghouse.accounts.models import Org, OrgKind
 from clearinghouse.accounts.policy import Action, Principal, Target, authorize, list_scope
-from clearinghouse.audit import services as audit
+from clearinghouse.audit import trail as audit
 from clearinghouse.core.clock import utcnow
 from clearinghouse.core.config import Settings
 from clearinghouse.core.errors import InvalidInput, NotFound

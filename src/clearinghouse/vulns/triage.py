@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from clearinghouse.accounts.policy import Action, Principal
-from clearinghouse.audit import services as audit
+from clearinghouse.audit import trail as audit
 from clearinghouse.core.clock import utcnow
 from clearinghouse.core.events import AuditTag
 from clearinghouse.vulns.records import touch

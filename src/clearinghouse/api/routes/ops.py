@@ -15,7 +15,8 @@ from clearinghouse.api.deps import (
     SessionDep,
 )
 from clearinghouse.api.problems import ERROR_RESPONSES
-from clearinghouse.audit import services as audit
+from clearinghouse.audit import queries as audit
+from clearinghouse.audit import trail
 from clearinghouse.audit.schemas import (
     AuditEventOut,
     ChainVerification,
@@ -62,7 +63,7 @@ def latest_checkpoint(p: PrincipalDep, session: SessionDep) -> CheckpointOut:
 @router.get("/audit/checkpoint-key", response_model=CheckpointKeyOut)
 def checkpoint_key(services: ServicesDep, session: ReadSessionDep) -> CheckpointKeyOut:
     """The public key that verifies this instance's checkpoints. No token: it is public."""
-    return audit.checkpoint_key(session, services.vault)
+    return trail.checkpoint_key(session, services.vault)
 
 
 @router.get("/jobs", response_model=Page[JobOut])

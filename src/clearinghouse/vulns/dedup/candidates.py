@@ -7,7 +7,7 @@ from sqlalchemy import insert, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from clearinghouse.accounts.policy import Action, Principal, authorize
-from clearinghouse.audit import services as audit
+from clearinghouse.audit import trail as audit
 from clearinghouse.core.clock import utcnow
 from clearinghouse.core.errors import Conflict, InvalidInput, NotFound
 from clearinghouse.core.events import AuditTag

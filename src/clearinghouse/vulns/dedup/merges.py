@@ -9,7 +9,7 @@ from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from clearinghouse.accounts.policy import Action, Principal
-from clearinghouse.audit import services as audit
+from clearinghouse.audit import trail as audit
 from clearinghouse.core.clock import utcnow
 from clearinghouse.core.errors import Conflict, InvalidInput, NotFound
 from clearinghouse.core.events import AuditTag

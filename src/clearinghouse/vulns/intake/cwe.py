@@ -8,7 +8,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from clearinghouse.accounts.policy import Action, Principal, authorize
-from clearinghouse.audit import services as audit
+from clearinghouse.audit import trail as audit
 from clearinghouse.core.errors import InvalidInput
 from clearinghouse.core.events import AuditTag
 from clearinghouse.storage.db import Database

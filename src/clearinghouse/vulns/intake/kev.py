@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from clearinghouse.accounts.policy import Action, Principal, authorize
-from clearinghouse.audit import services as audit
+from clearinghouse.audit import trail as audit
 from clearinghouse.core.errors import ClearinghouseError
 from clearinghouse.core.events import AuditTag
 from clearinghouse.storage.db import Database

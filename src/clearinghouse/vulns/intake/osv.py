@@ -12,7 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from clearinghouse.accounts.policy import Action, Principal, authorize
-from clearinghouse.audit import services as audit
+from clearinghouse.audit import trail as audit
 from clearinghouse.core.errors import ClearinghouseError, InvalidInput
 from clearinghouse.core.events import AuditTag
 from clearinghouse.core.memory import collector_paused

@@ -10,7 +10,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from clearinghouse.audit import services as audit
+from clearinghouse.audit import queries as audit_queries
+from clearinghouse.audit import trail as audit
+from clearinghouse.audit import verify as audit_verify
 from clearinghouse.audit.schemas import Actor
 from clearinghouse.container import Services
 from tests.support.tamper import tamper
@@ -37,8 +39,8 @@ def _tamper(services: Services, *stmts: str) -> None:
 def test_chain_verifies_and_redacts(services: Services) -> None:
     _events(services, 5)
     with services.db.transaction() as s:
-        result = audit.verify_chain(s)
-        rows = audit.list_events(s, _system(), limit=10)
+        result = audit_verify.verify_chain(s)
+        rows = audit_queries.list_events(s, _system(), limit=10)
     # A fresh instance is keyed from its first event: that event creates the audit key.
     assert result.model_dump(include={"ok", "events", "first_bad", "legacy_events"}) == {
         "ok": True,
@@ -85,7 +87,7 @@ def test_tampering_is_detected_at_the_first_bad_row(services: Services, tamper: 
         )
     _tamper(services, tamper)
     with services.db.transaction() as s:
-        result = audit.verify_chain(s)
+        result = audit_verify.verify_chain(s)
     assert result.ok is False and result.first_bad in (
         3,
         4,
@@ -103,13 +105,13 @@ def test_rehashing_a_tampered_row_with_sha256_breaks_at_that_row(services: Servi
     with services.db.transaction() as s:
         row = s.query(AuditEvent).filter_by(seq=3).one()
         row.data = {"i": 42}
-        forged = audit._legacy_digest(row.prev_hash, row)
+        forged = audit.legacy_digest(row.prev_hash, row)
         s.expunge(row)
     _tamper(
         services, f"UPDATE audit_events SET data = '{{\"i\": 42}}', hash = '{forged}' WHERE seq = 3"
     )
     with services.db.transaction() as s:
-        assert audit.verify_chain(s).first_bad == 3
+        assert audit_verify.verify_chain(s).first_bad == 3
 
 
 def test_cli_audit_verify_exit_codes(services: Services, cli_env: dict[str, str]) -> None:
@@ -157,5 +159,5 @@ def test_event_and_change_commit_together(services: Services) -> None:
         accounts.create_org(s, _system(), OrgCreate(name="doomed", kind=OrgKind.vendor))
         raise RuntimeError("crash after the change")
     with services.db.transaction() as s:
-        assert audit.verify_chain(s).events == 0
+        assert audit_verify.verify_chain(s).events == 0
         assert audit.keys.load(s) is None  # nor the audit key that event would have made

@@ -1,0 +1,1 @@
+"""Instance operations an operator runs at the console: master-key rotation."""
