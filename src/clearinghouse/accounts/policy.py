@@ -12,13 +12,29 @@ may see but not change answers `PermissionDenied`.
 Confidential review content (findings, report files, model secrets) reaches only the lab that
 owns the submission and the evaluator assigned to it. Coordinators administer the program and
 see its metadata (agreements, submissions, windows), never the findings themselves.
+
+Listings. `list_scope(principal, kind)` says which rows of a kind a listing may return, as a
+`ListScope`: everything, nothing, or rows meeting any of a few named conditions with a value,
+such as `("lab_org_id", org)` or `("public", True)`. The decision (who meets which condition)
+is made here; the SQL spelling of a condition lives with the model. A name that is a column of
+the model means that column equals the value; any other name is spelled by the domain that owns
+the model, in a mapping passed with the query (`vulns.visibility.VULN_CONDITIONS`: "public",
+"reported_by_org"), so this module imports no domain. `accounts.listing.scoped_page` and
+`scoped_select` run the filter in the database, so listings page correctly.
+
+To add a list rule for a kind: give `can_see` its case; add the same rule to `list_scope`
+(conditions that mean exactly what `can_see` checks on the `Target`); give any condition that
+is not a column its SQL in the domain's conditions mapping; list through `accounts.listing`;
+and add the kind to the consistency test (tests/accounts/test_policy.py, `MEANS` and
+`TARGETS`), which checks that every list scope admits exactly what `can_see` shows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import ColumnElement, false, or_, true
 
@@ -144,12 +160,17 @@ READ_ACTIONS = {
 # --- visibility: may the principal know the object exists? ---------------------------------
 
 
+def _mine(p: Principal, org_id: str | None) -> bool:
+    """The principal's own organisation (an absent one is nobody's, not a match of None)."""
+    return p.org_id is not None and org_id == p.org_id
+
+
 def _own_lab(p: Principal, t: Target) -> bool:
-    return p.is_kind(OrgKind.lab) and t.lab_org_id == p.org_id
+    return p.is_kind(OrgKind.lab) and _mine(p, t.lab_org_id)
 
 
 def _assigned_evaluator(p: Principal, t: Target) -> bool:
-    return p.is_kind(OrgKind.evaluator) and t.evaluator_org_id == p.org_id
+    return p.is_kind(OrgKind.evaluator) and _mine(p, t.evaluator_org_id)
 
 
 def can_see(p: Principal, t: Target) -> bool:
@@ -158,12 +179,12 @@ def can_see(p: Principal, t: Target) -> bool:
     coordinator = p.is_kind(OrgKind.coordinator)
     match t.kind:
         case "org" | "user":
-            return coordinator or t.org_id == p.org_id
+            return coordinator or _mine(p, t.org_id)
         case "token":
             return (
-                t.user_id == p.user_id
+                (t.user_id is not None and t.user_id == p.user_id)
                 or (coordinator and p.at_least(Role.admin))
-                or (t.org_id == p.org_id and p.at_least(Role.admin))
+                or (_mine(p, t.org_id) and p.at_least(Role.admin))
             )
         case "agreement":
             return coordinator or _own_lab(p, t)
@@ -181,6 +202,9 @@ def can_see(p: Principal, t: Target) -> bool:
             return t.public or coordinator or p.org_id in t.reporter_org_ids
         case "vuln_report":
             return coordinator or p.org_id in t.reporter_org_ids
+        case "duplicate_candidate":
+            # Pairs of records, of any organisation, proposed for merging: the triage desk's.
+            return coordinator
         case "reference_model":
             return coordinator or p.is_kind(OrgKind.evaluator)
     return False
@@ -317,11 +341,15 @@ def authorize(p: Principal, action: Action, target: Target | None = None) -> Non
         raise PermissionDenied("this token is read-only", code="scope_missing")
 
 
+Condition = Callable[[Any], ColumnElement[bool]]  # a named condition's value → its SQL
+
+
 @dataclass(frozen=True)
 class ListScope:
-    """Which rows a listing may return: everything, nothing, or rows matching any of a few
-    (column, value) conditions. `clause(Model)` turns it into the SQL filter, so a listing
-    filters in the database and pages correctly, never in Python after a fixed-size read."""
+    """Which rows a listing may return: everything, nothing, or rows meeting any of a few named
+    conditions, each `(name, value)`. `clause(Model, conditions)` turns it into the SQL filter,
+    so a listing filters in the database and pages correctly, never in Python after a
+    fixed-size read."""
 
     everything: bool = False
     any_of: tuple[tuple[str, object], ...] = ()
@@ -330,35 +358,59 @@ class ListScope:
     def nothing(self) -> bool:
         return not self.everything and not self.any_of
 
-    @property
-    def column(self) -> str | None:  # the single-condition form the older listings read
-        return self.any_of[0][0] if len(self.any_of) == 1 else None
-
-    @property
-    def org_id(self) -> str | None:
-        return str(self.any_of[0][1]) if len(self.any_of) == 1 else None
-
-    def clause(self, model: type) -> ColumnElement[bool]:
+    def clause(
+        self, model: type, conditions: Mapping[str, Condition] | None = None
+    ) -> ColumnElement[bool]:
+        """The filter on `model`: a name in `conditions` is spelled by it; any other name is a
+        column of `model` that must equal the value."""
         if self.everything:
             return true()
         if not self.any_of:
             return false()
-        return or_(*(getattr(model, column) == value for column, value in self.any_of))
+        spelled = conditions or {}
+        return or_(*(_spell(model, spelled, name, value) for name, value in self.any_of))
+
+
+def _spell(
+    model: type, conditions: Mapping[str, Condition], name: str, value: object
+) -> ColumnElement[bool]:
+    if name in conditions:
+        return conditions[name](value)
+    column = getattr(model, name, None)
+    if column is None:
+        raise TypeError(f"{model.__name__} has no column {name!r}: pass its SQL in `conditions`")
+    return column == value  # type: ignore[no-any-return]
+
+
+EVERYTHING = ListScope(everything=True)
+NOTHING = ListScope()
+
+# What a coordinator lists in full (and can_see shows in full): the program's metadata and the
+# knowledge base's triage desk.
+_COORDINATOR_LISTS_ALL = {
+    "org",
+    "user",
+    "agreement",
+    "submission",
+    "eval_run",
+    "reference_model",
+    "vuln",
+    "vuln_report",
+    "duplicate_candidate",
+}
 
 
 def _where(*conditions: tuple[str, object]) -> ListScope:
-    return ListScope(any_of=tuple(conditions))
+    """Rows meeting any of `conditions`; one whose value is absent (a principal with no
+    organisation) matches nothing, rather than SQL's IS NULL."""
+    return ListScope(any_of=tuple(c for c in conditions if c[1] is not None))
 
 
 def list_scope(p: Principal, kind: str) -> ListScope:
-    """The listing counterpart of `can_see`; it must stay consistent with it (tests check)."""
-    if p.is_system or (
-        p.is_kind(OrgKind.coordinator)
-        and kind in {"org", "user", "agreement", "submission", "eval_run", "reference_model"}
-    ):
-        return ListScope(everything=True)
-    if p.org_id is None:
-        return ListScope()
+    """The listing counterpart of `can_see`: a listing of `kind` returns exactly the rows the
+    principal could read one by one (tests/accounts/test_policy.py checks every kind)."""
+    if p.is_system or (p.is_kind(OrgKind.coordinator) and kind in _COORDINATOR_LISTS_ALL):
+        return EVERYTHING
     match kind:
         case "org":
             return _where(("id", p.org_id))
@@ -374,5 +426,10 @@ def list_scope(p: Principal, kind: str) -> ListScope:
             # Its own runs of assigned submissions, and every reference run (shared baselines).
             return _where(("evaluator_org_id", p.org_id), ("is_reference", True))
         case "reference_model" if p.is_kind(OrgKind.evaluator):
-            return ListScope(everything=True)
-    return ListScope()
+            return EVERYTHING
+        case "vuln":
+            # Public records for everyone; the others for the organisations that reported them.
+            return _where(("public", True), ("reported_by_org", p.org_id))
+        case "vuln_report":
+            return _where(("reporter_org_id", p.org_id))
+    return NOTHING
