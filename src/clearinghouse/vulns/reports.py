@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from clearinghouse.accounts.models import OrgKind
+from clearinghouse.accounts.listing import scoped_select
 from clearinghouse.accounts.policy import Action, Principal, Target, authorize
 from clearinghouse.audit import trail as audit
 from clearinghouse.core.clock import utcnow
@@ -191,10 +191,9 @@ def list_reports(
     limit: int = 50,
     cursor: str | None = None,
 ) -> Page[ReportOut]:
-    """The triage queue (coordinators: every report; others: their organisation's)."""
-    query = select(VulnerabilityReport)
-    if not (p.is_system or p.is_kind(OrgKind.coordinator)):
-        query = query.where(VulnerabilityReport.reporter_org_id == p.org_id)
+    """The triage queue: the reports the caller may see (the policy's list scope, in SQL;
+    coordinators: every report; others: their organisation's)."""
+    query = scoped_select(p, "vuln_report", VulnerabilityReport)
     if status is not None:
         query = query.where(
             VulnerabilityReport.vuln_id.in_(

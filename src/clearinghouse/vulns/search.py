@@ -10,7 +10,8 @@ from sqlalchemy import String, cast, func, select
 from sqlalchemy import text as text_clause
 from sqlalchemy.orm import Session
 
-from clearinghouse.accounts.policy import Action, Principal
+from clearinghouse.accounts.listing import scoped_select
+from clearinghouse.accounts.policy import Action, Principal, list_scope
 from clearinghouse.core.errors import InvalidInput
 from clearinghouse.core.pagination import paginate
 from clearinghouse.core.schemas import unstorable_text
@@ -33,7 +34,12 @@ from clearinghouse.vulns.schemas import (
     VulnSummaryOut,
 )
 from clearinghouse.vulns.states import VulnStatus
-from clearinghouse.vulns.visibility import Tlp, load_vuln, visible_clause, visible_duplicate_of
+from clearinghouse.vulns.visibility import (
+    VULN_CONDITIONS,
+    Tlp,
+    load_vuln,
+    visible_duplicate_of,
+)
 
 
 def filter_text(name: str, value: str | None) -> str | None:
@@ -94,10 +100,11 @@ def list_vulns(
     limit: int = 50,
     cursor: str | None = None,
 ) -> VulnPage:
-    """Records the caller may see, filtered and searched, a page at a time (by id)."""
+    """Records the caller may see (the policy's list scope, in SQL), filtered and searched, a
+    page at a time (by id)."""
     for name, value in (("q", q), ("ecosystem", ecosystem), ("package", package), ("cwe", cwe)):
         filter_text(name, value)
-    query = select(Vulnerability).where(visible_clause(p))
+    query = scoped_select(p, "vuln", Vulnerability, conditions=VULN_CONDITIONS)
     if q:
         query = query.where(_search_clause(session, q))
     if status is not None:
@@ -153,8 +160,15 @@ def vuln_detail(session: Session, p: Principal, vuln_id: str) -> VulnOut:
             severity.append(
                 SeverityOut(type=s["type"], vector=s["score"], base_score=None, severity=None)
             )
+    # The reports behind the record, only those the caller may see: a public record born of
+    # a report does not name that report to other organisations.
     reports = session.scalars(
-        select(VulnerabilityReport.id).where(VulnerabilityReport.vuln_id == vuln.id)
+        select(VulnerabilityReport.id)
+        .where(
+            VulnerabilityReport.vuln_id == vuln.id,
+            list_scope(p, "vuln_report").clause(VulnerabilityReport),
+        )
+        .order_by(VulnerabilityReport.id)
     ).all()
     summary = _summary(vuln, bool(kev), visible_duplicate_of(session, p, [vuln]).get(vuln.id))
     return VulnOut(

@@ -3,20 +3,28 @@
 A record is public when it is published, TLP:CLEAR and out of embargo (`is_public`). The same
 rule runs in SQL (`public_clause`) and in the public OSV index (`publishable` for what it
 holds, `embargo_over` for what it answers); all three are built from the constants below.
-Authorisation itself is decided by `accounts.policy` on the `Target`s built here.
+Authorisation itself is decided by `accounts.policy`: one record on the `Target` built here,
+listings by its `list_scope("vuln")`, whose named conditions `VULN_CONDITIONS` spells in SQL.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import or_, select, true
+from sqlalchemy import ColumnElement, not_, or_, select
 from sqlalchemy.orm import Session
 
-from clearinghouse.accounts.models import OrgKind
-from clearinghouse.accounts.policy import Action, Principal, Target, authorize, can_see
+from clearinghouse.accounts.policy import (
+    Action,
+    Condition,
+    Principal,
+    Target,
+    authorize,
+    list_scope,
+)
 from clearinghouse.core.clock import utcnow
 from clearinghouse.core.errors import NotFound
 from clearinghouse.core.schemas import unstorable_text
@@ -75,6 +83,22 @@ def public_clause(now: datetime) -> Any:
     )
 
 
+def _public(value: object) -> ColumnElement[bool]:
+    clause: ColumnElement[bool] = public_clause(utcnow())
+    return clause if value else not_(clause)
+
+
+def _reported_by(org_id: object) -> ColumnElement[bool]:
+    return Vulnerability.id.in_(
+        select(VulnerabilityReport.vuln_id).where(VulnerabilityReport.reporter_org_id == org_id)
+    )
+
+
+# The SQL of the conditions the policy names in `list_scope(p, "vuln")` (what `can_see` checks
+# on a record's `Target`: `public`, and the organisation among `reporter_org_ids`).
+VULN_CONDITIONS: Mapping[str, Condition] = {"public": _public, "reported_by_org": _reported_by}
+
+
 def known_id(kind: str, value: str) -> str:
     """`value` as an id to look up, or NotFound when it holds what no stored id can (NUL, lone
     surrogates, as non-UTF-8 bytes in argv become): the database driver would fail on it."""
@@ -83,51 +107,36 @@ def known_id(kind: str, value: str) -> str:
     return value
 
 
-def _reporters(session: Session, vuln_ids: list[str]) -> dict[str, set[str]]:
-    out: dict[str, set[str]] = {}
-    rows = session.execute(
-        select(VulnerabilityReport.vuln_id, VulnerabilityReport.reporter_org_id).where(
-            VulnerabilityReport.vuln_id.in_(vuln_ids)
-        )
-    )
-    for vuln_id, org_id in rows:
-        if org_id:
-            out.setdefault(vuln_id, set()).add(org_id)
-    return out
-
-
-def targets(session: Session, vulns: list[Vulnerability]) -> dict[str, Target]:
-    """The policy's view of each record (one query for the reporters of all of them)."""
-    reporters = _reporters(session, [v.id for v in vulns])
-    now = utcnow()
-    return {
-        v.id: Target(
-            "vuln",
-            v.id,
-            public=is_public(v, now),
-            reporter_org_ids=frozenset(reporters.get(v.id, set())),
-        )
-        for v in vulns
-    }
-
-
 def _target(session: Session, vuln: Vulnerability) -> Target:
-    return targets(session, [vuln])[vuln.id]
+    """The policy's view of one record: whether it is public, and who reported it."""
+    reporters = session.scalars(
+        select(VulnerabilityReport.reporter_org_id).where(VulnerabilityReport.vuln_id == vuln.id)
+    )
+    return Target(
+        "vuln",
+        vuln.id,
+        public=is_public(vuln, utcnow()),
+        reporter_org_ids=frozenset(org for org in reporters if org is not None),
+    )
 
 
 def visible_duplicate_of(
     session: Session, p: Principal, vulns: list[Vulnerability]
 ) -> dict[str, str]:
     """record id → the id of the record it was merged into, only where the caller may see
-    that record: an id of another organisation's embargoed record must not reach a reporter
-    whose own report was merged into it."""
-    primary_ids = {v.duplicate_of for v in vulns if v.duplicate_of}
+    that record (the policy's list scope, in SQL): an id of another organisation's embargoed
+    record must not reach a reporter whose own report was merged into it."""
+    primary_ids = sorted({v.duplicate_of for v in vulns if v.duplicate_of})
     if not primary_ids:
         return {}
-    primaries = session.scalars(
-        select(Vulnerability).where(Vulnerability.id.in_(sorted(primary_ids)))
-    ).all()
-    visible = {vid for vid, t in targets(session, list(primaries)).items() if can_see(p, t)}
+    visible = set(
+        session.scalars(
+            select(Vulnerability.id).where(
+                Vulnerability.id.in_(primary_ids),
+                list_scope(p, "vuln").clause(Vulnerability, VULN_CONDITIONS),
+            )
+        )
+    )
     return {v.id: v.duplicate_of for v in vulns if v.duplicate_of in visible}
 
 
@@ -151,12 +160,3 @@ def load_vuln(
         raise NotFound(f"no vulnerability with id {vuln_id!r}")
     authorize(p, action, _target(session, vuln))
     return vuln
-
-
-def visible_clause(p: Principal) -> Any:
-    if p.is_system or p.is_kind(OrgKind.coordinator):
-        return true()
-    reported = select(VulnerabilityReport.vuln_id).where(
-        VulnerabilityReport.reporter_org_id == p.org_id
-    )
-    return or_(public_clause(utcnow()), Vulnerability.id.in_(reported))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy import insert, or_, select
 from sqlalchemy.orm import Session, aliased
 
+from clearinghouse.accounts.listing import scoped_select
 from clearinghouse.accounts.policy import Action, Principal, authorize
 from clearinghouse.audit import trail as audit
 from clearinghouse.core.clock import utcnow
@@ -23,6 +24,8 @@ from clearinghouse.vulns.schemas import CandidateOut
 from clearinghouse.vulns.search import filter_text
 from clearinghouse.vulns.states import OPEN
 from clearinghouse.vulns.visibility import known_id
+
+LIST_LIMIT = 1000  # the most candidates one listing returns
 
 
 def _exact_pairs(session: Session, ids: list[str]) -> list[tuple[str, str, str, float]]:
@@ -130,16 +133,22 @@ def scan_records(
 def list_candidates(
     session: Session, p: Principal, *, vuln_id: str | None = None, state: str = "open"
 ) -> list[CandidateOut]:
+    """The queue: candidates in `state` (of one record, with `vuln_id`), best score first, at
+    most `LIST_LIMIT`; for those who may merge (`vuln:merge`), filtered by the policy's list
+    scope in SQL."""
     authorize(p, Action.vuln_merge)
     filter_text("vuln_id", vuln_id)
     filter_text("state", state)
-    query = select(DuplicateCandidate).where(DuplicateCandidate.state == state)
+    query = scoped_select(p, "duplicate_candidate", DuplicateCandidate).where(
+        DuplicateCandidate.state == state
+    )
     if vuln_id:
         query = query.where(
             or_(DuplicateCandidate.vuln_a == vuln_id, DuplicateCandidate.vuln_b == vuln_id)
         )
-    rows = session.scalars(query.order_by(DuplicateCandidate.score.desc(), DuplicateCandidate.id))
-    return [CandidateOut.model_validate(c, from_attributes=True) for c in rows.all()[:1000]]
+    query = query.order_by(DuplicateCandidate.score.desc(), DuplicateCandidate.id)
+    rows = session.scalars(query.limit(LIST_LIMIT)).all()
+    return [CandidateOut.model_validate(c, from_attributes=True) for c in rows]
 
 
 def reject_candidate(session: Session, p: Principal, candidate_id: str) -> CandidateOut:
