@@ -378,8 +378,18 @@ def sdist_for(client: httpx.Client, index_url: str, name: str, version: str) -> 
     return candidates[0]
 
 
+def _write_atomically(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
 class SourceCache:
-    """Resolves a recipe's source to a tree, fetching and extracting archives into the cache."""
+    """Resolves a recipe's source to a tree, fetching and extracting archives into the cache.
+
+    Nothing in the cache is trusted on reuse: an archive is re-hashed against its name, and a
+    tree against the digest recorded when it was extracted; what does not match is fetched or
+    extracted again."""
 
     def __init__(
         self,
@@ -399,8 +409,7 @@ class SourceCache:
             return Tree(spec.path, digest, digest)
         if spec.kind == "archive":
             assert spec.path is not None
-            sha = file_sha256(spec.path)
-            return self._unpacked(spec.path, sha)
+            return self._unpacked(spec.path, file_sha256(spec.path))
         assert spec.purl is not None and spec.purl.version is not None
         archive, sha = self.fetch_pypi(spec.purl.name, spec.purl.version)
         return self._unpacked(archive, sha)
@@ -408,28 +417,31 @@ class SourceCache:
     # -- archives in the cache
 
     def _unpacked(self, archive: Path, sha: str) -> Tree:
-        """The extracted tree of `archive` (whose sha256 is `sha`), extracting it once."""
+        """The extracted tree of `archive` (whose sha256 is `sha`): extracted when the cache has
+        none, or one whose content no longer has the digest recorded at extraction."""
         final = self.root / sha
-        if not (final / "tree").is_dir():
-            self.root.mkdir(parents=True, exist_ok=True)
-            staging = self.root / f".tmp-{secrets.token_hex(8)}"
-            try:
-                (staging / "archive").mkdir(parents=True)
-                shutil.copyfile(archive, staging / "archive" / archive.name)
-                extract_archive(archive, staging / "tree", label=archive.name)
-                self._publish(staging, final)
-            finally:
-                shutil.rmtree(staging, ignore_errors=True)
-        root = single_root(final / "tree")
-        return Tree(root, sha, tree_digest(root))
-
-    @staticmethod
-    def _publish(staging: Path, final: Path) -> None:
+        recorded = final / "tree.sha256"
+        if (final / "tree").is_dir() and recorded.is_file():
+            root = single_root(final / "tree")
+            digest = tree_digest(root)
+            if digest == recorded.read_text().strip():
+                return Tree(root, sha, digest)
+        self.root.mkdir(parents=True, exist_ok=True)
+        staging = self.root / f".tmp-{secrets.token_hex(8)}"
         try:
-            os.rename(staging, final)
-        except OSError:
-            if not (final / "tree").is_dir():  # not a concurrent writer that got there first
-                raise
+            extract_archive(archive, staging / "tree", label=archive.name)
+            digest = tree_digest(single_root(staging / "tree"))
+            (final / "archive").mkdir(parents=True, exist_ok=True)
+            kept = final / "archive" / archive.name
+            if archive != kept:
+                shutil.copyfile(archive, kept)
+            recorded.unlink(missing_ok=True)
+            shutil.rmtree(final / "tree", ignore_errors=True)
+            os.rename(staging / "tree", final / "tree")
+            _write_atomically(recorded, digest)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return Tree(single_root(final / "tree"), sha, digest)
 
     # -- released packages
 
@@ -438,8 +450,8 @@ class SourceCache:
         return self.root / "pypi" / project / f"{key}.json"
 
     def fetch_pypi(self, name: str, version: str) -> tuple[Path, str]:
-        """The sdist of NAME==VERSION in the cache (downloading it when absent): its path and
-        sha256. A cached archive is re-hashed before use."""
+        """The sdist of NAME==VERSION in the cache (downloading it when absent, or when the
+        cached file no longer has its sha256): its path and sha256."""
         project = canonicalize_name(name)
         try:
             Version(version)
@@ -455,9 +467,7 @@ class SourceCache:
                 return cached, known["sha256"]
         archive, sha = self._download(project, version)
         pointer.parent.mkdir(parents=True, exist_ok=True)
-        tmp = pointer.with_suffix(f".{secrets.token_hex(4)}.tmp")
-        tmp.write_text(json.dumps({"sha256": sha, "filename": archive.name}))
-        os.replace(tmp, pointer)
+        _write_atomically(pointer, json.dumps({"sha256": sha, "filename": archive.name}))
         return archive, sha
 
     def _download(self, project: str, version: str) -> tuple[Path, str]:
@@ -466,34 +476,15 @@ class SourceCache:
             with guarded_client(self.policy) as client:
                 found = sdist_for(client, self.index_url, project, version)
                 self.root.mkdir(parents=True, exist_ok=True)
-                staging = self.root / f".tmp-{secrets.token_hex(8)}"
-                (staging / "archive").mkdir(parents=True)
+                partial = self.root / f".tmp-{secrets.token_hex(8)}"
                 try:
-                    path = staging / "archive" / found.filename
-                    digest = hashlib.sha256()
-                    with client.stream("GET", found.url) as response, open(path, "wb") as out:
-                        if response.status_code != 200:
-                            raise SourceUnavailable(
-                                f"the package index answered {response.status_code} for "
-                                f"{found.filename}"
-                            )
-                        for chunk in _read_capped(response, MAX_ARCHIVE_BYTES, found.filename):
-                            digest.update(chunk)
-                            out.write(chunk)
-                    sha = digest.hexdigest()
-                    if found.sha256 is not None and found.sha256 != sha:
-                        raise SourceUnavailable(
-                            f"{found.filename} does not have the sha256 the index announced",
-                            code="source_hash_mismatch",
-                        )
-                    final = self.root / sha
-                    if not (final / "archive" / found.filename).is_file():
-                        extract_archive(path, staging / "tree", label=found.filename)
-                        shutil.rmtree(final, ignore_errors=True)
-                        self._publish(staging, final)
-                    return final / "archive" / found.filename, sha
+                    sha = self._stream_to(client, found, partial)
+                    cached = self.root / sha / "archive" / found.filename
+                    cached.parent.mkdir(parents=True, exist_ok=True)
+                    os.replace(partial, cached)
+                    return cached, sha
                 finally:
-                    shutil.rmtree(staging, ignore_errors=True)
+                    partial.unlink(missing_ok=True)
         except OutboundRefused as exc:
             raise SourceUnavailable(
                 f"the package index is refused by the outbound policy: {exc.detail}",
@@ -503,3 +494,23 @@ class SourceCache:
             raise SourceUnavailable(
                 f"the package index could not be reached ({type(exc).__name__})"
             ) from None
+
+    @staticmethod
+    def _stream_to(client: httpx.Client, found: IndexFile, path: Path) -> str:
+        """Download `found` to `path` (size capped) and check the sha256 the index announced."""
+        digest = hashlib.sha256()
+        with client.stream("GET", found.url) as response, open(path, "wb") as out:
+            if response.status_code != 200:
+                raise SourceUnavailable(
+                    f"the package index answered {response.status_code} for {found.filename}"
+                )
+            for chunk in _read_capped(response, MAX_ARCHIVE_BYTES, found.filename):
+                digest.update(chunk)
+                out.write(chunk)
+        sha = digest.hexdigest()
+        if found.sha256 is not None and found.sha256 != sha:
+            raise SourceUnavailable(
+                f"{found.filename} does not have the sha256 the index announced",
+                code="source_hash_mismatch",
+            )
+        return sha
