@@ -42,9 +42,15 @@ class Index:
     """A PEP 503 simple index on 127.0.0.1: `/simple/<project>/` lists `/files/<name>` with a
     `#sha256=` fragment (the real hash unless `announced` says otherwise)."""
 
-    def __init__(self, files: dict[str, bytes], announced: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        files: dict[str, bytes],
+        announced: dict[str, str] | None = None,
+        extra_links: list[str] | None = None,
+    ) -> None:
         self.files = files
         self.announced = announced or {}
+        self.extra_links = extra_links or []
         self.requests: list[str] = []
         index = self
 
@@ -62,6 +68,7 @@ class Index:
                 if len(parts) == 2 and parts[0] == "simple":
                     links = index.links(parts[1])
                     if links:
+                        links = index.extra_links + links
                         body = "<!DOCTYPE html><html><body>\n" + "".join(links) + "</body></html>"
                         self._send(200, body.encode(), "text/html")
                         return
@@ -114,8 +121,12 @@ def package_index() -> Iterator[Index]:
 def make_index() -> Iterator[Callable[..., Index]]:
     made: list[Index] = []
 
-    def make(files: dict[str, bytes], announced: dict[str, str] | None = None) -> Index:
-        made.append(Index(files, announced))
+    def make(
+        files: dict[str, bytes],
+        announced: dict[str, str] | None = None,
+        extra_links: list[str] | None = None,
+    ) -> Index:
+        made.append(Index(files, announced, extra_links))
         return made[-1]
 
     yield make

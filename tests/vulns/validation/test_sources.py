@@ -153,3 +153,26 @@ def test_a_fixed_release_missing_from_the_index_is_a_note_not_a_failure(
     assert result.verdict is Verdict.reproduced
     assert result.fixed_verdict is FixedVerdict.not_run
     assert any("pkg:pypi/pyjwt@1.5.1" in note for note in result.notes)
+
+
+@needs_bwrap
+def test_odd_links_on_the_index_page_are_ignored(
+    tmp_path: Path, make_index: Callable[..., Index], package_index: Index
+) -> None:
+    """Links the client must not follow or choke on: another scheme, a malformed URL, a
+    wheel, another project's file under the wanted name's prefix. Listed first, all ignored."""
+    odd = [
+        '<a href="file:///etc/passwd#PyJWT-1.5.0.tar.gz">PyJWT-1.5.0.tar.gz</a>',
+        '<a href="file:///tmp/PyJWT-1.5.0.tar.gz">PyJWT-1.5.0.tar.gz</a>',
+        '<a href="http://[broken/PyJWT-1.5.0.tar.gz">PyJWT-1.5.0.tar.gz</a>',
+        '<a href="/files/PyJWT-1.5.0-py3-none-any.whl">wheel</a>',
+        '<a href="/files/PyJWT-extra-1.5.0.tar.gz">other</a>',
+        '<a href="/files/PyJWT-1.5.0.tar.gz#sha256=">no hash value</a>',
+        "<a>no href</a>",
+    ]
+    files = {"PyJWT-1.5.0.tar.gz": (PACKAGES / "PyJWT-1.5.0.tar.gz").read_bytes()}
+    index = make_index(files, extra_links=odd)
+    validator = Validator(tmp_path / "cache", index_url=index.url, policy=LOOPBACK)
+    result = validator.validate(PYJWT)
+    assert result.verdict is Verdict.reproduced, result.evidence
+    assert result.source is not None and result.source.sha256 == PYJWT_150

@@ -46,7 +46,6 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 import httpx
 from packaging.utils import (
-    InvalidSdistFilename,
     canonicalize_name,
     parse_sdist_filename,
 )
@@ -359,12 +358,12 @@ def sdist_for(client: httpx.Client, index_url: str, name: str, version: str) -> 
     parser.feed(body.decode("utf-8", "replace"))
     candidates = []
     for href in parser.hrefs:
-        url = urljoin(page_url, href)
-        parts = urlsplit(url)
-        filename = unquote(parts.path.rsplit("/", 1)[-1])
         try:
+            url = urljoin(page_url, href)
+            parts = urlsplit(url)
+            filename = unquote(parts.path.rsplit("/", 1)[-1])
             sname, sversion = parse_sdist_filename(filename)
-        except (InvalidSdistFilename, InvalidVersion):
+        except ValueError:  # a malformed URL, InvalidSdistFilename, InvalidVersion
             continue
         if sname != project or sversion != wanted or parts.scheme not in ("http", "https"):
             continue
