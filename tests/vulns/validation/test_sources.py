@@ -62,6 +62,13 @@ def test_a_tampered_cache_entry_is_fetched_again(tmp_path: Path, package_index: 
     assert again.verdict is Verdict.reproduced
     assert hashlib.sha256(cached.read_bytes()).hexdigest() == PYJWT_150
     assert any(r.endswith("PyJWT-1.5.0.tar.gz") for r in package_index.requests[before:])
+    # A pointer that is not one we wrote (garbage, a path out of the cache) is not followed.
+    pointers = list((cache / "sources" / "pypi" / "pyjwt").glob("*.json"))
+    assert len(pointers) == 2  # 1.5.0 and its fixed release
+    for garbage in ("{", '{"sha256": "../../..", "filename": "x"}', "[]"):
+        for pointer in pointers:
+            pointer.write_text(garbage)
+        assert validator.validate(PYJWT).verdict is Verdict.reproduced
 
 
 @needs_bwrap

@@ -32,6 +32,7 @@ import io
 import json
 import lzma
 import os
+import re
 import secrets
 import shutil
 import stat
@@ -459,15 +460,26 @@ class SourceCache:
                 f"{version!r} is not a PEP 440 version", code="source_unsupported"
             ) from None
         pointer = self._pointer(project, version)
-        if pointer.is_file():
-            known = json.loads(pointer.read_text())
-            cached = self.root / known["sha256"] / "archive" / known["filename"]
-            if cached.is_file() and file_sha256(cached) == known["sha256"]:
-                return cached, known["sha256"]
+        if (cached := self._pointed(pointer)) is not None:
+            return cached
         archive, sha = self._download(project, version)
         pointer.parent.mkdir(parents=True, exist_ok=True)
         _write_atomically(pointer, json.dumps({"sha256": sha, "filename": archive.name}))
         return archive, sha
+
+    def _pointed(self, pointer: Path) -> tuple[Path, str] | None:
+        """The cached archive a purl's pointer names, if it is there and has its sha256."""
+        try:
+            known = json.loads(pointer.read_text())
+            sha, filename = str(known["sha256"]), str(known["filename"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None  # absent, or not a pointer we wrote: fetch again
+        if not re.fullmatch(r"[0-9a-f]{64}", sha) or _member_problem(filename) or "/" in filename:
+            return None
+        cached = self.root / sha / "archive" / filename
+        if cached.is_file() and file_sha256(cached) == sha:
+            return cached, sha
+        return None
 
     def _download(self, project: str, version: str) -> tuple[Path, str]:
         try:
