@@ -199,3 +199,21 @@ def test_a_poc_that_overwrites_its_build_does_not_poison_the_cache(
     assert first.verdict is second.verdict is Verdict.reproduced
     assert second.signature == "heap-buffer-overflow@store_field|parse_records|main"
     assert second.fixed_verdict is FixedVerdict.fixed_confirmed
+
+
+@needs_bwrap
+@needs_gcc
+def test_a_build_altered_in_the_cache_is_built_again(
+    offline_validator: Validator, tmp_path: Path
+) -> None:
+    """Someone with write access to the cache replaces the cached binary: the next validation
+    must build again rather than run it."""
+    recipe_dir = EXAMPLES / "c-heap-overflow"
+    assert offline_validator.validate(recipe_dir).verdict is Verdict.reproduced
+    binaries = list((tmp_path / "cache" / "builds").glob("*/tree/records"))
+    assert len(binaries) == 2  # the vulnerable and the fixed build
+    for binary in binaries:
+        binary.write_text("#!/bin/sh\nexit 0\n")
+    again = offline_validator.validate(recipe_dir)
+    assert (again.build_cached, again.fixed_build_cached) == (False, False)
+    assert again.signature == "heap-buffer-overflow@store_field|parse_records|main"

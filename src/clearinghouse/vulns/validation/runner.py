@@ -64,7 +64,13 @@ from clearinghouse.vulns.validation.schemas import (
     ValidationResult,
     Verdict,
 )
-from clearinghouse.vulns.validation.sources import SourceCache, Tree, copy_tree, extract_archive
+from clearinghouse.vulns.validation.sources import (
+    SourceCache,
+    Tree,
+    copy_tree,
+    extract_archive,
+    tree_digest,
+)
 
 CACHE_VERSION = "1"
 RUN_ENV = {
@@ -110,6 +116,16 @@ def toolchain() -> str:
             first = []
         lines.append(f"{tool}: {first[0] if first else 'unknown'}")
     return "; ".join(lines)
+
+
+def _intact(entry: Path) -> bool:
+    """Is this build cache entry there, with the content it had when it was stored? (A cache
+    entry altered since is built again, never run.)"""
+    try:
+        recorded = (entry / "tree.sha256").read_text().strip()
+        return (entry / "tree").is_dir() and tree_digest(entry / "tree") == recorded
+    except (OSError, InvalidInput):
+        return False
 
 
 def _owner(box: Sandbox) -> int | None:
@@ -315,7 +331,7 @@ class Validator:
             return Built(tree.root, None, None)
         started = time.monotonic()
         final = self.builds / self._build_key(tree, command)
-        if (final / "tree").is_dir():
+        if _intact(final):
             return Built(final / "tree", True, round(time.monotonic() - started, 3))
         self.builds.mkdir(parents=True, exist_ok=True)
         staging = self.builds / f".tmp-{secrets.token_hex(8)}"
@@ -351,10 +367,12 @@ class Validator:
             except ArchiveRefused as exc:
                 raise BuildFailed(f"the build's output was refused: {exc.detail}") from None
             (staging / "build.tar").unlink()
+            (staging / "tree.sha256").write_text(tree_digest(staging / "tree"))
+            shutil.rmtree(final, ignore_errors=True)  # absent, or not intact
             try:
                 os.rename(staging, final)
             except OSError:
-                if not (final / "tree").is_dir():
+                if not _intact(final):  # not a concurrent build that got there first
                     raise
         finally:
             shutil.rmtree(staging, ignore_errors=True)
