@@ -19,6 +19,10 @@ setup: $(VENV)/.setup-stamp ## create .venv and install everything
 test: setup ## run the whole test suite on SQLite and PostgreSQL (starts a throwaway PostgreSQL when installed)
 	scripts/test.sh $(PYTEST_ARGS) $(if $(T),$(T),tests)
 
+.PHONY: test-packages
+test-packages: setup ## download the pinned sdists that the validation tests serve on 127.0.0.1 (.cache/test-packages)
+	PYTHON=$(BIN)/python scripts/fetch-test-packages.sh
+
 .PHONY: lint
 lint: setup ## ruff check, ruff format --check, mypy, import contracts (lint-imports)
 	$(BIN)/ruff check src tests bench scripts

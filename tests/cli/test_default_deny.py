@@ -39,6 +39,7 @@ OPERATOR_COMMANDS = {
     "serve": "the API server process of the deployment",
     "model serve-local": "serves the stand-in model on loopback; no data is touched",
     "sandbox exec": "runs a command in the bubblewrap sandbox; touches no data",
+    "validate": "reproduces a recipe directory in the sandbox; touches no database",
 }
 
 

