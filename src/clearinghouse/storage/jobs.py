@@ -129,10 +129,6 @@ def handler_for(kind: str) -> HandlerSpec | None:
     return _HANDLERS.get(kind)
 
 
-def registered_kinds() -> list[str]:
-    return sorted(_HANDLERS)
-
-
 def periodic_kinds() -> list[str]:
     return sorted(k for k, spec in _HANDLERS.items() if spec.periodic)
 
