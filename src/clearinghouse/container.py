@@ -15,7 +15,19 @@ from clearinghouse.core.crypto import Keyring
 from clearinghouse.storage.base import Base
 from clearinghouse.storage.blobs import BlobStore, DatabaseBlobStore
 from clearinghouse.storage.db import Database
+from clearinghouse.storage.services import Services
 from clearinghouse.storage.vault import Vault
+
+__all__ = [
+    "DOMAINS",
+    "Domain",
+    "InstanceServices",
+    "Services",
+    "build_services",
+    "load",
+    "load_job_handlers",
+    "metadata",
+]
 
 
 @dataclass(frozen=True)
@@ -105,8 +117,10 @@ def load_job_handlers(extra: list[str]) -> None:
         importlib.import_module(module)
 
 
-@dataclass
-class Services:
+@dataclass(frozen=True)
+class InstanceServices:
+    """The services of this instance, as `build_services` makes them (a `Services`)."""
+
     settings: Settings
     db: Database
     vault: Vault
@@ -122,4 +136,4 @@ def build_services(settings: Settings | None = None) -> Services:
     db = Database(settings.effective_database_url)
     # record() needs the vault; the data directory holds the audit anchor (docs/audit.md)
     audit_keys.bind(db.sessions, vault, settings.audit_checkpoint_origin, settings.var_dir)
-    return Services(settings=settings, db=db, vault=vault, blobs=DatabaseBlobStore(vault))
+    return InstanceServices(settings=settings, db=db, vault=vault, blobs=DatabaseBlobStore(vault))
