@@ -1,1 +1,1 @@
-"""Instance operations an operator runs at the console: master-key rotation."""
+"""Instance operations an operator or coordinator runs: master-key rotation, the job queue."""

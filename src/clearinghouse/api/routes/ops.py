@@ -24,8 +24,8 @@ from clearinghouse.audit.schemas import (
     CheckpointOut,
 )
 from clearinghouse.core.pagination import Page
-from clearinghouse.workers import services as jobs
-from clearinghouse.workers.services import JobOut
+from clearinghouse.operations import jobs
+from clearinghouse.operations.jobs import JobOut
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["operations"])
 
