@@ -206,9 +206,6 @@ def test_the_cli_is_exactly_the_commands_of_the_declared_modules_in_order() -> N
 # lead empties this list as their branches merge (a listed edge that no longer exists fails
 # below, so the list cannot go stale). pyproject.toml's acyclic_siblings contract lists the same.
 EXPECTED_FOR_NOW = {
-    # audit.queries (the policy-checked reads) -> accounts.policy, while accounts writes
-    # through audit.trail: the read side belongs above the domains, not in audit.
-    ("clearinghouse.audit", "clearinghouse.accounts"),
     # reviews' retention purge destroys eval-run artefacts (evals.artefacts), while evals
     # builds on submissions: evals should purge its own artefacts.
     ("clearinghouse.reviews", "clearinghouse.evals"),

@@ -8,7 +8,6 @@ from typing import Annotated
 
 import typer
 
-from clearinghouse.audit import queries as audit_queries
 from clearinghouse.audit import trail as audit
 from clearinghouse.audit import verify as audit_verify_
 from clearinghouse.audit.note import MAX_NOTE_BYTES
@@ -17,6 +16,7 @@ from clearinghouse.cli.common import JsonOpt, TokenOpt, acting, emit, err, handl
 from clearinghouse.core.config import get_settings
 from clearinghouse.core.errors import ConfigurationError, InvalidInput
 from clearinghouse.evals.localmodel import MODEL_ALIAS, server_argv
+from clearinghouse.operations import audit as audit_queries
 from clearinghouse.operations import jobs as job_services
 from clearinghouse.operations import keys as operations_keys
 from clearinghouse.workers.runner import Worker

@@ -1,1 +1,2 @@
-"""Instance operations an operator or coordinator runs: master-key rotation, the job queue."""
+"""Instance operations an operator or coordinator runs: master-key rotation, reading the audit
+trail and the job queue."""

@@ -15,7 +15,6 @@ from clearinghouse.api.deps import (
     SessionDep,
 )
 from clearinghouse.api.problems import ERROR_RESPONSES
-from clearinghouse.audit import queries as audit
 from clearinghouse.audit import trail
 from clearinghouse.audit.schemas import (
     AuditEventOut,
@@ -24,7 +23,7 @@ from clearinghouse.audit.schemas import (
     CheckpointOut,
 )
 from clearinghouse.core.pagination import Page
-from clearinghouse.operations import jobs
+from clearinghouse.operations import audit, jobs
 from clearinghouse.operations.jobs import JobOut
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["operations"])
