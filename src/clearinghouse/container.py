@@ -1,58 +1,126 @@
-"""The composition root: builds the services every shell (API, CLI, workers) shares."""
+"""The composition root: the domains every shell collects (`DOMAINS`: tables, job handlers,
+routes, commands) and the services they share (`build_services`)."""
 
 from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import MetaData
 
 from clearinghouse.audit import keys as audit_keys
 from clearinghouse.core.config import Settings, get_settings
 from clearinghouse.core.crypto import Keyring
+from clearinghouse.storage.base import Base
 from clearinghouse.storage.blobs import BlobStore, DatabaseBlobStore
 from clearinghouse.storage.db import Database
+from clearinghouse.storage.services import Services
 from clearinghouse.storage.vault import Vault
 
-# Modules whose import registers job handlers (`@job_handler`). Each domain's tasks.py.
-JOB_MODULES = (
-    "clearinghouse.audit.tasks",
-    "clearinghouse.reviews.tasks",
-    "clearinghouse.evals.tasks",
-    "clearinghouse.vulns.tasks",
+__all__ = [
+    "DOMAINS",
+    "Domain",
+    "InstanceServices",
+    "Services",
+    "build_services",
+    "load",
+    "load_job_handlers",
+    "metadata",
+]
+
+
+@dataclass(frozen=True)
+class Domain:
+    """Where one domain's parts are, for the shells to collect: module paths, which the
+    composition root and the shells import (a domain never names a shell). Every part is
+    optional; a new domain adds one entry to `DOMAINS` and nothing else."""
+
+    name: str
+    models: tuple[str, ...] = ()  # modules that define its tables
+    jobs: str | None = None  # its tasks module: importing it registers its `@job_handler`s
+    routes: tuple[str, ...] = ()  # its FastAPI routers, "module:attribute", in order
+    first_routes: tuple[str, ...] = ()  # routers matched before all others: the hottest
+    commands: str | None = None  # a CLI module whose `register(app)` adds its commands
+
+
+# In this order: tables are imported, handlers loaded, routers included (each domain's
+# `first_routes` before any other) and commands listed by `clearinghouse --help`.
+DOMAINS: tuple[Domain, ...] = (
+    Domain(
+        "storage",
+        models=(
+            "clearinghouse.storage.blobs",
+            "clearinghouse.storage.jobs",
+            "clearinghouse.storage.vault",
+        ),
+    ),
+    Domain(
+        "operations",
+        routes=("clearinghouse.api.routes.ops:router",),
+        commands="clearinghouse.cli.ops",
+    ),
+    Domain(
+        "accounts",
+        models=("clearinghouse.accounts.models",),
+        jobs="clearinghouse.accounts.tasks",
+        routes=("clearinghouse.api.routes.accounts:router",),
+        commands="clearinghouse.cli.accounts",
+    ),
+    Domain("audit", models=("clearinghouse.audit.models",), jobs="clearinghouse.audit.tasks"),
+    Domain(
+        "reviews",
+        models=("clearinghouse.reviews.models",),
+        jobs="clearinghouse.reviews.tasks",
+        routes=("clearinghouse.api.routes.reviews:router",),
+        commands="clearinghouse.cli.reviews",
+    ),
+    Domain(
+        "evals",
+        models=("clearinghouse.evals.models",),
+        jobs="clearinghouse.evals.tasks",
+        routes=(
+            "clearinghouse.api.routes.evals:router",
+            "clearinghouse.api.routes.evals:reference_router",
+        ),
+        commands="clearinghouse.cli.evals",
+    ),
+    Domain(
+        "vulns",
+        models=("clearinghouse.vulns.models",),
+        jobs="clearinghouse.vulns.tasks",
+        routes=("clearinghouse.api.routes.vulns:router",),
+        first_routes=("clearinghouse.api.routes.osv:router",),  # the public OSV queries
+        commands="clearinghouse.cli.vulns",
+    ),
 )
 
 
-# Modules that define tables: each domain's models (and storage's own tables). The complete
-# schema is theirs together; storage itself imports no domain.
-MODEL_MODULES = (
-    "clearinghouse.storage.blobs",
-    "clearinghouse.storage.jobs",
-    "clearinghouse.storage.vault",
-    "clearinghouse.accounts.models",
-    "clearinghouse.audit.models",
-    "clearinghouse.reviews.models",
-    "clearinghouse.evals.models",
-    "clearinghouse.vulns.models",
-)
+def load(ref: str) -> Any:
+    """The object a "module:attribute" reference names (a module path alone: the module)."""
+    module, _, attribute = ref.partition(":")
+    loaded = importlib.import_module(module)
+    return getattr(loaded, attribute) if attribute else loaded
 
 
 def metadata() -> MetaData:
     """The complete schema (for tests and for `alembic revision --autogenerate`)."""
-    for module in MODEL_MODULES:
-        importlib.import_module(module)
-    from clearinghouse.storage.base import Base
-
+    for domain in DOMAINS:
+        for module in domain.models:
+            importlib.import_module(module)
     return Base.metadata
 
 
 def load_job_handlers(extra: list[str]) -> None:
-    for module in (*JOB_MODULES, *extra):
+    """Register every domain's job handlers, and those of the `extra` modules (settings)."""
+    for module in (*(d.jobs for d in DOMAINS if d.jobs), *extra):
         importlib.import_module(module)
 
 
-@dataclass
-class Services:
+@dataclass(frozen=True)
+class InstanceServices:
+    """The services of this instance, as `build_services` makes them (a `Services`)."""
+
     settings: Settings
     db: Database
     vault: Vault
@@ -68,4 +136,4 @@ def build_services(settings: Settings | None = None) -> Services:
     db = Database(settings.effective_database_url)
     # record() needs the vault; the data directory holds the audit anchor (docs/audit.md)
     audit_keys.bind(db.sessions, vault, settings.audit_checkpoint_origin, settings.var_dir)
-    return Services(settings=settings, db=db, vault=vault, blobs=DatabaseBlobStore(vault))
+    return InstanceServices(settings=settings, db=db, vault=vault, blobs=DatabaseBlobStore(vault))

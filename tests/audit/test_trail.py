@@ -10,11 +10,11 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from clearinghouse.audit import queries as audit_queries
 from clearinghouse.audit import trail as audit
 from clearinghouse.audit import verify as audit_verify
 from clearinghouse.audit.schemas import Actor
 from clearinghouse.container import Services
+from clearinghouse.operations import audit as audit_queries
 from tests.support.tamper import tamper
 
 

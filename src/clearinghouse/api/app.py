@@ -7,7 +7,7 @@ import re
 import time
 
 import anyio
-from fastapi import FastAPI, Response
+from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.datastructures import Headers, MutableHeaders
@@ -16,8 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 import clearinghouse
 from clearinghouse.api import problems
 from clearinghouse.api.metrics import Metrics
-from clearinghouse.api.routes import accounts, evals, ops, osv, reviews, vulns
-from clearinghouse.container import Services, build_services
+from clearinghouse.container import DOMAINS, Services, build_services, load
 from clearinghouse.core.ids import new_id
 from clearinghouse.core.logging import request_id_var
 from clearinghouse.storage import migrate
@@ -139,11 +138,13 @@ def create_app(services: Services | None = None) -> FastAPI:
     def prometheus() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    app.include_router(osv.router)  # first: the public queries are the hottest routes
-    app.include_router(accounts.router)
-    app.include_router(reviews.router)
-    app.include_router(evals.router)
-    app.include_router(evals.reference_router)
-    app.include_router(ops.router)
-    app.include_router(vulns.router)
+    # Every domain's routers (container.DOMAINS); the hottest, the public OSV queries, first.
+    for ref in (
+        *(ref for domain in DOMAINS for ref in domain.first_routes),
+        *(ref for domain in DOMAINS for ref in domain.routes),
+    ):
+        router = load(ref)
+        if not isinstance(router, APIRouter):
+            raise TypeError(f"{ref} is not an APIRouter")
+        app.include_router(router)
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from collections.abc import Callable, Iterator
@@ -138,7 +139,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def handles_errors(fn: F) -> F:
     """Decorator for commands: product errors become a message on stderr and exit status 1."""
-    import functools
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:

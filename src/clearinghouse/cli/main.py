@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from clearinghouse.cli import accounts, evals, ops, reviews, vulns
+from clearinghouse.container import DOMAINS, load
 
 app = typer.Typer(
     name="clearinghouse",
@@ -13,11 +13,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-ops.register(app)
-accounts.register(app)
-reviews.register(app)
-evals.register(app)
-vulns.register(app)
+# Every domain's commands (container.DOMAINS), listed by --help in that order.
+for domain in DOMAINS:
+    if domain.commands:
+        load(f"{domain.commands}:register")(app)
 
 
 def main() -> None:

@@ -1,1 +1,2 @@
-"""Instance operations an operator runs at the console: master-key rotation."""
+"""Instance operations an operator or coordinator runs: master-key rotation, reading the audit
+trail and the job queue."""

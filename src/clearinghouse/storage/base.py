@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, MetaData, String, TypeDecorator
+from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase
@@ -50,7 +50,3 @@ class Base(DeclarativeBase):
         list[str]: JSONType,
         list[dict[str, Any]]: JSONType,
     }
-
-
-def id_column_type() -> String:
-    return String(40)

@@ -8,7 +8,7 @@ sha256 of the plaintext is kept so a reader can check what it got and receipts c
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
@@ -19,7 +19,7 @@ from clearinghouse.core.clock import utcnow
 from clearinghouse.core.errors import Conflict
 from clearinghouse.core.ids import new_id
 from clearinghouse.storage.base import Base
-from clearinghouse.storage.vault import Vault
+from clearinghouse.storage.vault import SecretDestroyed, Vault
 
 
 class Blob(Base):
@@ -34,6 +34,9 @@ class Blob(Base):
 
 
 class BlobStore(Protocol):
+    """Where blobs go. `get` of an unknown blob is a `Conflict` (`blob_missing`), of a
+    destroyed one `SecretDestroyed`; `destroy` of an unknown blob does nothing."""
+
     def put(self, session: Session, data: bytes, *, media_type: str, purpose: str) -> Blob: ...
 
     def get(self, session: Session, blob_id: str) -> bytes: ...
@@ -72,3 +75,35 @@ class DatabaseBlobStore:
         blob = session.get(Blob, blob_id)
         if blob is not None:
             self.vault.destroy(session, blob.sealed_id)
+
+
+@dataclass
+class MemoryBlobStore:
+    """The in-memory twin of `DatabaseBlobStore`, for tests: same answers and errors, but
+    nothing is sealed or written to the session, so a rollback does not undo a `put`."""
+
+    _blobs: dict[str, bytes | None] = field(default_factory=dict)  # None: destroyed
+
+    def put(self, session: Session, data: bytes, *, media_type: str, purpose: str) -> Blob:
+        blob = Blob(
+            id=new_id("blob"),
+            sha256=hashlib.sha256(data).hexdigest(),
+            size=len(data),
+            media_type=media_type,
+            sealed_id="",
+            created_at=utcnow(),
+        )
+        self._blobs[blob.id] = bytes(data)
+        return blob
+
+    def get(self, session: Session, blob_id: str) -> bytes:
+        if blob_id not in self._blobs:
+            raise Conflict("blob is missing", code="blob_missing")
+        data = self._blobs[blob_id]
+        if data is None:
+            raise SecretDestroyed("this value was destroyed and can no longer be read")
+        return data
+
+    def destroy(self, session: Session, blob_id: str) -> None:
+        if blob_id in self._blobs:
+            self._blobs[blob_id] = None

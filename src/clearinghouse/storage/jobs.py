@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Integer, String, Text, func, or_, select, update
+from sqlalchemy import ColumnElement, Integer, String, Text, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -31,6 +31,7 @@ from clearinghouse.core.errors import InvalidInput
 from clearinghouse.core.ids import new_id
 from clearinghouse.core.logging import redact_text
 from clearinghouse.storage.base import Base
+from clearinghouse.storage.services import Services
 
 
 class JobState(StrEnum):
@@ -70,7 +71,7 @@ class JobContext:
     idempotency_key: str
     attempt: int
     session: Session | None  # None for non-transactional handlers, which open their own
-    services: Any
+    services: Services
     heartbeat: Callable[[dict[str, Any]], None] = lambda progress: None
 
     @property
@@ -129,10 +130,6 @@ def handler_for(kind: str) -> HandlerSpec | None:
     return _HANDLERS.get(kind)
 
 
-def registered_kinds() -> list[str]:
-    return sorted(_HANDLERS)
-
-
 def periodic_kinds() -> list[str]:
     return sorted(k for k, spec in _HANDLERS.items() if spec.periodic)
 
@@ -171,7 +168,7 @@ def enqueue(
     return job
 
 
-def due_clause(now: datetime) -> Any:
+def due_clause(now: datetime) -> ColumnElement[bool]:
     return or_(
         (Job.state == JobState.queued.value) & (Job.run_at <= now),
         (Job.state == JobState.running.value) & (Job.lease_expires_at < now),

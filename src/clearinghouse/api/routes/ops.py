@@ -15,7 +15,6 @@ from clearinghouse.api.deps import (
     SessionDep,
 )
 from clearinghouse.api.problems import ERROR_RESPONSES
-from clearinghouse.audit import queries as audit
 from clearinghouse.audit import trail
 from clearinghouse.audit.schemas import (
     AuditEventOut,
@@ -24,8 +23,8 @@ from clearinghouse.audit.schemas import (
     CheckpointOut,
 )
 from clearinghouse.core.pagination import Page
-from clearinghouse.workers import services as jobs
-from clearinghouse.workers.services import JobOut
+from clearinghouse.operations import audit, jobs
+from clearinghouse.operations.jobs import JobOut
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["operations"])
 

@@ -1,4 +1,5 @@
-"""Reading the audit trail: the policy-checked operations the API and the CLI call."""
+"""Reading the audit trail: the policy-checked operations the API and the CLI call. Here, not
+in audit/, because it asks the policy (accounts), which itself writes through audit.trail."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Read access to the job queue, for coordinators (API and CLI)."""
+"""The job queue as coordinators read it (API and CLI): list and show jobs, policy-checked."""
 
 from __future__ import annotations
 
