@@ -33,5 +33,11 @@ if [ -z "${CLEARINGHOUSE_TEST_POSTGRES_URL:-}" ]; then
   fi
 fi
 
+# The pinned sdists the validation recipes fetch by purl; the tests serve them on 127.0.0.1.
+if ! scripts/fetch-test-packages.sh; then
+  if [ "${CI:-}" = true ]; then echo "test: could not fetch the test packages" >&2; exit 1; fi
+  echo "test: could not fetch the test packages: the tests that need them skip" >&2
+fi
+
 export CLEARINGHOUSE_SHARED_DATA=${CLEARINGHOUSE_SHARED_DATA:-$(cd .. && pwd)/shared/data}
 .venv/bin/pytest -n auto --dist loadgroup "$@"

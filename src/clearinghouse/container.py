@@ -41,7 +41,7 @@ class Domain:
     jobs: str | None = None  # its tasks module: importing it registers its `@job_handler`s
     routes: tuple[str, ...] = ()  # its FastAPI routers, "module:attribute", in order
     first_routes: tuple[str, ...] = ()  # routers matched before all others: the hottest
-    commands: str | None = None  # a CLI module whose `register(app)` adds its commands
+    commands: tuple[str, ...] = ()  # CLI modules whose `register(app)` adds their commands
 
 
 # In this order: tables are imported, handlers loaded, routers included (each domain's
@@ -58,14 +58,14 @@ DOMAINS: tuple[Domain, ...] = (
     Domain(
         "operations",
         routes=("clearinghouse.api.routes.ops:router",),
-        commands="clearinghouse.cli.ops",
+        commands=("clearinghouse.cli.ops",),
     ),
     Domain(
         "accounts",
         models=("clearinghouse.accounts.models",),
         jobs="clearinghouse.accounts.tasks",
         routes=("clearinghouse.api.routes.accounts:router",),
-        commands="clearinghouse.cli.accounts",
+        commands=("clearinghouse.cli.accounts",),
     ),
     Domain("audit", models=("clearinghouse.audit.models",), jobs="clearinghouse.audit.tasks"),
     Domain(
@@ -73,7 +73,7 @@ DOMAINS: tuple[Domain, ...] = (
         models=("clearinghouse.reviews.models",),
         jobs="clearinghouse.reviews.tasks",
         routes=("clearinghouse.api.routes.reviews:router",),
-        commands="clearinghouse.cli.reviews",
+        commands=("clearinghouse.cli.reviews",),
     ),
     Domain(
         "evals",
@@ -83,7 +83,7 @@ DOMAINS: tuple[Domain, ...] = (
             "clearinghouse.api.routes.evals:router",
             "clearinghouse.api.routes.evals:reference_router",
         ),
-        commands="clearinghouse.cli.evals",
+        commands=("clearinghouse.cli.evals",),
     ),
     Domain(
         "vulns",
@@ -91,7 +91,7 @@ DOMAINS: tuple[Domain, ...] = (
         jobs="clearinghouse.vulns.tasks",
         routes=("clearinghouse.api.routes.vulns:router",),
         first_routes=("clearinghouse.api.routes.osv:router",),  # the public OSV queries
-        commands="clearinghouse.cli.vulns",
+        commands=("clearinghouse.cli.vulns", "clearinghouse.cli.validation"),
     ),
 )
 

@@ -15,8 +15,8 @@ app = typer.Typer(
 )
 # Every domain's commands (container.DOMAINS), listed by --help in that order.
 for domain in DOMAINS:
-    if domain.commands:
-        load(f"{domain.commands}:register")(app)
+    for module in domain.commands:
+        load(f"{module}:register")(app)
 
 
 def main() -> None:

@@ -17,7 +17,6 @@ import typer
 
 from clearinghouse.cli.common import JsonOpt, handles_errors
 from clearinghouse.core.config import get_settings
-from clearinghouse.core.net import OutboundPolicy
 from clearinghouse.vulns.validation.runner import validator_for
 
 SUMMARY = ("verdict", "fixed_verdict", "crash_type", "signature", "error_code", "build_cached")
@@ -42,7 +41,7 @@ def validate(
     """Build the recipe's target in the sandbox, run its PoC on the vulnerable and the fixed
     build, and print the verdict, the crash signature and the evidence."""
     settings = get_settings()
-    validator = validator_for(settings.var_dir, policy=OutboundPolicy.from_settings(settings))
+    validator = validator_for(settings)
     result = validator.validate(recipe_dir)
     data = result.model_dump(mode="json")
     if as_json:

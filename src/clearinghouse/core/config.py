@@ -67,6 +67,10 @@ class Settings(BaseSettings):
         default="", description="comma-separated base64 keys still accepted for unwrapping"
     )
     shared_data: Path = Path("../shared/data")
+    package_index_url: str = Field(
+        default="https://pypi.org/simple",
+        description="PEP 503 simple index that validation fetches released packages from",
+    )
     log_level: str = "INFO"
     log_format: str = "json"
     allow_private_endpoints: bool | None = Field(

@@ -35,6 +35,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from clearinghouse.core.config import Settings
 from clearinghouse.core.errors import ClearinghouseError, InvalidInput
 from clearinghouse.core.net import OutboundPolicy
 from clearinghouse.sandbox import asan
@@ -430,7 +431,11 @@ def _ref(spec: SourceSpec, tree: Tree, derived_from: str | None = None) -> Sourc
     )
 
 
-def validator_for(var_dir: Path, *, policy: OutboundPolicy | None = None) -> Validator:
-    """The validator of a deployment: caches under `<var_dir>/cache`, the package index from
-    `CLEARINGHOUSE_PACKAGE_INDEX_URL`."""
-    return Validator(var_dir / "cache", policy=policy)
+def validator_for(settings: Settings) -> Validator:
+    """The validator of a deployment: caches under `<var_dir>/cache`, fetches released packages
+    from `package_index_url` through the outbound policy."""
+    return Validator(
+        settings.var_dir / "cache",
+        index_url=settings.package_index_url,
+        policy=OutboundPolicy.from_settings(settings),
+    )

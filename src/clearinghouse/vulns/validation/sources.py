@@ -63,17 +63,11 @@ from clearinghouse.vulns.validation.errors import (
 from clearinghouse.vulns.validation.recipe import SourceSpec
 
 DEFAULT_INDEX_URL = "https://pypi.org/simple"
-INDEX_URL_ENV = "CLEARINGHOUSE_PACKAGE_INDEX_URL"
 MAX_ARCHIVE_BYTES = 64 * 1024**2
 MAX_TREE_BYTES = 512 * 1024**2
 MAX_MEMBERS = 20_000
 MAX_INDEX_PAGE_BYTES = 8 * 1024**2
 _CHUNK = 1024 * 1024
-
-
-def index_url_from_env() -> str:
-    """The package index to fetch purls from. Read here until it becomes a `Settings` field."""
-    return os.environ.get(INDEX_URL_ENV) or DEFAULT_INDEX_URL
 
 
 @dataclass(frozen=True)
@@ -399,7 +393,7 @@ class SourceCache:
         policy: OutboundPolicy | None = None,
     ) -> None:
         self.root = cache_dir / "sources"
-        self.index_url = index_url or index_url_from_env()
+        self.index_url = index_url or DEFAULT_INDEX_URL
         self.policy = policy or OutboundPolicy()
 
     def resolve(self, spec: SourceSpec) -> Tree:
