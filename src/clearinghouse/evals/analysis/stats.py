@@ -248,6 +248,15 @@ def delta(model: Estimate, reference: Estimate, reference_name: str) -> Delta:
     return Delta(model.metric, d, low, high, reference_name)
 
 
+FAMILIES = ("knowledge", "ctf", "poc", "patch")
+
+
+def metric_key(task: str, metric: str) -> str:
+    """The name `summarise` gives a stored score row's metric: `ctf.accuracy`, `ctf.pwn.accuracy`
+    (a family or subgroup) or `task:ctf_generated.accuracy` (a task)."""
+    return f"{task}.{metric}" if "." in task or task in FAMILIES else f"task:{task}.{metric}"
+
+
 def summarise(outcomes: list[Outcome], confidence: float = CONFIDENCE) -> dict[str, Estimate]:
     """Metrics by family (`ctf.accuracy`), by family subgroup (`ctf.pwn.accuracy`) and by task
     (`task:ctf_generated.accuracy`), plus pass@k where there were several epochs. Outcomes of
