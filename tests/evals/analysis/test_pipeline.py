@@ -55,3 +55,15 @@ def test_an_oracle_beats_a_comparable_do_nothing_reference_on_a_big_battery() ->
     }
     assert crossed == {"ctf.accuracy", "poc.accuracy"}
     assert result.deltas["ctf.accuracy"].ci_low > 0.10
+
+
+def test_malformed_reference_rows_are_left_out() -> None:
+    rows: list[dict[str, Any]] = [
+        {"task": "ctf", "metric": "accuracy", "value": 7.0, "n": 13, "epochs": 1},
+        {"task": "poc", "metric": "accuracy", "value": 0.5, "epochs": 1},
+        {"task": "ctf.pwn", "metric": "accuracy", "value": "x", "n": 1},
+        {"task": "ctf.web", "metric": "accuracy", "value": 0.5, "n": 2, "epochs": 1},
+    ]
+    ref = Reference.from_run("odd", config(), rows)
+    assert set(ref.metrics) == {"ctf.web.accuracy"}
+    assert analyse(battery({}), config(), [ref]).decision.tier is None

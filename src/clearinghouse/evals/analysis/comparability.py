@@ -154,13 +154,17 @@ class Reference:
         run_id: str | None = None,
     ) -> Reference:
         """From a reference run's stored `config` and `results["scores"]` rows. Bounds are
-        recomputed from each row's rate and clusters (`Estimate.from_score`)."""
+        recomputed from each row's rate and clusters (`Estimate.from_score`); a malformed row
+        (no rate or clusters, a rate outside [0, 1]) is left out rather than failing the run."""
         metrics: dict[str, Estimate] = {}
         for s in scores:
             task, metric = str(s.get("task", "")), str(s.get("metric", ""))
             if not task or not metric:
                 continue
-            metrics[metric_key(task, metric)] = Estimate.from_score(s)
+            try:
+                metrics[metric_key(task, metric)] = Estimate.from_score(s)
+            except (KeyError, TypeError, ValueError):
+                continue
         return cls(
             name,
             metrics,
