@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 from clearinghouse.accounts.models import OrgKind, Role
 from clearinghouse.accounts.policy import Principal
 from clearinghouse.core.clock import utcnow
-from clearinghouse.reviews import services as reviews
+from clearinghouse.reviews import reports
 from clearinghouse.reviews.models import Submission
 from clearinghouse.reviews.schemas import ReportCreate, ReportMediaType
 from clearinghouse.storage import jobs
@@ -593,7 +593,7 @@ class Fixtures:
                 sub.state = "testing"  # reports may be added from testing on
                 sub.window_opened_at, sub.deadline = now, now + timedelta(days=30)
             if spec.target in {"report", "delivered_report"}:
-                reviews.add_report(
+                reports.add_report(
                     s,
                     system,
                     w.services.blobs,
@@ -603,7 +603,7 @@ class Fixtures:
             if spec.state:
                 sub.state = spec.state
             if spec.target == "delivered_report":
-                reviews.deliver_report(s, system, w.services.settings, sid, 1)
+                reports.deliver_report(s, system, w.services.settings, sid, 1)
         return {"submission_id": sid, "version": "1"}
 
 

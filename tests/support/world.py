@@ -12,8 +12,9 @@ from clearinghouse.accounts.policy import Principal
 from clearinghouse.accounts.schemas import OrgCreate, TokenCreate, UserCreate
 from clearinghouse.container import Services
 from clearinghouse.core.clock import utcnow
-from clearinghouse.reviews import services as reviews
+from clearinghouse.reviews.agreements import create_agreement
 from clearinghouse.reviews.schemas import AgreementCreate, SubmissionCreate
+from clearinghouse.reviews.submissions import create_submission
 
 _counter = itertools.count()
 
@@ -60,7 +61,7 @@ class World:
 
     def agreement(self, lab_org_id: str) -> str:
         with self.services.db.transaction() as s:
-            return reviews.create_agreement(
+            return create_agreement(
                 s,
                 Principal.system(),
                 AgreementCreate(
@@ -83,7 +84,7 @@ class World:
     ) -> str:
         with self.services.db.transaction() as s:
             p = accounts.authenticate(s, lab_member.token)
-            return reviews.create_submission(
+            return create_submission(
                 s,
                 p,
                 self.services.vault,
