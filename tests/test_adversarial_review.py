@@ -391,8 +391,8 @@ def test_tokens_minted_across_organisations_before_the_fix_stop_working(
 
     from sqlalchemy import insert
 
-    from clearinghouse.accounts import services as accounts
     from clearinghouse.accounts.models import ApiToken, Membership, Org, User
+    from clearinghouse.accounts.tokens import authenticate, hash_secret
     from clearinghouse.container import build_services
     from clearinghouse.core.config import Settings
     from clearinghouse.core.errors import Unauthenticated
@@ -432,7 +432,7 @@ def test_tokens_minted_across_organisations_before_the_fix_stop_working(
                 insert(ApiToken.__table__).values(
                     id=tid,
                     user_id=uid,
-                    secret_hash=accounts._hash_secret(secret),
+                    secret_hash=hash_secret(secret),
                     hint=secret[-4:],
                     scopes=["read", "write"],
                     description="",
@@ -465,11 +465,11 @@ def test_tokens_minted_across_organisations_before_the_fix_stop_working(
         for tid in ("tok_minted", "tok_mole"):
             try:
                 with services.db.transaction() as s:
-                    accounts.authenticate(s, bearers[tid])
+                    authenticate(s, bearers[tid])
             except Unauthenticated:
                 refused.append(tid)
         with services.db.transaction() as s:  # the lab's own token still works
-            assert accounts.authenticate(s, bearers["tok_liaisonown"]).user_id == "usr_liaison"
+            assert authenticate(s, bearers["tok_liaisonown"]).user_id == "usr_liaison"
         assert refused == ["tok_minted", "tok_mole"]
     finally:
         services.db.dispose()
@@ -480,7 +480,7 @@ def test_a_coordinator_cannot_seat_an_admin_in_an_existing_lab_without_one(
 ) -> None:
     """BREAK (accounts, medium). Issue 9.2: a coordinator may create an organisation and invite
     its *first* admin; it may not add people to a lab. `create_invitation`
-    (accounts/services.py) lets a coordinator admin invite an admin into any organisation that
+    (accounts/invitations.py) lets a coordinator admin invite an admin into any organisation that
     has no enabled admin (`_has_admin`), however old and however full of people and data. A lab
     whose users are all members or viewers (what the pre-fix `POST /api/v1/users` made, and
     what this suite's own fixtures make) is taken over: the coordinator invites itself as the
@@ -532,7 +532,7 @@ def test_a_coordinator_cannot_seat_an_admin_in_an_existing_lab_without_one(
 def test_a_replayed_invitation_code_is_recorded_for_the_orgs_admins(
     client: TestClient, world: World
 ) -> None:
-    """BREAK (accounts / audit, low). `accept_invitation` (accounts/services.py) promises that
+    """BREAK (accounts / audit, low). `accept_invitation` (accounts/invitations.py) promises that
     a refused code answers the caller with one 401 "so that a guessed code learns nothing;
     the reason is in the audit trail for the organisation's admins". Neither holds: the codes
     differ (`invitation_used`, `invitation_superseded`, `invitation_expired` against

@@ -442,8 +442,8 @@ class Fixtures:
                     w.member(t["org_id"], caller.kind, Role.admin)
                     self.admined.add(t["org_id"])
             case "invitation":
+                from clearinghouse.accounts.invitations import create_invitation
                 from clearinghouse.accounts.schemas import InvitationCreate
-                from clearinghouse.accounts.services import create_invitation
 
                 with w.services.db.transaction() as s:
                     t["code"] = create_invitation(
@@ -459,7 +459,7 @@ class Fixtures:
                 org = self.org_for(caller, rel)
                 m = w.member(org, caller.kind, Role.viewer)
                 with w.services.db.transaction() as s:
-                    from clearinghouse.accounts.services import authenticate
+                    from clearinghouse.accounts.tokens import authenticate
 
                     t["token_id"] = authenticate(s, m.token).token_id or ""
             case "lab":

@@ -6,10 +6,12 @@ import itertools
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from clearinghouse.accounts import services as accounts
 from clearinghouse.accounts.models import OrgKind, Role
+from clearinghouse.accounts.orgs import create_org
 from clearinghouse.accounts.policy import Principal
 from clearinghouse.accounts.schemas import OrgCreate, TokenCreate, UserCreate
+from clearinghouse.accounts.tokens import authenticate, issue_token
+from clearinghouse.accounts.users import create_user
 from clearinghouse.container import Services
 from clearinghouse.core.clock import utcnow
 from clearinghouse.reviews.agreements import create_agreement
@@ -39,7 +41,7 @@ class World:
 
     def org(self, kind: OrgKind, name: str | None = None) -> str:
         with self.services.db.transaction() as s:
-            return accounts.create_org(
+            return create_org(
                 s, Principal.system(), OrgCreate(name=name or f"{kind}-{next(_counter)}", kind=kind)
             ).id
 
@@ -47,12 +49,12 @@ class World:
         self, org_id: str, kind: OrgKind, role: Role, scopes: list[str] | None = None
     ) -> Member:
         with self.services.db.transaction() as s:
-            user = accounts.create_user(
+            user = create_user(
                 s,
                 Principal.system(),
                 UserCreate(org_id=org_id, email=f"u{next(_counter)}@example.org", role=role),
             )
-            token = accounts.issue_token(
+            token = issue_token(
                 s,
                 Principal.system(),
                 TokenCreate(user_id=user.id, **({"scopes": scopes} if scopes else {})),
@@ -83,7 +85,7 @@ class World:
         release_in: timedelta = timedelta(days=45),
     ) -> str:
         with self.services.db.transaction() as s:
-            p = accounts.authenticate(s, lab_member.token)
+            p = authenticate(s, lab_member.token)
             return create_submission(
                 s,
                 p,
