@@ -1,7 +1,7 @@
 """A submission's access to the model: the lab's endpoint and the key it gave us.
 
 The endpoint URL is checked against the outbound policy (`core/net.py`, docs/outbound.md) when
-it is stored. Checking it (`check_models_endpoint`) means `GET {endpoint_url}/models` with the key as a
+it is stored. Probing it (`ModelProber`; `HttpModelProber` is the real one) means `GET {endpoint_url}/models` with the key as a
 bearer token, through the same policy at connect time: every address the host resolves to is
 checked and the connection is pinned to a checked one. Redirects are not followed (a redirect
 could carry the key to another host), and errors never include the key. The key is sealed in
@@ -12,6 +12,7 @@ audited.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import httpx
 from sqlalchemy.orm import Session
@@ -29,6 +30,28 @@ from clearinghouse.storage.vault import Vault
 @dataclass(frozen=True)
 class AccessCheck:
     models: list[str]
+
+
+class ModelProber(Protocol):
+    """Asks a lab's OpenAI-compatible endpoint which models the key reaches: the one call
+    verify-access makes to the outside world.
+
+    Raises `AccessVerificationFailed` when the endpoint is unreachable, refuses the key or does
+    not answer like `/v1/models`, and `EndpointRefused` when the outbound policy forbids the
+    connection. Tests use an in-memory twin (tests/support/prober.py).
+    """
+
+    def probe(self, endpoint_url: str, api_key: str) -> AccessCheck: ...
+
+
+@dataclass(frozen=True)
+class HttpModelProber:
+    """The real prober: `GET {endpoint_url}/models` through `core.net`'s guarded client."""
+
+    policy: OutboundPolicy
+
+    def probe(self, endpoint_url: str, api_key: str) -> AccessCheck:
+        return check_models_endpoint(endpoint_url, api_key, self.policy)
 
 
 def _endpoint_refused(exc: OutboundRefused) -> EndpointRefused:

@@ -91,13 +91,21 @@ def transition(
 
 
 def verify_access(
-    db: Database, p: Principal, vault: Vault, settings: Settings, submission_id: str
+    db: Database,
+    p: Principal,
+    vault: Vault,
+    settings: Settings,
+    submission_id: str,
+    *,
+    prober: access.ModelProber | None = None,
 ) -> SubmissionOut:
-    """Call the endpoint's GET /v1/models with the key. On success the review window opens.
+    """Probe the endpoint (GET /v1/models with the key, through the outbound policy unless
+    another `prober` is given). On success the review window opens.
 
     Three short transactions, so that no database lock is held while the remote endpoint is
     slow: read the key; call the endpoint; record the result (re-checking the state).
     """
+    prober = prober or access.HttpModelProber(OutboundPolicy.from_settings(settings))
     with db.transaction() as session:
         sub = load_submission(session, p, submission_id, Action.submission_verify)
         if S(sub.state) in TERMINAL:
@@ -108,7 +116,7 @@ def verify_access(
             )
         url = sub.endpoint_url
         key = access.reveal_api_key(session, p, vault, sub, "verify-access")
-    result = access.check_models_endpoint(url, key, OutboundPolicy.from_settings(settings))
+    result = prober.probe(url, key)
     del key
     with db.transaction() as session:
         sub = load_submission(session, p, submission_id, Action.submission_verify, for_update=True)
