@@ -1,3 +1,5 @@
+"""`clearinghouse admin|orgs|users|tokens|invitations`: accounts and the first bootstrap."""
+
 from __future__ import annotations
 
 from typing import Annotated

@@ -1,3 +1,5 @@
+"""`clearinghouse agreements|submissions|findings|reports`: the review program."""
+
 from __future__ import annotations
 
 import sys

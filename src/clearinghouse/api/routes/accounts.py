@@ -1,3 +1,5 @@
+"""HTTP routes of accounts: organisations, invitations, users, tokens."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter

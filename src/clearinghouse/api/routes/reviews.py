@@ -1,3 +1,5 @@
+"""HTTP routes of the review program: agreements, submissions, findings, reports."""
+
 from __future__ import annotations
 
 from typing import Annotated
