@@ -173,7 +173,7 @@ def test_a_vulnerability_reported_in_a_run_leaves_no_plaintext_transcript(
     messages (`transcript_excerpt`) and the PoC the model wrote, in plaintext, in
     `eval_vulnerability_reports` (evals/models.py: `poc`, `transcript_excerpt` are Text
     columns) and again in `vulnerability_reports.transcript_excerpt`. These rows are outside
-    the vault and `purge_expired` (reviews/services.py) never touches them, so they also
+    the vault and `purge_expired` (reviews/retention.py) never touches them, so they also
     survive retention. The canary test in tests/evals/test_artefacts.py misses it because its
     model never reports a vulnerability. Here the worker's own harvest step is fed what the
     harvester extracts from such a transcript (tests/evals/test_services.py shows the
@@ -211,7 +211,7 @@ def test_retention_destroys_the_transcript_excerpts_of_a_submissions_runs(
 ) -> None:
     """BREAK (eval artefacts / retention, high; sibling of the test above). Whatever form the
     harvested transcript excerpt takes, the retention purge must destroy it with the rest of the
-    submission's confidential content. `purge_expired` (reviews/services.py) destroys findings,
+    submission's confidential content. `purge_expired` (reviews/retention.py) destroys findings,
     report files and sealed run artefacts, and leaves `eval_vulnerability_reports` (poc,
     transcript_excerpt) and `vulnerability_reports.transcript_excerpt` as they are, so the
     unreleased model's words outlive the agreement's retention period. The canary here is in
@@ -219,7 +219,8 @@ def test_retention_destroys_the_transcript_excerpts_of_a_submissions_runs(
     from datetime import timedelta
 
     from clearinghouse.core.clock import utcnow
-    from clearinghouse.reviews import services as reviews
+    from clearinghouse.evals.artefacts import purge_submission
+    from clearinghouse.reviews import retention
     from clearinghouse.reviews.models import Submission
 
     sid, r = _queued_run(client, world, "ctf_generated")
@@ -248,8 +249,12 @@ def test_retention_destroys_the_transcript_excerpts_of_a_submissions_runs(
         assert sub is not None
         sub.state, sub.ended_at = "closed", utcnow() - timedelta(days=365)
     with services.db.transaction() as s:
-        assert reviews.purge_expired(
-            s, services.vault, services.blobs, services.settings.var_dir
+        assert retention.purge_expired(
+            s,
+            services.vault,
+            services.blobs,
+            services.settings.var_dir,
+            eval_artefacts=purge_submission,
         ) == [sid]
     assert _rows_holding(services, CANARY) == []
     assert _live_secrets_holding(services, CANARY) == []
@@ -262,7 +267,7 @@ def test_retention_removes_a_crashed_runs_plaintext_directory(
     leaves Inspect's plaintext logs in `var/evals/<run>/`; they are sealed and removed only if
     the job runs again (`execute_run`). If no worker takes the job again before the agreement's
     retention period ends (workers stopped, the deployment moved), `purge_expired`
-    (reviews/services.py) purges the submission and leaves that directory, the unreleased
+    (reviews/retention.py) purges the submission and leaves that directory, the unreleased
     model's transcript in plaintext, in the data directory for good. Worse, a retry after the
     purge seals it anew (`execute_run`'s failure path calls `seal_directory`) into artefacts
     that no later purge destroys, since the submission is already marked purged."""
@@ -270,7 +275,8 @@ def test_retention_removes_a_crashed_runs_plaintext_directory(
 
     from clearinghouse.core.clock import utcnow
     from clearinghouse.evals import artefacts
-    from clearinghouse.reviews import services as reviews
+    from clearinghouse.evals.artefacts import purge_submission
+    from clearinghouse.reviews import retention
     from clearinghouse.reviews.models import Submission
 
     sid, r = _queued_run(client, world, "knowledge_original")
@@ -284,8 +290,12 @@ def test_retention_removes_a_crashed_runs_plaintext_directory(
         assert sub is not None
         sub.state, sub.ended_at = "closed", utcnow() - timedelta(days=365)
     with services.db.transaction() as s:
-        assert reviews.purge_expired(
-            s, services.vault, services.blobs, services.settings.var_dir
+        assert retention.purge_expired(
+            s,
+            services.vault,
+            services.blobs,
+            services.settings.var_dir,
+            eval_artefacts=purge_submission,
         ) == [sid]
     left = [str(p) for p in services.settings.var_dir.rglob("*") if p.is_file()]
     assert not [p for p in left if CANARY in Path(p).read_text(errors="replace")], left
@@ -381,8 +391,8 @@ def test_tokens_minted_across_organisations_before_the_fix_stop_working(
 
     from sqlalchemy import insert
 
-    from clearinghouse.accounts import services as accounts
     from clearinghouse.accounts.models import ApiToken, Membership, Org, User
+    from clearinghouse.accounts.tokens import authenticate, hash_secret
     from clearinghouse.container import build_services
     from clearinghouse.core.config import Settings
     from clearinghouse.core.errors import Unauthenticated
@@ -422,7 +432,7 @@ def test_tokens_minted_across_organisations_before_the_fix_stop_working(
                 insert(ApiToken.__table__).values(
                     id=tid,
                     user_id=uid,
-                    secret_hash=accounts._hash_secret(secret),
+                    secret_hash=hash_secret(secret),
                     hint=secret[-4:],
                     scopes=["read", "write"],
                     description="",
@@ -455,11 +465,11 @@ def test_tokens_minted_across_organisations_before_the_fix_stop_working(
         for tid in ("tok_minted", "tok_mole"):
             try:
                 with services.db.transaction() as s:
-                    accounts.authenticate(s, bearers[tid])
+                    authenticate(s, bearers[tid])
             except Unauthenticated:
                 refused.append(tid)
         with services.db.transaction() as s:  # the lab's own token still works
-            assert accounts.authenticate(s, bearers["tok_liaisonown"]).user_id == "usr_liaison"
+            assert authenticate(s, bearers["tok_liaisonown"]).user_id == "usr_liaison"
         assert refused == ["tok_minted", "tok_mole"]
     finally:
         services.db.dispose()
@@ -470,7 +480,7 @@ def test_a_coordinator_cannot_seat_an_admin_in_an_existing_lab_without_one(
 ) -> None:
     """BREAK (accounts, medium). Issue 9.2: a coordinator may create an organisation and invite
     its *first* admin; it may not add people to a lab. `create_invitation`
-    (accounts/services.py) lets a coordinator admin invite an admin into any organisation that
+    (accounts/invitations.py) lets a coordinator admin invite an admin into any organisation that
     has no enabled admin (`_has_admin`), however old and however full of people and data. A lab
     whose users are all members or viewers (what the pre-fix `POST /api/v1/users` made, and
     what this suite's own fixtures make) is taken over: the coordinator invites itself as the
@@ -522,7 +532,7 @@ def test_a_coordinator_cannot_seat_an_admin_in_an_existing_lab_without_one(
 def test_a_replayed_invitation_code_is_recorded_for_the_orgs_admins(
     client: TestClient, world: World
 ) -> None:
-    """BREAK (accounts / audit, low). `accept_invitation` (accounts/services.py) promises that
+    """BREAK (accounts / audit, low). `accept_invitation` (accounts/invitations.py) promises that
     a refused code answers the caller with one 401 "so that a guessed code learns nothing;
     the reason is in the audit trail for the organisation's admins". Neither holds: the codes
     differ (`invitation_used`, `invitation_superseded`, `invitation_expired` against

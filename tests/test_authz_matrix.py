@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 from clearinghouse.accounts.models import OrgKind, Role
 from clearinghouse.accounts.policy import Principal
 from clearinghouse.core.clock import utcnow
-from clearinghouse.reviews import services as reviews
+from clearinghouse.reviews import reports
 from clearinghouse.reviews.models import Submission
 from clearinghouse.reviews.schemas import ReportCreate, ReportMediaType
 from clearinghouse.storage import jobs
@@ -442,8 +442,8 @@ class Fixtures:
                     w.member(t["org_id"], caller.kind, Role.admin)
                     self.admined.add(t["org_id"])
             case "invitation":
+                from clearinghouse.accounts.invitations import create_invitation
                 from clearinghouse.accounts.schemas import InvitationCreate
-                from clearinghouse.accounts.services import create_invitation
 
                 with w.services.db.transaction() as s:
                     t["code"] = create_invitation(
@@ -459,7 +459,7 @@ class Fixtures:
                 org = self.org_for(caller, rel)
                 m = w.member(org, caller.kind, Role.viewer)
                 with w.services.db.transaction() as s:
-                    from clearinghouse.accounts.services import authenticate
+                    from clearinghouse.accounts.tokens import authenticate
 
                     t["token_id"] = authenticate(s, m.token).token_id or ""
             case "lab":
@@ -593,7 +593,7 @@ class Fixtures:
                 sub.state = "testing"  # reports may be added from testing on
                 sub.window_opened_at, sub.deadline = now, now + timedelta(days=30)
             if spec.target in {"report", "delivered_report"}:
-                reviews.add_report(
+                reports.add_report(
                     s,
                     system,
                     w.services.blobs,
@@ -603,7 +603,7 @@ class Fixtures:
             if spec.state:
                 sub.state = spec.state
             if spec.target == "delivered_report":
-                reviews.deliver_report(s, system, w.services.settings, sid, 1)
+                reports.deliver_report(s, system, w.services.settings, sid, 1)
         return {"submission_id": sid, "version": "1"}
 
 

@@ -16,8 +16,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 from sqlalchemy import func, insert, select
 
-from clearinghouse.accounts import services as accounts
 from clearinghouse.accounts.models import OrgKind, Role
+from clearinghouse.accounts.tokens import authenticate
 from clearinghouse.audit import note
 from clearinghouse.audit import trail as audit
 from clearinghouse.audit import verify as audit_verify
@@ -699,7 +699,7 @@ def test_rotation_keeps_the_chain_and_the_checkpoint_key(
 def test_events_name_the_acting_token(world: World, client: TestClient) -> None:
     admin = world.member(world.org(OrgKind.coordinator), OrgKind.coordinator, Role.admin)
     with world.services.db.transaction() as s:
-        token_id = accounts.authenticate(s, admin.token).token_id
+        token_id = authenticate(s, admin.token).token_id
     assert token_id
     made = client.post("/api/v1/audit/checkpoints", headers=admin.headers)
     assert made.status_code == 201, made.text

@@ -151,12 +151,12 @@ def test_audit_tables_refuse_update_and_delete(services: Services) -> None:
 
 def test_event_and_change_commit_together(services: Services) -> None:
     """A failed transaction leaves neither the change nor its event behind."""
-    from clearinghouse.accounts import services as accounts
     from clearinghouse.accounts.models import OrgKind
+    from clearinghouse.accounts.orgs import create_org
     from clearinghouse.accounts.schemas import OrgCreate
 
     with pytest.raises(RuntimeError), services.db.transaction() as s:
-        accounts.create_org(s, _system(), OrgCreate(name="doomed", kind=OrgKind.vendor))
+        create_org(s, _system(), OrgCreate(name="doomed", kind=OrgKind.vendor))
         raise RuntimeError("crash after the change")
     with services.db.transaction() as s:
         assert audit_verify.verify_chain(s).events == 0

@@ -23,8 +23,9 @@ from clearinghouse.container import metadata
 from clearinghouse.core.clock import utcnow
 from clearinghouse.core.errors import Conflict
 from clearinghouse.evals import services as evals
+from clearinghouse.evals.artefacts import purge_submission
 from clearinghouse.evals.models import EvalArtefact
-from clearinghouse.reviews import services as reviews
+from clearinghouse.reviews import retention
 from clearinghouse.reviews.models import Submission
 from clearinghouse.storage.blobs import Blob
 from clearinghouse.storage.vault import SealedValue
@@ -196,8 +197,12 @@ def test_retention_destroys_a_submissions_sealed_artefacts(
         assert sub is not None
         sub.state, sub.ended_at = "closed", utcnow() - timedelta(days=365)
     with services.db.transaction() as s:
-        assert reviews.purge_expired(
-            s, services.vault, services.blobs, services.settings.var_dir
+        assert retention.purge_expired(
+            s,
+            services.vault,
+            services.blobs,
+            services.settings.var_dir,
+            eval_artefacts=purge_submission,
         ) == [sid]
     with services.db.transaction() as s:
         arts = s.scalars(select(EvalArtefact).where(EvalArtefact.run_id == run_id)).all()

@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from clearinghouse.accounts.models import OrgKind, Role
-from clearinghouse.accounts.services import authenticate
+from clearinghouse.accounts.tokens import authenticate
 from clearinghouse.audit.models import AuditEvent
 from clearinghouse.core.errors import NotFound
 from clearinghouse.evals import services as evals

@@ -6,14 +6,17 @@ import itertools
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from clearinghouse.accounts import services as accounts
 from clearinghouse.accounts.models import OrgKind, Role
+from clearinghouse.accounts.orgs import create_org
 from clearinghouse.accounts.policy import Principal
 from clearinghouse.accounts.schemas import OrgCreate, TokenCreate, UserCreate
+from clearinghouse.accounts.tokens import authenticate, issue_token
+from clearinghouse.accounts.users import create_user
 from clearinghouse.container import Services
 from clearinghouse.core.clock import utcnow
-from clearinghouse.reviews import services as reviews
+from clearinghouse.reviews.agreements import create_agreement
 from clearinghouse.reviews.schemas import AgreementCreate, SubmissionCreate
+from clearinghouse.reviews.submissions import create_submission
 
 _counter = itertools.count()
 
@@ -38,7 +41,7 @@ class World:
 
     def org(self, kind: OrgKind, name: str | None = None) -> str:
         with self.services.db.transaction() as s:
-            return accounts.create_org(
+            return create_org(
                 s, Principal.system(), OrgCreate(name=name or f"{kind}-{next(_counter)}", kind=kind)
             ).id
 
@@ -46,12 +49,12 @@ class World:
         self, org_id: str, kind: OrgKind, role: Role, scopes: list[str] | None = None
     ) -> Member:
         with self.services.db.transaction() as s:
-            user = accounts.create_user(
+            user = create_user(
                 s,
                 Principal.system(),
                 UserCreate(org_id=org_id, email=f"u{next(_counter)}@example.org", role=role),
             )
-            token = accounts.issue_token(
+            token = issue_token(
                 s,
                 Principal.system(),
                 TokenCreate(user_id=user.id, **({"scopes": scopes} if scopes else {})),
@@ -60,7 +63,7 @@ class World:
 
     def agreement(self, lab_org_id: str) -> str:
         with self.services.db.transaction() as s:
-            return reviews.create_agreement(
+            return create_agreement(
                 s,
                 Principal.system(),
                 AgreementCreate(
@@ -82,8 +85,8 @@ class World:
         release_in: timedelta = timedelta(days=45),
     ) -> str:
         with self.services.db.transaction() as s:
-            p = accounts.authenticate(s, lab_member.token)
-            return reviews.create_submission(
+            p = authenticate(s, lab_member.token)
+            return create_submission(
                 s,
                 p,
                 self.services.vault,

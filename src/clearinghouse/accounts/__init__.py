@@ -1,1 +1,2 @@
-"""Accounts: organisations, users, memberships, API tokens, and the authorisation policy."""
+"""Accounts: organisations, users and their memberships, API tokens, invitations, the first
+bootstrap, and the authorisation policy (`policy.py`) every domain asks."""

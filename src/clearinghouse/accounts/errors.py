@@ -1,3 +1,5 @@
+"""Why a caller is not authenticated: each a stable `code` answered with 401."""
+
 from clearinghouse.core.errors import Unauthenticated
 
 

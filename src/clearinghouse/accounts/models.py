@@ -1,3 +1,6 @@
+"""The accounts tables: organisations, users, their memberships, API tokens and invitations;
+and the organisation kinds, roles and token scopes the policy decides with."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -1,3 +1,5 @@
+"""What the accounts API and CLI accept and return (pydantic)."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -12,7 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from clearinghouse.accounts import services as accounts
+from clearinghouse.accounts import tokens as accounts
 from clearinghouse.accounts.policy import Principal
 from clearinghouse.container import Services
 from clearinghouse.core.errors import Unauthenticated

@@ -1,11 +1,19 @@
+"""`clearinghouse admin|orgs|users|tokens|invitations`: accounts and the first bootstrap."""
+
 from __future__ import annotations
 
 from typing import Annotated
 
 import typer
 
-from clearinghouse.accounts import services as svc
+from clearinghouse.accounts.bootstrap import bootstrap as bootstrap_instance
+from clearinghouse.accounts.invitations import (
+    accept_invitation,
+    create_invitation,
+    list_invitations,
+)
 from clearinghouse.accounts.models import OrgKind, Role, Scope
+from clearinghouse.accounts.orgs import create_org, get_org, list_orgs
 from clearinghouse.accounts.schemas import (
     InvitationAccept,
     InvitationCreate,
@@ -13,6 +21,8 @@ from clearinghouse.accounts.schemas import (
     TokenCreate,
     UserCreate,
 )
+from clearinghouse.accounts.tokens import issue_token, list_tokens, revoke_token
+from clearinghouse.accounts.users import create_user, list_users
 from clearinghouse.cli.common import JsonOpt, TokenOpt, acting, emit, handles_errors, services
 
 orgs = typer.Typer(help="Organisations.", no_args_is_help=True)
@@ -46,7 +56,7 @@ def bootstrap(
     """Create the first coordinator organisation and its admin; print the admin token once."""
     s = services()
     with s.db.transaction() as session:
-        result = svc.bootstrap(session, org_name=org_name, email=email)
+        result = bootstrap_instance(session, org_name=org_name, email=email)
     emit(result, as_json)
 
 
@@ -59,7 +69,7 @@ def org_create(
     as_json: JsonOpt = False,
 ) -> None:
     with acting(token) as (session, p, _):
-        emit(svc.create_org(session, p, OrgCreate(name=name, kind=kind)), as_json)
+        emit(create_org(session, p, OrgCreate(name=name, kind=kind)), as_json)
 
 
 @orgs.command("list")
@@ -69,7 +79,7 @@ def org_list(
 ) -> None:
     with acting(token) as (session, p, _):
         emit(
-            svc.list_orgs(session, p, limit=limit, cursor=cursor),
+            list_orgs(session, p, limit=limit, cursor=cursor),
             as_json,
             ["id", "name", "kind", "created_at"],
         )
@@ -79,7 +89,7 @@ def org_list(
 @handles_errors
 def org_show(org_id: str, token: TokenOpt = None, as_json: JsonOpt = False) -> None:
     with acting(token) as (session, p, _):
-        emit(svc.get_org(session, p, org_id), as_json)
+        emit(get_org(session, p, org_id), as_json)
 
 
 @users.command("create")
@@ -92,9 +102,7 @@ def user_create(
     as_json: JsonOpt = False,
 ) -> None:
     with acting(token) as (session, p, _):
-        emit(
-            svc.create_user(session, p, UserCreate(org_id=org_id, email=email, role=role)), as_json
-        )
+        emit(create_user(session, p, UserCreate(org_id=org_id, email=email, role=role)), as_json)
 
 
 @users.command("list")
@@ -104,7 +112,7 @@ def user_list(
 ) -> None:
     with acting(token) as (session, p, _):
         emit(
-            svc.list_users(session, p, limit=limit, cursor=cursor),
+            list_users(session, p, limit=limit, cursor=cursor),
             as_json,
             ["id", "email", "org_id", "role"],
         )
@@ -130,7 +138,7 @@ def token_create(
         description=description,
     )
     with acting(token) as (session, p, _):
-        emit(svc.issue_token(session, p, body), as_json)
+        emit(issue_token(session, p, body), as_json)
 
 
 @tokens.command("list")
@@ -138,7 +146,7 @@ def token_create(
 def token_list(token: TokenOpt = None, as_json: JsonOpt = False) -> None:
     with acting(token) as (session, p, _):
         emit(
-            svc.list_tokens(session, p),
+            list_tokens(session, p),
             as_json,
             ["id", "hint", "scopes", "expires_at", "revoked_at"],
         )
@@ -148,7 +156,7 @@ def token_list(token: TokenOpt = None, as_json: JsonOpt = False) -> None:
 @handles_errors
 def token_revoke(token_id: str, token: TokenOpt = None, as_json: JsonOpt = False) -> None:
     with acting(token) as (session, p, _):
-        emit(svc.revoke_token(session, p, token_id), as_json)
+        emit(revoke_token(session, p, token_id), as_json)
 
 
 @invitations.command("create")
@@ -165,7 +173,7 @@ def invitation_create(
     the first admin of a new organisation."""
     with acting(token) as (session, p, _):
         body = InvitationCreate(email=email, role=role, expires_in_days=expires_in_days)
-        emit(svc.create_invitation(session, p, org_id, body), as_json)
+        emit(create_invitation(session, p, org_id, body), as_json)
 
 
 @invitations.command("list")
@@ -179,7 +187,7 @@ def invitation_list(
 ) -> None:
     with acting(token) as (session, p, _):
         emit(
-            svc.list_invitations(session, p, org_id, limit=limit, cursor=cursor),
+            list_invitations(session, p, org_id, limit=limit, cursor=cursor),
             as_json,
             ["id", "email", "role", "expires_at", "accepted_at"],
         )
@@ -200,4 +208,4 @@ def invitation_accept(
     as_json: JsonOpt = False,
 ) -> None:
     """Redeem an invitation: creates your user and prints your first token, once."""
-    emit(svc.accept_invitation(services().db, InvitationAccept(code=code)), as_json)
+    emit(accept_invitation(services().db, InvitationAccept(code=code)), as_json)

@@ -16,7 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from clearinghouse.accounts import services as accounts
+from clearinghouse.accounts import tokens as accounts
 from clearinghouse.accounts.policy import Principal
 from clearinghouse.container import Services, build_services
 from clearinghouse.core.config import get_settings

@@ -1,3 +1,5 @@
+"""`clearinghouse agreements|submissions|findings|reports`: the review program."""
+
 from __future__ import annotations
 
 import sys
@@ -10,7 +12,20 @@ from pydantic import SecretStr, ValidationError
 
 from clearinghouse.cli.common import JsonOpt, TokenOpt, acting, emit, handles_errors
 from clearinghouse.core.errors import InvalidInput
-from clearinghouse.reviews import services as svc
+from clearinghouse.reviews.agreements import (
+    create_agreement,
+    get_agreement,
+    list_agreements,
+    withdraw_agreement,
+)
+from clearinghouse.reviews.findings import add_finding, list_findings
+from clearinghouse.reviews.reports import (
+    acknowledge_report,
+    add_report,
+    deliver_report,
+    list_reports,
+    read_report_content,
+)
 from clearinghouse.reviews.schemas import (
     AgreementCreate,
     FindingCreate,
@@ -22,6 +37,13 @@ from clearinghouse.reviews.schemas import (
     TransitionTarget,
 )
 from clearinghouse.reviews.states import SubmissionState
+from clearinghouse.reviews.submissions import (
+    create_submission,
+    get_submission,
+    list_submissions,
+    timeline,
+)
+from clearinghouse.reviews.transitions import transition, verify_access
 
 agreements = typer.Typer(help="Review agreements with labs.", no_args_is_help=True)
 submissions = typer.Typer(help="Model submissions and their review windows.", no_args_is_help=True)
@@ -55,7 +77,7 @@ def agreement_create(
         retention_days=retention_days,
     )
     with acting(token) as (session, p, _):
-        emit(svc.create_agreement(session, p, body), as_json)
+        emit(create_agreement(session, p, body), as_json)
 
 
 @agreements.command("list")
@@ -65,7 +87,7 @@ def agreement_list(
 ) -> None:
     with acting(token) as (session, p, _):
         emit(
-            svc.list_agreements(session, p, limit=limit, cursor=cursor),
+            list_agreements(session, p, limit=limit, cursor=cursor),
             as_json,
             ["id", "lab_org_id", "status", "retention_days", "created_at"],
         )
@@ -75,7 +97,7 @@ def agreement_list(
 @handles_errors
 def agreement_show(agreement_id: str, token: TokenOpt = None, as_json: JsonOpt = False) -> None:
     with acting(token) as (session, p, _):
-        emit(svc.get_agreement(session, p, agreement_id), as_json)
+        emit(get_agreement(session, p, agreement_id), as_json)
 
 
 @agreements.command("withdraw")
@@ -85,7 +107,7 @@ def agreement_withdraw(
 ) -> None:
     """Withdraw: blocks new submissions and destroys every model key under the agreement."""
     with acting(token) as (session, p, s):
-        emit(svc.withdraw_agreement(session, p, s.vault, agreement_id, reason), as_json)
+        emit(withdraw_agreement(session, p, s.vault, agreement_id, reason), as_json)
 
 
 @submissions.command("create")
@@ -139,7 +161,7 @@ def submission_create(
         where = ".".join(str(x) for x in first["loc"])
         raise InvalidInput(f"{where}: {first['msg']}" if where else first["msg"]) from None
     with acting(token) as (session, p, s):
-        emit(svc.create_submission(session, p, s.vault, s.settings, body), as_json)
+        emit(create_submission(session, p, s.vault, s.settings, body), as_json)
 
 
 @submissions.command("list")
@@ -153,7 +175,7 @@ def submission_list(
 ) -> None:
     with acting(token) as (session, p, s):
         emit(
-            svc.list_submissions(session, p, s.settings, state=state, limit=limit, cursor=cursor),
+            list_submissions(session, p, s.settings, state=state, limit=limit, cursor=cursor),
             as_json,
             SUBMISSION_COLUMNS,
         )
@@ -164,7 +186,7 @@ def submission_list(
 def submission_show(submission_id: str, token: TokenOpt = None, as_json: JsonOpt = False) -> None:
     """Show a submission, its state and its review deadline."""
     with acting(token) as (session, p, s):
-        emit(svc.get_submission(session, p, submission_id, s.settings), as_json)
+        emit(get_submission(session, p, submission_id, s.settings), as_json)
 
 
 @submissions.command("verify-access")
@@ -173,7 +195,7 @@ def submission_verify(submission_id: str, token: TokenOpt = None, as_json: JsonO
     """Check the endpoint with its key (GET /v1/models); on success the review window opens."""
     with acting(token) as (_, p, s):
         pass
-    emit(svc.verify_access(s.db, p, s.vault, s.settings, submission_id), as_json)
+    emit(verify_access(s.db, p, s.vault, s.settings, submission_id), as_json)
 
 
 @submissions.command("transition")
@@ -187,7 +209,7 @@ def submission_transition(
 ) -> None:
     with acting(token) as (session, p, s):
         emit(
-            svc.transition(
+            transition(
                 session,
                 p,
                 s.vault,
@@ -205,7 +227,7 @@ def submission_timeline(
     submission_id: str, token: TokenOpt = None, as_json: JsonOpt = False
 ) -> None:
     with acting(token) as (session, p, _):
-        emit(svc.timeline(session, p, submission_id), as_json)
+        emit(timeline(session, p, submission_id), as_json)
 
 
 @findings.command("add")
@@ -223,7 +245,7 @@ def finding_add(
         title=title, severity=severity, category=category, body=body_file.read_text()
     )
     with acting(token) as (session, p, s):
-        emit(svc.add_finding(session, p, s.vault, submission_id, body), as_json)
+        emit(add_finding(session, p, s.vault, submission_id, body), as_json)
 
 
 @findings.command("list")
@@ -231,7 +253,7 @@ def finding_add(
 def finding_list(submission_id: str, token: TokenOpt = None, as_json: JsonOpt = False) -> None:
     with acting(token) as (session, p, s):
         emit(
-            svc.list_findings(session, p, s.vault, submission_id),
+            list_findings(session, p, s.vault, submission_id),
             as_json,
             ["id", "severity", "title", "created_at"],
         )
@@ -257,7 +279,7 @@ def report_add(
         encoding="base64",
     )
     with acting(token) as (session, p, s):
-        emit(svc.add_report(session, p, s.blobs, submission_id, body), as_json)
+        emit(add_report(session, p, s.blobs, submission_id, body), as_json)
 
 
 @reports.command("list")
@@ -265,7 +287,7 @@ def report_add(
 def report_list(submission_id: str, token: TokenOpt = None, as_json: JsonOpt = False) -> None:
     with acting(token) as (session, p, _):
         emit(
-            svc.list_reports(session, p, submission_id),
+            list_reports(session, p, submission_id),
             as_json,
             ["version", "title", "sha256", "size", "receipt"],
         )
@@ -277,7 +299,7 @@ def report_deliver(
     submission_id: str, version: int, token: TokenOpt = None, as_json: JsonOpt = False
 ) -> None:
     with acting(token) as (session, p, s):
-        emit(svc.deliver_report(session, p, s.settings, submission_id, version), as_json)
+        emit(deliver_report(session, p, s.settings, submission_id, version), as_json)
 
 
 @reports.command("acknowledge")
@@ -286,7 +308,7 @@ def report_acknowledge(
     submission_id: str, version: int, token: TokenOpt = None, as_json: JsonOpt = False
 ) -> None:
     with acting(token) as (session, p, _):
-        emit(svc.acknowledge_report(session, p, submission_id, version), as_json)
+        emit(acknowledge_report(session, p, submission_id, version), as_json)
 
 
 @reports.command("download")
@@ -298,6 +320,6 @@ def report_download(
     token: TokenOpt = None,
 ) -> None:
     with acting(token) as (session, p, s):
-        _, data = svc.read_report_content(session, p, s.blobs, submission_id, version)
+        _, data = read_report_content(session, p, s.blobs, submission_id, version)
     output.write_bytes(data)
     typer.echo(f"wrote {len(data)} bytes to {output}")

@@ -1,3 +1,5 @@
+"""The review program's errors, each with its stable `code` (core/errors.py)."""
+
 from clearinghouse.core.errors import Conflict, OutboundRefused, UpstreamFailure
 
 

@@ -1,3 +1,6 @@
+"""The review program's tables: agreements, submissions and their state changes, findings,
+report versions and their delivery receipts. Secrets and contents are ids into the vault."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -1,3 +1,5 @@
+"""What the review program's API and CLI accept and return (pydantic)."""
+
 from __future__ import annotations
 
 import re

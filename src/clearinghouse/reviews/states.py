@@ -45,6 +45,8 @@ TRANSITIONS: dict[SubmissionState, frozenset[SubmissionState]] = {
 TERMINAL = frozenset(s for s, nxt in TRANSITIONS.items() if not nxt)
 # States in which the review window is open and its deadline can pass.
 WINDOW_OPEN = frozenset({S.access_verified, S.testing, S.findings_drafted})
+# States in which findings and report versions can be added: testing, or after it until the end.
+ACCEPTS_RESULTS = frozenset({S.testing, S.findings_drafted, S.report_delivered})
 
 
 def check_transition(current: SubmissionState, target: SubmissionState) -> None:

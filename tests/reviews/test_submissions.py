@@ -1,61 +1,21 @@
-"""The review program end to end through the HTTP API."""
+"""A submission's life through the HTTP API, from submitted to closed, with every change and
+confidential read in the audit chain; and no state that means a release is approved."""
 
 from __future__ import annotations
 
 import base64
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from fastapi.testclient import TestClient
 
-from clearinghouse.accounts.models import OrgKind, Role
-from clearinghouse.core.clock import utcnow
 from tests.support.openai_stub import openai_endpoint
+from tests.support.review import KEY, open_review
 from tests.support.world import World
-
-KEY = "sk-lab-secret-key-0123456789"
-
-
-def _setup(
-    world: World, client: TestClient, endpoint: str, release_in: timedelta = timedelta(days=60)
-):
-    lab = world.org(OrgKind.lab)
-    ev = world.org(OrgKind.evaluator)
-    coord = world.member(world.org(OrgKind.coordinator), OrgKind.coordinator, Role.admin)
-    lab_m = world.member(lab, OrgKind.lab, Role.member)
-    lab_admin = world.member(lab, OrgKind.lab, Role.admin)
-    ev_m = world.member(ev, OrgKind.evaluator, Role.member)
-    agr = client.post(
-        "/api/v1/agreements",
-        headers=coord.headers,
-        json={
-            "lab_org_id": lab,
-            "scope": "cyber offence and defence",
-            "confidentiality_terms": "no sharing",
-            "retention_days": 90,
-        },
-    )
-    assert agr.status_code == 201, agr.text
-    release = (utcnow() + release_in).isoformat()
-    sub = client.post(
-        "/api/v1/submissions",
-        headers=lab_m.headers,
-        json={
-            "agreement_id": agr.json()["id"],
-            "model_name": "frontier-x",
-            "model_version": "2.0",
-            "planned_release_at": release,
-            "endpoint_url": endpoint,
-            "api_key": KEY,
-            "evaluator_org_id": ev,
-        },
-    )
-    assert sub.status_code == 201, sub.text
-    return coord, lab_m, lab_admin, ev_m, agr.json(), sub.json()
 
 
 def test_full_review_lifecycle(world: World, client: TestClient) -> None:
     with openai_endpoint(KEY) as (endpoint, seen):
-        coord, lab_m, _, ev_m, _, sub = _setup(world, client, endpoint)
+        coord, lab_m, _, ev_m, _, sub = open_review(world, client, endpoint)
         assert sub["state"] == "submitted"
         assert sub["deadline"] is None and sub["window_opened_at"] is None
         assert sub["access"]["api_key_hint"] == "…6789"
@@ -167,80 +127,6 @@ def test_full_review_lifecycle(world: World, client: TestClient) -> None:
         "events": len(tags),
         "first_bad": None,
     }
-
-
-def test_early_release_shortens_the_window(world: World, client: TestClient) -> None:
-    with openai_endpoint(KEY) as (endpoint, _):
-        _, _, _, ev_m, _, sub = _setup(world, client, endpoint, release_in=timedelta(days=10))
-        body = client.post(
-            f"/api/v1/submissions/{sub['id']}/verify-access", headers=ev_m.headers
-        ).json()
-    assert body["window_shortened"] is True
-    assert datetime.fromisoformat(body["deadline"]) == datetime.fromisoformat(
-        sub["planned_release_at"]
-    )
-
-
-def test_wrong_key_leaves_the_window_closed(world: World, client: TestClient) -> None:
-    with openai_endpoint("a-different-key-entirely") as (endpoint, _):
-        _, lab_m, _, _, _, sub = _setup(world, client, endpoint)
-        r = client.post(f"/api/v1/submissions/{sub['id']}/verify-access", headers=lab_m.headers)
-    assert r.status_code == 502
-    assert r.json()["code"] == "endpoint_rejected_key"
-    assert KEY not in r.text
-    again = client.get(f"/api/v1/submissions/{sub['id']}", headers=lab_m.headers).json()
-    assert again["state"] == "submitted" and again["deadline"] is None
-
-
-def test_unreachable_endpoint_is_a_clear_error(world: World, client: TestClient) -> None:
-    _, lab_m, _, _, _, sub = _setup(world, client, "http://127.0.0.1:9/v1")
-    r = client.post(f"/api/v1/submissions/{sub['id']}/verify-access", headers=lab_m.headers)
-    assert r.status_code == 502 and r.json()["code"] == "endpoint_unreachable"
-
-
-def test_withdrawal_blocks_submissions_and_destroys_keys(world: World, client: TestClient) -> None:
-    with openai_endpoint(KEY) as (endpoint, _):
-        _, lab_m, lab_admin, ev_m, agr, sub = _setup(world, client, endpoint)
-        client.post(f"/api/v1/submissions/{sub['id']}/verify-access", headers=ev_m.headers)
-    w = client.post(
-        f"/api/v1/agreements/{agr['id']}/withdraw",
-        headers=lab_admin.headers,
-        json={"reason": "changed plans"},
-    )
-    assert w.status_code == 200 and w.json()["status"] == "withdrawn"
-    s = client.get(f"/api/v1/submissions/{sub['id']}", headers=lab_m.headers).json()
-    assert s["state"] == "withdrawn" and s["access"]["api_key_available"] is False
-    r = client.post(f"/api/v1/submissions/{sub['id']}/verify-access", headers=ev_m.headers)
-    assert r.status_code == 409 and r.json()["code"] == "illegal_transition"
-    new = client.post(
-        "/api/v1/submissions",
-        headers=lab_m.headers,
-        json={
-            "agreement_id": agr["id"],
-            "model_name": "m",
-            "model_version": "1",
-            "planned_release_at": (datetime.now(UTC) + timedelta(days=5)).isoformat(),
-            "weights_digest": "sha256:" + "a" * 64,
-            "evaluator_org_id": sub["evaluator_org_id"],
-        },
-    )
-    assert new.status_code == 409 and new.json()["code"] == "agreement_withdrawn"
-    with world.services.db.transaction() as session:
-        from clearinghouse.storage.vault import SealedValue
-
-        row = session.get(SealedValue, _sealed_id(world, sub["id"]))
-        assert row is not None and row.ciphertext is None and row.wrapped_key is None
-
-
-def _sealed_id(world: World, submission_id: str) -> str:
-    from sqlalchemy import select
-
-    from clearinghouse.storage.vault import SealedValue
-
-    with world.services.db.transaction() as session:
-        return session.scalars(
-            select(SealedValue.id).where(SealedValue.purpose == "submission:api_key")
-        ).one()
 
 
 def test_nothing_approves_or_clears_a_release(client: TestClient) -> None:
