@@ -71,8 +71,8 @@ MEANS: dict[tuple[str, str], Callable[[Target, object], bool]] = {
     ("vuln", "reported_by_org"): lambda t, v: v in t.reporter_org_ids,
     ("vuln_report", "reporter_org_id"): lambda t, v: v in t.reporter_org_ids,
 }
-# Kinds that can_see knows but nothing lists through list_scope: tokens are listed as the
-# caller's own only (accounts.services.list_tokens), a narrower set than may be read one by one.
+# Kinds that can_see knows but that are listed under another kind: tokens are listed as the
+# caller's own only (list_scope's `own_token`), a narrower set than may be read one by one.
 UNLISTED = {"token"}
 
 ORGS = {
@@ -145,3 +145,12 @@ def test_a_principal_without_an_organisation_matches_nothing_by_a_missing_id() -
     assert list_scope(bare, "vuln").any_of == (("public", True),)
     assert not can_see(bare, Target("org", None, org_id=None))
     assert not can_see(bare, Target("token", "tok_1", org_id=None, user_id=None))
+
+
+def test_everyone_lists_only_their_own_tokens_the_system_and_admins_included() -> None:
+    """The adversary is an organisation admin or the system listing tokens: `own_token` is the
+    caller's own, never the organisation's or everyone's."""
+    admin = Principal("usr_admin", "org_1", OrgKind.lab, Role.admin)
+    scope = list_scope(admin, "own_token")
+    assert scope.any_of == (("user_id", "usr_admin"),)
+    assert list_scope(Principal.system(), "own_token").nothing

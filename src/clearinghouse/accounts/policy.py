@@ -408,7 +408,11 @@ def _where(*conditions: tuple[str, object]) -> ListScope:
 
 def list_scope(p: Principal, kind: str) -> ListScope:
     """The listing counterpart of `can_see`: a listing of `kind` returns exactly the rows the
-    principal could read one by one (tests/accounts/test_policy.py checks every kind)."""
+    principal could read one by one (tests/accounts/test_policy.py checks every kind).
+    `own_token` is the one listing narrower than `can_see`, by design: everyone, the system and
+    organisation admins included, lists only their own tokens."""
+    if kind == "own_token":
+        return _where(("user_id", p.user_id))
     if p.is_system or (p.is_kind(OrgKind.coordinator) and kind in _COORDINATOR_LISTS_ALL):
         return EVERYTHING
     match kind:

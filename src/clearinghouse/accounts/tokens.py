@@ -9,10 +9,10 @@ import hmac
 import secrets
 from datetime import timedelta
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from clearinghouse.accounts.errors import TokenExpired, TokenInvalid, TokenRevoked
+from clearinghouse.accounts.listing import scoped_page
 from clearinghouse.accounts.models import ApiToken, OrgKind, Role, Scope, User
 from clearinghouse.accounts.policy import Action, Principal, Target, authorize
 from clearinghouse.accounts.schemas import TokenCreate, TokenIssued, TokenOut
@@ -21,7 +21,7 @@ from clearinghouse.core.clock import utcnow
 from clearinghouse.core.errors import Conflict, InvalidInput, NotFound
 from clearinghouse.core.events import AuditTag
 from clearinghouse.core.ids import new_id
-from clearinghouse.core.pagination import Page, paginate
+from clearinghouse.core.pagination import Page
 
 TOKEN_PREFIX = "chk"
 
@@ -131,10 +131,8 @@ def revoke_token(session: Session, p: Principal, token_id: str) -> TokenOut:
 def list_tokens(
     session: Session, p: Principal, *, limit: int = 50, cursor: str | None = None
 ) -> Page[TokenOut]:
-    """The principal's own tokens."""
-    query = select(ApiToken).where(ApiToken.user_id == p.user_id)
-    rows, nxt = paginate(session, query, ApiToken.id, limit=limit, cursor=cursor)
-    return Page(items=[token_out(t) for t in rows], next_cursor=nxt)
+    """The principal's own tokens (the policy's `own_token` list scope)."""
+    return scoped_page(session, p, "own_token", ApiToken, token_out, limit=limit, cursor=cursor)
 
 
 def authenticate(session: Session, bearer: str) -> Principal:
