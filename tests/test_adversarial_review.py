@@ -25,8 +25,8 @@ from clearinghouse.audit import verify as audit_verify
 from clearinghouse.audit.models import AuditEvent
 from clearinghouse.audit.schemas import Actor
 from clearinghouse.container import Services, metadata
-from clearinghouse.evals import services as evals
 from clearinghouse.evals.models import EvalRun
+from clearinghouse.evals.runs import results
 from tests.support.fake_chat import chat_server
 from tests.support.tamper import superuser
 from tests.support.world import World
@@ -192,7 +192,7 @@ def test_a_vulnerability_reported_in_a_run_leaves_no_plaintext_transcript(
     with world.services.db.transaction() as s:
         run = s.get(EvalRun, run_id)
         assert run is not None and run.submission_id == sid
-        evals.adopt_vulnerability_reports(s, world.services, run, [harvested])
+        results.adopt_vulnerability_reports(s, world.services, run, [harvested])
     assert _rows_holding(world.services, CANARY) == []
 
 
@@ -227,7 +227,7 @@ def test_retention_destroys_the_transcript_excerpts_of_a_submissions_runs(
     with services.db.transaction() as s:
         run = s.get(EvalRun, r.json()["id"])
         assert run is not None
-        evals.adopt_vulnerability_reports(
+        results.adopt_vulnerability_reports(
             s,
             services,
             run,
@@ -269,7 +269,7 @@ def test_retention_removes_a_crashed_runs_plaintext_directory(
     from datetime import timedelta
 
     from clearinghouse.core.clock import utcnow
-    from clearinghouse.evals import artefacts
+    from clearinghouse.evals.runs import artefacts
     from clearinghouse.reviews import services as reviews
     from clearinghouse.reviews.models import Submission
 

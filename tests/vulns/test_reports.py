@@ -18,7 +18,7 @@ from clearinghouse.container import Services
 from clearinghouse.core.clock import utcnow
 from clearinghouse.core.ids import new_id
 from clearinghouse.evals.models import EvalRun, EvalVulnerabilityReport
-from clearinghouse.evals.services import adopt_vulnerability_reports
+from clearinghouse.evals.runs.results import adopt_vulnerability_reports
 from clearinghouse.vulns.models import Vulnerability, VulnerabilityReport
 from tests.support.vulns import (
     POC,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from clearinghouse.evals import services
+from clearinghouse.evals.runs import execution
 from clearinghouse.storage.jobs import JobContext, job_handler
 
 
@@ -12,4 +12,4 @@ from clearinghouse.storage.jobs import JobContext, job_handler
 def run_battery(ctx: JobContext, payload: dict[str, Any]) -> None:
     """Run (or resume) an eval run. Not transactional: it commits progress as it goes, and
     Inspect's eval-set skips the tasks a previous attempt already completed."""
-    services.execute_run(ctx.services, payload["run_id"], ctx.heartbeat)
+    execution.execute_run(ctx.services, payload["run_id"], ctx.heartbeat)
