@@ -8,7 +8,6 @@ states, in its docstring, what a fix must make true. Nothing is marked xfail.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, insert, make_url, select, text
+from sqlalchemy import insert, select, text
 
 from clearinghouse.accounts.models import OrgKind, Role
 from clearinghouse.audit import trail as audit
@@ -27,6 +26,7 @@ from clearinghouse.audit.schemas import Actor
 from clearinghouse.container import Services, metadata
 from clearinghouse.evals.models import EvalRun
 from clearinghouse.evals.runs import results
+from tests.support.databases import blank_database
 from tests.support.fake_chat import chat_server
 from tests.support.tamper import superuser
 from tests.support.world import World
@@ -341,27 +341,9 @@ def test_the_cli_publishes_no_record_without_a_token(
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def blank_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database (no schema), to migrate step by step. PostgreSQL: a database of its
-    own on the test server, named with this checkout's suffix."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'before-the-fix.db'}"
-        return
-    pg_url = os.environ.get("CLEARINGHOUSE_TEST_POSTGRES_URL")
-    if not pg_url:
-        pytest.skip("PostgreSQL not configured: set CLEARINGHOUSE_TEST_POSTGRES_URL")
-    worker = getattr(request.config, "workerinput", {}).get("workerid", "main")
-    suffix = os.environ.get("CLEARINGHOUSE_TEST_DB_SUFFIX", "")
-    name = f"clearinghouse_test_{suffix}blank_{worker}"
-    admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(pg_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    """An empty database (no schema), to migrate step by step."""
+    with blank_database(request, tmp_path, "blank") as url:
+        yield url
 
 
 def test_tokens_minted_across_organisations_before_the_fix_stop_working(

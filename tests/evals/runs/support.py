@@ -1,16 +1,20 @@
-"""Shared by the run tests: register a reference model and queue a run against it."""
+"""Shared by the run tests: register a reference model and queue a run against it, or write a
+run row directly."""
 
 from __future__ import annotations
 
 import importlib.util
+from typing import Any
 
 import pytest
 from sqlalchemy import select
 
 from clearinghouse.accounts.policy import Principal
 from clearinghouse.container import Services
+from clearinghouse.core.clock import utcnow
+from clearinghouse.core.ids import new_id
 from clearinghouse.evals import reference
-from clearinghouse.evals.models import ReferenceModel
+from clearinghouse.evals.models import EvalRun, ReferenceModel
 from clearinghouse.evals.runs import services as runs
 from clearinghouse.evals.schemas import ReferenceModelCreate, RunCreate, RunOut
 
@@ -54,3 +58,22 @@ def reference_run(services: Services, base: str, key: str | None, **options: int
             services,
             RunCreate(reference_model=name, tasks=["knowledge_original"], **options),
         )
+
+
+def run_row(evaluator_org_id: str | None, **over: Any) -> EvalRun:
+    """A run as a row (not through create_run): a reference run of `model-x`, running."""
+    fields: dict[str, Any] = {
+        "id": new_id("run"),
+        "evaluator_org_id": evaluator_org_id,
+        "model_spec": "openai-api/lab/model-x",
+        "is_reference": True,
+        "tasks": ["poc_asan"],
+        "options": {},
+        "state": "running",
+        "progress": {},
+        "config": {},
+        "results": {},
+        "tier": {},
+        "created_at": utcnow(),
+    }
+    return EvalRun(**(fields | over))

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from clearinghouse.accounts.models import OrgKind, Role
 from clearinghouse.evals.models import EvalRun
-from tests.evals.runs.support import register
+from tests.evals.runs.support import register, run_row
 from tests.support.fake_chat import chat_server
 from tests.support.world import Member, World
 
@@ -39,9 +39,6 @@ def test_an_evaluators_run_stays_listed_behind_many_newer_runs(
 ) -> None:
     """The listing filters in SQL and pages: 501+ newer runs of another evaluator's submission
     neither hide this evaluator's run nor appear to it."""
-    from clearinghouse.core.clock import utcnow
-    from clearinghouse.core.ids import new_id
-
     lab = world.org(OrgKind.lab)
     lab_m = world.member(lab, OrgKind.lab, Role.member)
     agreement = world.agreement(lab)
@@ -51,20 +48,13 @@ def test_an_evaluators_run_stays_listed_behind_many_newer_runs(
     their_sub = world.submission(agreement, lab_m, theirs)
 
     def row(sub: str, org: str) -> EvalRun:
-        return EvalRun(
-            id=new_id("run"),
+        return run_row(
+            org,
             submission_id=sub,
-            evaluator_org_id=org,
             model_spec="openai-api/lab/frontier-x",
             is_reference=False,
             tasks=["knowledge_original"],
-            options={},
             state="succeeded",
-            progress={},
-            config={},
-            results={},
-            tier={},
-            created_at=utcnow(),
         )
 
     with world.services.db.transaction() as s:

@@ -5,7 +5,6 @@ that marks the run succeeded (with its logs sealed)."""
 
 from __future__ import annotations
 
-import base64
 import importlib.metadata
 from pathlib import Path
 from typing import Any
@@ -27,10 +26,12 @@ from clearinghouse.evals.battery.agent import SCAFFOLD, STORE_KEY
 from clearinghouse.evals.battery.framework import TaskOptions, refused
 from clearinghouse.evals.models import EvalRun, EvalVulnerabilityReport
 from clearinghouse.evals.runs import artefacts
-from clearinghouse.evals.runs.services import specs
+from clearinghouse.evals.runs.services import RUNS, specs
 from clearinghouse.reviews import services as reviews
 from clearinghouse.reviews.models import Submission
 from clearinghouse.reviews.schemas import ReportCreate, ReportMediaType
+from clearinghouse.vulns.intake import findings
+from clearinghouse.vulns.intake.findings import storable
 
 
 def _read_full(task_log: EvalLog) -> EvalLog:
@@ -262,22 +263,23 @@ def _reference_estimates(session: Session, run: EvalRun) -> dict[str, list[tuple
     return refs
 
 
-def _storable(text: str) -> str:
-    return text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
-
-
 def adopt_vulnerability_reports(
-    session: Session, svc: Any, run: EvalRun, found: list[dict[str, Any]]
+    session: Session, services: Services, run: EvalRun, found: list[dict[str, Any]]
 ) -> None:
-    """Each `report_vulnerability` call becomes a staging row (with the transcript excerpt) and
-    a clearinghouse report in the triage queue. Idempotent: a finish that is retried after a
-    crash finds the rows it already made."""
-    from clearinghouse.vulns import reports as vulns
-    from clearinghouse.vulns.purls import package_from_purl
-    from clearinghouse.vulns.schemas import ReportCreate as VulnReportCreate
-
+    """Each `report_vulnerability` call becomes a staging row (its PoC and transcript excerpt
+    sealed) and a report in the triage queue, filed through vulns' intake in the evaluator's
+    name, with an evaluator member's rights there (not the system's); a run with no evaluator
+    organisation files as the system. Idempotent: a finish that is retried after a crash finds
+    the rows it already made."""
+    reporter = (
+        Principal.on_behalf_of(
+            run.evaluator_org_id, OrgKind.evaluator, f"eval run {run.id} found it"
+        )
+        if run.evaluator_org_id is not None
+        else Principal.system()
+    )
     for raw in found:
-        v = {k: _storable(x) if isinstance(x, str) else x for k, x in raw.items()}
+        v = {k: storable(x) if isinstance(x, str) else x for k, x in raw.items()}
         exists = session.scalar(
             select(EvalVulnerabilityReport.id).where(
                 EvalVulnerabilityReport.run_id == run.id,
@@ -299,10 +301,10 @@ def adopt_vulnerability_reports(
             description=v["description"],
             poc="",
             transcript_excerpt="",
-            poc_sealed_id=svc.vault.seal_text(
+            poc_sealed_id=services.vault.seal_text(
                 session, str(v["poc"]), purpose="eval_vulnerability_report:poc"
             ).id,
-            excerpt_sealed_id=svc.vault.seal_text(
+            excerpt_sealed_id=services.vault.seal_text(
                 session,
                 str(v["transcript_excerpt"]),
                 purpose="eval_vulnerability_report:transcript_excerpt",
@@ -311,51 +313,22 @@ def adopt_vulnerability_reports(
         )
         session.add(staged)
         session.flush()
-        # What a model writes is untrusted: unknown purls become a generic target, and text
-        # that no database can store is cleaned, so a model cannot fail the run's finish.
-        target = _storable(str(v["target"]))
-        known = target.startswith("pkg:") and package_from_purl(target) is not None
-        purl = target if known and len(target) <= 500 else f"pkg:generic/eval/{v['task']}"
-        body = VulnReportCreate.model_validate(
-            {
-                "title": f"{v['task']}: {(_storable(str(v['description'])).splitlines() or ['report'])[0][:200]}",
-                "description": (
-                    f"Reported by {run.model_spec} in eval run {run.id}, task {v['task']}, "
-                    f"sample {v['sample_id']} (epoch {v['epoch']}), target {target[:300]}.\n\n"
-                    f"{_storable(str(v['description']))}"
-                )[:200_000],
-                "provenance": {
-                    "kind": "eval_run",
-                    "model_name": run.model_spec[:200],
-                    "eval_run_id": run.id,
-                },
-                "target": {"purl": purl[:500]},
-                "poc": (
-                    {
-                        "filename": "poc.txt",
-                        "content_base64": base64.b64encode(
-                            str(v["poc"]).encode("utf-8", "replace")
-                        ).decode(),
-                    }
-                    if v.get("poc")
-                    else None
-                ),
-            }
-        )
-        # Filed in the evaluator's name, with an evaluator member's rights there (not the
-        # system's); a run with no evaluator organisation files as the system.
-        reporter = (
-            Principal.on_behalf_of(
-                run.evaluator_org_id, OrgKind.evaluator, f"eval run {run.id} found it"
-            )
-            if run.evaluator_org_id is not None
-            else Principal.system()
-        )
-        vulns.submit_report(
+        findings.file_finding(
             session,
             reporter,
-            svc.vault,
-            body,
-            # The transcript stays sealed with the run: the report links to it by id.
-            eval_report_id=staged.id,
+            services.vault,
+            RUNS,
+            findings.Finding(
+                provenance=findings.RunProvenance(
+                    run_id=run.id,
+                    model=run.model_spec,
+                    task=v["task"],
+                    sample_id=v["sample_id"],
+                    epoch=int(v["epoch"]),
+                    finding_id=staged.id,
+                ),
+                target=str(v["target"]),
+                description=str(v["description"]),
+                poc=str(v["poc"]) if v.get("poc") else "",
+            ),
         )

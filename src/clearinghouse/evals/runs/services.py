@@ -7,6 +7,7 @@ registered reference model (`evals/reference.py`); never a model spec or URL a c
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from clearinghouse.accounts.policy import Action, Principal, Target, authorize
@@ -21,13 +22,14 @@ from clearinghouse.evals import reference as references
 from clearinghouse.evals.battery.framework import TaskOptions, TaskSpec
 from clearinghouse.evals.battery.registry import load_families
 from clearinghouse.evals.errors import RawModelRefused, RunNotRunnable, UnknownTask
-from clearinghouse.evals.models import EvalRun, ReferenceModel
+from clearinghouse.evals.models import EvalRun, EvalVulnerabilityReport, ReferenceModel
 from clearinghouse.evals.runs import artefacts
 from clearinghouse.evals.schemas import ArtefactOut, RunCreate, RunOut, Score, TaskInfo
 from clearinghouse.reviews import services as reviews
 from clearinghouse.reviews.models import Submission
 from clearinghouse.reviews.states import SubmissionState
 from clearinghouse.storage import jobs
+from clearinghouse.vulns.reports import EvalRunRef
 
 DEFAULT_TASKS = ("knowledge_original", "ctf_generated", "poc_asan")
 
@@ -229,3 +231,21 @@ def job_of(session: Session, p: Principal, run_id: str) -> str:
     if run.job_id is None:
         raise RunNotRunnable(f"eval run {run_id} has no job to execute")
     return run.job_id
+
+
+class RunDirectory:
+    """The eval runs as vulns may know them (`vulns.reports.EvalRuns`): whether a run exists and
+    whose it is, and which run staged a finding. Facts only: the reporter's rights are checked
+    by vulns, against these."""
+
+    def find(self, session: Session, run_id: str) -> EvalRunRef | None:
+        run = session.get(EvalRun, run_id)
+        return None if run is None else EvalRunRef(run.id, run.evaluator_org_id)
+
+    def finding_run(self, session: Session, finding_id: str) -> str | None:
+        return session.scalar(
+            select(EvalVulnerabilityReport.run_id).where(EvalVulnerabilityReport.id == finding_id)
+        )
+
+
+RUNS = RunDirectory()
