@@ -10,7 +10,11 @@ import sys
 from fastapi.testclient import TestClient
 
 from clearinghouse.accounts.models import OrgKind, Role
+from clearinghouse.accounts.policy import Principal
 from clearinghouse.evals.models import EvalRun
+from clearinghouse.evals.runs import services as runs
+from clearinghouse.evals.schemas import RunCreate
+from clearinghouse.storage import jobs
 from tests.evals.runs.support import register, run_row
 from tests.support.fake_chat import chat_server
 from tests.support.world import Member, World
@@ -91,8 +95,6 @@ def test_eval_commands_need_a_token_and_wait_runs_only_their_own_job(
 ) -> None:
     """No token, no command (no system fallback in a shell); `evals run --wait` executes the
     job it created and leaves every other queued job alone."""
-    from clearinghouse.storage import jobs
-
     for args in (
         ["evals", "tasks"],
         ["evals", "list"],
@@ -157,3 +159,41 @@ def test_eval_commands_need_a_token_and_wait_runs_only_their_own_job(
             timeout=120,
         )
         assert raw.returncode != 0
+
+
+def test_evals_run_wait_executes_its_own_run_and_never_another_queued_run(
+    cli_env: dict[str, str], world: World
+) -> None:
+    """Two runs queued: another one first (due earlier, so a worker taking any due job would
+    take it), then the CLI's. `evals run --wait` executes its own and leaves the other run
+    and its job untouched: queued, never attempted, not leased."""
+    with chat_server() as model:
+        register(world.services, "baseline", model.base_url, "sk-wait-0123456789abcdef")
+        with world.services.db.transaction() as s:
+            other = runs.create_run(
+                s,
+                Principal.system(),
+                world.services,
+                RunCreate(reference_model="baseline", tasks=["knowledge_original"], limit=1),
+            )
+            other_job = runs.job_of(s, Principal.system(), other.id)
+        ev = world.member(world.org(OrgKind.evaluator), OrgKind.evaluator, Role.member)
+        r = subprocess.run(
+            [
+                sys.executable, "-m", "clearinghouse", "evals", "run", "--wait",
+                "--reference-model", "baseline", "--tasks", "knowledge_original", "--limit", "1",
+                "--json",
+            ],
+            env={**cli_env, "CLEARINGHOUSE_TOKEN": ev.token},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    mine = json.loads(r.stdout)
+    assert mine["id"] != other.id and mine["state"] == "succeeded"
+    with world.services.db.transaction() as s:
+        assert runs.get_run(s, Principal.system(), other.id).state == "queued"
+        job = s.get(jobs.Job, other_job)
+        assert job is not None
+        assert (job.state, job.attempts, job.lease_owner) == ("queued", 0, None)
