@@ -1,5 +1,6 @@
 """Eval runs as objects: create one (a durable job), load, list and show runs under the policy,
-and the policy-checked reads of a run's sealed artefacts.
+the policy-checked reads of a run's sealed artefacts, the job that executes a run, and the
+directory of runs that vulns' intake asks (`RUNS`).
 
 A run targets a submission (its endpoint, and its key decrypted only inside the worker) or a
 registered reference model (`evals/reference.py`); never a model spec or URL a caller typed.
@@ -34,15 +35,11 @@ from clearinghouse.vulns.reports import EvalRunRef
 DEFAULT_TASKS = ("knowledge_original", "ctf_generated", "poc_asan")
 
 
-def run_target(run: EvalRun, lab_org_id: str | None) -> Target:
-    return Target(
-        "eval_run", id=run.id, lab_org_id=lab_org_id, evaluator_org_id=run.evaluator_org_id
-    )
-
-
 def target(session: Session, run: EvalRun) -> Target:
+    """The facts about a run that the policy decides on: its lab (of a submission run) and its
+    evaluator organisation."""
     lab = session.get(Submission, run.submission_id).lab_org_id if run.submission_id else None  # type: ignore[union-attr]
-    return run_target(run, lab)
+    return Target("eval_run", id=run.id, lab_org_id=lab, evaluator_org_id=run.evaluator_org_id)
 
 
 def list_tasks(p: Principal, options: TaskOptions) -> list[TaskInfo]:
