@@ -8,7 +8,6 @@ states, in its docstring, what a fix must make true. Nothing is marked xfail.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, insert, make_url, select, text
+from sqlalchemy import insert, select, text
 
 from clearinghouse.accounts.models import OrgKind, Role
 from clearinghouse.audit import trail as audit
@@ -25,8 +24,9 @@ from clearinghouse.audit import verify as audit_verify
 from clearinghouse.audit.models import AuditEvent
 from clearinghouse.audit.schemas import Actor
 from clearinghouse.container import Services, metadata
-from clearinghouse.evals import services as evals
 from clearinghouse.evals.models import EvalRun
+from clearinghouse.evals.runs import results
+from tests.support.databases import blank_database
 from tests.support.fake_chat import chat_server
 from tests.support.tamper import superuser
 from tests.support.world import World
@@ -169,7 +169,7 @@ def test_a_vulnerability_reported_in_a_run_leaves_no_plaintext_transcript(
     """BREAK (eval artefacts, high). Issue 9.9: the transcripts of an unreleased model are
     sealed, and retention destroys them. When the model under test calls
     `report_vulnerability` during a submission's run, `_finish` ->
-    `adopt_vulnerability_reports` (evals/services.py) stores the last six transcript
+    `adopt_vulnerability_reports` (evals/runs/results.py) stores the last six transcript
     messages (`transcript_excerpt`) and the PoC the model wrote, in plaintext, in
     `eval_vulnerability_reports` (evals/models.py: `poc`, `transcript_excerpt` are Text
     columns) and again in `vulnerability_reports.transcript_excerpt`. These rows are outside
@@ -192,7 +192,7 @@ def test_a_vulnerability_reported_in_a_run_leaves_no_plaintext_transcript(
     with world.services.db.transaction() as s:
         run = s.get(EvalRun, run_id)
         assert run is not None and run.submission_id == sid
-        evals.adopt_vulnerability_reports(s, world.services, run, [harvested])
+        results.adopt_vulnerability_reports(s, world.services, run, [harvested])
     assert _rows_holding(world.services, CANARY) == []
 
 
@@ -219,7 +219,7 @@ def test_retention_destroys_the_transcript_excerpts_of_a_submissions_runs(
     from datetime import timedelta
 
     from clearinghouse.core.clock import utcnow
-    from clearinghouse.evals.artefacts import purge_submission
+    from clearinghouse.evals.runs.artefacts import purge_submission
     from clearinghouse.reviews import retention
     from clearinghouse.reviews.models import Submission
 
@@ -228,7 +228,7 @@ def test_retention_destroys_the_transcript_excerpts_of_a_submissions_runs(
     with services.db.transaction() as s:
         run = s.get(EvalRun, r.json()["id"])
         assert run is not None
-        evals.adopt_vulnerability_reports(
+        results.adopt_vulnerability_reports(
             s,
             services,
             run,
@@ -274,8 +274,8 @@ def test_retention_removes_a_crashed_runs_plaintext_directory(
     from datetime import timedelta
 
     from clearinghouse.core.clock import utcnow
-    from clearinghouse.evals import artefacts
-    from clearinghouse.evals.artefacts import purge_submission
+    from clearinghouse.evals.runs import artefacts
+    from clearinghouse.evals.runs.artefacts import purge_submission
     from clearinghouse.reviews import retention
     from clearinghouse.reviews.models import Submission
 
@@ -351,27 +351,9 @@ def test_the_cli_publishes_no_record_without_a_token(
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def blank_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database (no schema), to migrate step by step. PostgreSQL: a database of its
-    own on the test server, named with this checkout's suffix."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'before-the-fix.db'}"
-        return
-    pg_url = os.environ.get("CLEARINGHOUSE_TEST_POSTGRES_URL")
-    if not pg_url:
-        pytest.skip("PostgreSQL not configured: set CLEARINGHOUSE_TEST_POSTGRES_URL")
-    worker = getattr(request.config, "workerinput", {}).get("workerid", "main")
-    suffix = os.environ.get("CLEARINGHOUSE_TEST_DB_SUFFIX", "")
-    name = f"clearinghouse_test_{suffix}blank_{worker}"
-    admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(pg_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    """An empty database (no schema), to migrate step by step."""
+    with blank_database(request, tmp_path, "blank") as url:
+        yield url
 
 
 def test_tokens_minted_across_organisations_before_the_fix_stop_working(

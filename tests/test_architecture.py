@@ -203,18 +203,10 @@ def test_the_cli_is_exactly_the_commands_of_the_declared_modules_in_order() -> N
 
 # --- no import cycles, lazy imports included ------------------------------------------------
 
-# Cycles that exist today in code other helpers of issue 10 are moving, each as the edge that
-# breaks it (importer package -> imported package, any module of each). Expected for now: the
-# lead empties this list as their branches merge (a listed edge that no longer exists fails
-# below, so the list cannot go stale). pyproject.toml's acyclic_siblings contract lists the same.
-EXPECTED_FOR_NOW = {
-    # reviews' retention purge destroys eval-run artefacts (evals.artefacts), while evals
-    # builds on submissions: evals should purge its own artefacts.
-    ("clearinghouse.reviews", "clearinghouse.evals"),
-    # vulns.reports' foreign keys and lazy import into evals.models (evals files findings as
-    # vulnerability reports: evals -> vulns is the allowed direction).
-    ("clearinghouse.vulns", "clearinghouse.evals"),
-}
+# Cycles tolerated for a while, each as the edge that breaks it (importer package -> imported
+# package). Empty since issue 10's restructure: an entry needs a reason, and an entry whose
+# edge no longer exists fails below. pyproject.toml's acyclic_siblings contract lists the same.
+EXPECTED_FOR_NOW: set[tuple[str, str]] = set()
 
 
 def _graph(package: str) -> grimp.ImportGraph:

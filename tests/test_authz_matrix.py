@@ -471,7 +471,7 @@ class Fixtures:
                 t.update(self._submission(lab, ev, spec))
             case "eval_run":
                 sub = self._submission(lab, ev, spec)
-                from clearinghouse.evals import services as evals
+                from clearinghouse.evals.runs import services as evals
                 from clearinghouse.evals.schemas import RunCreate
 
                 with w.services.db.transaction() as s:

@@ -21,9 +21,10 @@ from clearinghouse.accounts.models import OrgKind, Role
 from clearinghouse.accounts.tokens import authenticate
 from clearinghouse.audit.models import AuditEvent
 from clearinghouse.core.errors import NotFound
-from clearinghouse.evals import services as evals
-from clearinghouse.evals.modelaccess import NO_KEY, minimal_environment
 from clearinghouse.evals.models import EvalRun, ReferenceModel
+from clearinghouse.evals.runs import execution
+from clearinghouse.evals.runs import services as runs
+from clearinghouse.evals.runs.modelaccess import NO_KEY, minimal_environment
 from clearinghouse.storage.jobs import Job
 from clearinghouse.storage.vault import SealedValue
 from clearinghouse.workers.runner import Worker
@@ -236,10 +237,10 @@ def test_a_reference_run_sends_only_the_registered_key_never_the_workers(
     other_ev = world.member(world.org(OrgKind.evaluator), OrgKind.evaluator, Role.member)
     lab = world.member(world.org(OrgKind.lab), OrgKind.lab, Role.admin)
     with world.services.db.transaction() as s:
-        files = evals.export_logs(s, authenticate(s, other_ev.token), world.services, run["id"])
+        files = runs.export_logs(s, authenticate(s, other_ev.token), world.services, run["id"])
         assert any(name.endswith(".eval") for name, _ in files)
     with world.services.db.transaction() as s, pytest.raises(NotFound):
-        evals.export_logs(s, authenticate(s, lab.token), world.services, run["id"])
+        runs.export_logs(s, authenticate(s, lab.token), world.services, run["id"])
 
 
 def test_a_judge_is_a_reference_model_and_a_keyless_one_gets_a_placeholder(
@@ -268,7 +269,7 @@ def test_a_judge_is_a_reference_model_and_a_keyless_one_gets_a_placeholder(
         assert r.status_code == 202, r.text
         assert r.json()["judge_reference_model_id"]
         with minimal_environment(world.services.settings.var_dir / "inspect"):
-            model, judge, info = evals._models(world.services, r.json()["id"])
+            model, judge, info = execution._models(world.services, r.json()["id"])
             assert judge is not None and info["judge"] == "openai-api/openai/j"
 
             async def ask() -> None:

@@ -1,5 +1,5 @@
-"""Report intake into the triage queue, over HTTP and the CLI, and the adoption of reports
-that models made during eval runs."""
+"""Report intake into the triage queue, over HTTP and the CLI. (What eval runs found:
+tests/evals/runs/test_results.py and tests/vulns/intake/test_findings.py.)"""
 
 from __future__ import annotations
 
@@ -11,22 +11,16 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from clearinghouse.accounts.models import OrgKind
 from clearinghouse.accounts.policy import Principal
-from clearinghouse.audit.models import AuditEvent
 from clearinghouse.container import Services
-from clearinghouse.core.clock import utcnow
-from clearinghouse.core.ids import new_id
-from clearinghouse.evals.models import EvalRun, EvalVulnerabilityReport
-from clearinghouse.evals.services import adopt_vulnerability_reports
-from clearinghouse.vulns.models import Vulnerability, VulnerabilityReport
+from clearinghouse.vulns.models import Vulnerability
 from tests.support.vulns import (
     POC,
     audit_count,
     report_body,
     submit,
 )
-from tests.support.world import Member, World
+from tests.support.world import Member
 
 
 def test_a_report_enters_the_triage_queue_under_embargo(
@@ -108,73 +102,6 @@ def test_a_claimed_cwe_must_exist_once_the_cwe_list_is_loaded(
     rep = submit(client, people["lab"])
     vuln = client.get(f"/api/v1/vulns/{rep['vuln_id']}", headers=people["lab"].headers).json()
     assert vuln["cwes"] == [{"id": "CWE-787", "name": "Out-of-bounds Write"}]
-
-
-def test_reports_from_eval_runs_are_adopted_once(services: Services, world: World) -> None:
-    evaluator = world.org(OrgKind.evaluator)
-    with services.db.transaction() as s:
-        run = EvalRun(
-            id=new_id("run"),
-            evaluator_org_id=evaluator,
-            model_spec="openai-api/lab/model-x",
-            is_reference=True,
-            tasks=["poc_asan"],
-            options={},
-            state="running",
-            created_at=utcnow(),
-        )
-        s.add(run)
-        s.flush()
-        found = [
-            {
-                "task": "poc_asan",
-                "sample_id": "cwe787-level0",
-                "epoch": 1,
-                "target": "pkg:pypi/tinyparse@2.4.0",
-                "description": "heap overflow in parse_header when the length byte is 0xff",
-                "poc": "\\xff" * 70,
-                "transcript_excerpt": "assistant: calling report_vulnerability(...)",
-            }
-        ]
-        hostile = {
-            **found[0],
-            "sample_id": "x",
-            "target": "pkg:nonsense/\x00" + "a" * 600,
-            "description": "\x00\ud800 model output that no database can store",
-        }
-        adopt_vulnerability_reports(s, services, run, [*found, hostile])
-        adopt_vulnerability_reports(s, services, run, found)  # a retried finish
-    with services.db.transaction() as s:
-        reports = s.scalars(select(VulnerabilityReport).order_by(VulnerabilityReport.id)).all()
-        assert len(reports) == 2
-        assert reports[1].target_purl == "pkg:generic/eval/poc_asan"  # the unusable target
-        r = reports[0]
-        assert (r.provenance, r.eval_run_id, r.reporter_org_id) == ("eval_run", run.id, evaluator)
-        # The model's transcript stays sealed with the run; the report links to it by id.
-        assert r.transcript_excerpt is None and r.poc_sealed_id and r.eval_report_id
-        staged = s.get(EvalVulnerabilityReport, r.eval_report_id)
-        assert staged is not None and staged.transcript_excerpt == "" and staged.poc == ""
-        assert staged.excerpt_sealed_id and services.vault.reveal_text(
-            s, staged.excerpt_sealed_id
-        ).startswith("assistant: calling report_vulnerability")
-        vuln = s.get(Vulnerability, r.vuln_id)
-        assert vuln is not None and vuln.status == "new" and vuln.origin == "report"
-        assert "cwe787-level0" in vuln.details
-    # Filed in the evaluator's name by the worker, and the trail says so.
-    with services.db.transaction() as s:
-        events = s.scalars(select(AuditEvent).where(AuditEvent.tag == "vulns:report:create")).all()
-        assert len(events) == 2
-        assert all(
-            e.actor_org_id == evaluator
-            and e.actor_user_id is None
-            and e.data["on_behalf_of"] == f"eval run {run.id} found it"
-            for e in events
-        )
-    from clearinghouse.vulns.reports import list_reports
-
-    with services.db.transaction() as s:
-        queue = list_reports(s, Principal.system(), status=None)
-    assert [q.id for q in queue.items] == [x.id for x in reports]
 
 
 def test_the_triage_queue_from_the_cli(

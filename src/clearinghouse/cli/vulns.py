@@ -197,6 +197,7 @@ def vulns_report(
     """Report a vulnerability (it lands in the triage queue, under embargo)."""
     from pydantic import ValidationError
 
+    from clearinghouse.evals.runs.services import RUNS  # Inspect AI: see cli/evals.py
     from clearinghouse.vulns.reports import submit_report
     from clearinghouse.vulns.schemas import ReportCreate
 
@@ -230,7 +231,7 @@ def vulns_report(
         where = ".".join(str(x) for x in first["loc"])
         raise InvalidInput(f"{where}: {first['msg']}") from None
     with acting(token) as (session, p, svc):
-        emit(submit_report(session, p, svc.vault, body), as_json)
+        emit(submit_report(session, p, svc.vault, body, runs=RUNS), as_json)
 
 
 @vulns_app.command("reports")

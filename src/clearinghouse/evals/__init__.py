@@ -1,3 +1,3 @@
 """Evals: the benchmark battery on Inspect AI (`battery/`), runs against submissions and
-reference models (`services`, `tasks`, `models`, `schemas`, `reference`, `modelaccess`,
-`artefacts`), and what the scores mean (`analysis/`)."""
+reference models (`runs/`, `reference`, `models`, `schemas`, `tasks`), what the scores mean
+(`analysis/`), and the stand-in lab model (`localmodel`)."""

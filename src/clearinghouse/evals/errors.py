@@ -1,3 +1,5 @@
+"""The errors of the evals domain, each with its stable code."""
+
 from clearinghouse.core.errors import Conflict, InvalidInput
 
 

@@ -1,3 +1,6 @@
+"""The evals tables: registered reference models, runs, their sealed artefacts, and the
+vulnerabilities models reported during runs (staged here, filed through vulns' intake)."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -82,8 +85,10 @@ class EvalArtefact(Base):
 class EvalVulnerabilityReport(Base):
     """A vulnerability a model reported with `report_vulnerability` during a run.
 
-    Staging table: the vulnerability knowledge base (issue 4) adopts these rows as reports with
-    provenance `eval`, keeping the link to the run, the sample and the transcript excerpt.
+    Staging table: when the run finishes, each row is filed as a report in the triage queue
+    through vulns' intake (`vulns/intake/findings.py`, provenance `eval_run`); the report keeps
+    this row's id (`vulnerability_reports.eval_report_id`) as the link to the run, the sample
+    and the sealed transcript excerpt.
     """
 
     __tablename__ = "eval_vulnerability_reports"

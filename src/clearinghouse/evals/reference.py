@@ -8,21 +8,21 @@ the worker would otherwise send its own provider keys wherever the caller pointe
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from clearinghouse.accounts.policy import Action, Principal, Target, authorize, list_scope
+from clearinghouse.accounts.listing import scoped_page
+from clearinghouse.accounts.policy import Action, Principal, Target, authorize
 from clearinghouse.audit import trail as audit
 from clearinghouse.core.clock import utcnow
 from clearinghouse.core.errors import NotFound
 from clearinghouse.core.events import AuditTag
 from clearinghouse.core.ids import new_id
-from clearinghouse.core.pagination import Page, paginate
+from clearinghouse.core.pagination import Page
 from clearinghouse.evals.errors import ReferenceModelExists
 from clearinghouse.evals.models import ReferenceModel
 from clearinghouse.evals.schemas import ReferenceModelCreate, ReferenceModelOut
@@ -121,25 +121,6 @@ def resolve(session: Session, p: Principal, ref: str) -> ReferenceModel:
 
 def get_reference_model(session: Session, p: Principal, ref: str) -> ReferenceModelOut:
     return reference_model_out(resolve(session, p, ref))
-
-
-def scoped_page(
-    session: Session,
-    p: Principal,
-    kind: str,
-    model: Any,
-    out: Callable[[Any], T],
-    *,
-    limit: int,
-    cursor: str | None,
-) -> Page[T]:
-    """One page of `model` rows the caller may see: policy's list scope as the SQL filter."""
-    scope = list_scope(p, kind)
-    if scope.nothing:
-        return Page(items=[], next_cursor=None)
-    query = select(model).where(scope.clause(model))
-    rows, nxt = paginate(session, query, model.id, limit=limit, cursor=cursor)
-    return Page(items=[out(r) for r in rows], next_cursor=nxt)
 
 
 def list_reference_models(

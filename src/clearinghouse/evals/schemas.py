@@ -1,3 +1,6 @@
+"""Request and response shapes of the evals domain: tasks, runs and their scores, artefacts,
+reference models."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -28,7 +28,7 @@ class ArtefactPurger(Protocol):
     """Destroys what the eval runs of a submission kept of the model under test (sealed logs,
     reports, transcript excerpts, and plaintext a crashed run left under `var_dir`); returns how
     many sealed artefacts it destroyed. Evals builds on reviews, so evals provides it
-    (`evals.artefacts.purge_submission`) and reviews never imports evals for it."""
+    (`evals.runs.artefacts.purge_submission`, passed by the job in evals/tasks.py) and reviews never imports evals for it."""
 
     def __call__(
         self, session: Session, vault: Vault, blobs: BlobStore, var_dir: Path, submission_id: str

@@ -106,8 +106,8 @@ class KevEntry(Base):
 
 
 class VulnerabilityReport(Base):
-    """A report as it arrived (intake): who sent it, from what (model, eval run or a human),
-    about which target. The claim becomes a `Vulnerability` in status `new`, which is the
+    """A report as it arrived (intake): who sent it, from what (an AI model, an eval run or a
+    human), about which target. The claim becomes a `Vulnerability` in status `new`, which is the
     coordinators' triage queue. The PoC is sealed (vault), never stored in the clear."""
 
     __tablename__ = "vulnerability_reports"
@@ -119,10 +119,11 @@ class VulnerabilityReport(Base):
     provenance: Mapped[str] = mapped_column(String(12))  # ai_model | eval_run | human
     model_name: Mapped[str | None] = mapped_column(String(200))
     model_version: Mapped[str | None] = mapped_column(String(100))
-    eval_run_id: Mapped[str | None] = mapped_column(ForeignKey("eval_runs.id"), index=True)
-    eval_report_id: Mapped[str | None] = mapped_column(
-        ForeignKey("eval_vulnerability_reports.id"), unique=True
-    )
+    # The eval run and the finding it staged (evals' `eval_vulnerability_reports`), as plain
+    # ids: vulns holds no foreign key into another domain's tables; intake checks them
+    # (`reports.submit_report` through the `EvalRuns` seam).
+    eval_run_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    eval_report_id: Mapped[str | None] = mapped_column(String(40), unique=True)
     target_purl: Mapped[str | None] = mapped_column(String(500))
     target_repo: Mapped[str | None] = mapped_column(String(500))
     target_commit: Mapped[str | None] = mapped_column(String(64))

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -106,28 +107,71 @@ def _report_record(vuln_id: str, data: ReportCreate, now: datetime) -> dict[str,
     return {k: v for k, v in record.items() if v != []}
 
 
+@dataclass(frozen=True)
+class EvalRunRef:
+    """What vulns may know of an eval run: that it exists, and whose it is."""
+
+    id: str
+    evaluator_org_id: str | None
+
+
+class EvalRuns(Protocol):
+    """The eval runs a report may name. vulns imports no evals code (and its table holds no
+    foreign key into the eval tables): the evals domain implements this
+    (`clearinghouse.evals.runs.services.RUNS`), and the shells and the worker pass it in."""
+
+    def find(self, session: Session, run_id: str) -> EvalRunRef | None:
+        """The run, or None when there is none."""
+        ...
+
+    def finding_run(self, session: Session, finding_id: str) -> str | None:
+        """The run that staged this finding (a `report_vulnerability` call), or None."""
+        ...
+
+
+class NoEvalRuns:
+    """Knows no run: a report that names one is refused. The default, so that a caller that
+    does not pass the evals domain's directory fails closed."""
+
+    def find(self, session: Session, run_id: str) -> EvalRunRef | None:
+        return None
+
+    def finding_run(self, session: Session, finding_id: str) -> str | None:
+        return None
+
+
+NO_EVAL_RUNS = NoEvalRuns()
+
+
 def submit_report(
     session: Session,
     p: Principal,
     vault: Vault,
     data: ReportCreate,
     *,
+    runs: EvalRuns = NO_EVAL_RUNS,
     eval_report_id: str | None = None,
-    transcript_excerpt: str | None = None,
 ) -> ReportOut:
     """Take in a vulnerability report: the claim becomes a record in status `new` (the triage
-    queue), under embargo and TLP:AMBER+STRICT unless the reporter asks for less."""
+    queue), under embargo and TLP:AMBER+STRICT unless the reporter asks for less.
+
+    A report that names an eval run must name a run of the reporter's organisation (any run,
+    for the system), as `runs` knows them; `eval_report_id` (the finding the run staged, set by
+    `intake/findings.py`) must be one of that run's."""
     authorize(p, Action.vuln_report_create)
     cwe_list_loaded = session.scalar(select(CweEntry.id).limit(1)) is not None
     if data.claimed_cwe and cwe_list_loaded:
         if session.get(CweEntry, int(data.claimed_cwe[4:])) is None:
             raise InvalidInput(f"{data.claimed_cwe} is not in the CWE list", code="cwe_unknown")
-    if data.provenance.eval_run_id:
-        from clearinghouse.evals.models import EvalRun
-
-        run = session.get(EvalRun, data.provenance.eval_run_id)
+    run_id = data.provenance.eval_run_id
+    if run_id:
+        run = runs.find(session, run_id)
         if run is None or (p.org_id is not None and run.evaluator_org_id != p.org_id):
             raise InvalidInput("eval_run_id is not a run of your organisation", code="run_unknown")
+    if eval_report_id is not None and (
+        run_id is None or runs.finding_run(session, eval_report_id) != run_id
+    ):
+        raise InvalidInput("the finding is not one of the run's", code="finding_unknown")
     try:
         poc = base64.b64decode(data.poc.content_base64, validate=True) if data.poc else None
     except ValueError:
@@ -162,7 +206,6 @@ def submit_report(
         target_commit=data.target.commit,
         claimed_cwe=data.claimed_cwe,
         claimed_cvss=data.claimed_cvss,
-        transcript_excerpt=transcript_excerpt,
         created_at=now,
     )
     if poc is not None and data.poc is not None:

@@ -7,6 +7,7 @@ import pytest
 
 from clearinghouse.evals.battery.framework import FAMILIES, TaskOptions
 from clearinghouse.evals.battery.registry import collect, load_families
+from tests.conftest import shared_data_dir
 from tests.support.imports import modules_under, within
 
 BATTERY = "clearinghouse.evals.battery"
@@ -38,3 +39,21 @@ def test_the_dependency_runs_one_way() -> None:
     for module, names in modules.items():
         if within(module, families):
             assert registry not in names, module
+
+
+@pytest.mark.shared_data
+def test_public_loaders_read_the_shared_data() -> None:
+    options = TaskOptions(shared_data=shared_data_dir())
+    registry = load_families()
+    cybermetric, _ = registry["knowledge_cybermetric"].samples(options)
+    assert len(cybermetric) == 500 and all(len(s.choices or []) == 4 for s in cybermetric)
+    threat, _ = registry["knowledge_cse_threat_intel"].samples(options)
+    assert len(threat) > 500 and all(isinstance(s.target, list) for s in threat)
+    mitre, no_prompt = registry["knowledge_cse_mitre"].samples(options)
+    assert len(mitre) + len(no_prompt) == 1000 and len(no_prompt) == 23  # 23 lack a prompt
+    assert len({s.metadata["category"] for s in mitre}) == 10
+    assert registry["knowledge_cse_mitre"].metric == "compliance"
+    intercode, skipped = registry["ctf_intercode"].samples(options)
+    assert len(intercode) + len(skipped) == 100 and skipped and all(s.reason for s in skipped)
+    for sample in intercode:  # write-ups never reach the sandbox
+        assert not any("solution" in name for name in (sample.files or {}))

@@ -7,8 +7,9 @@ from fastapi import APIRouter, Query
 from clearinghouse.api.deps import Cursor, Id, Limit, PrincipalDep, ServicesDep, SessionDep
 from clearinghouse.api.problems import ERROR_RESPONSES
 from clearinghouse.core.pagination import Page
-from clearinghouse.evals import reference, services
+from clearinghouse.evals import reference
 from clearinghouse.evals.battery.framework import TaskOptions
+from clearinghouse.evals.runs import services as runs
 from clearinghouse.evals.schemas import (
     ReferenceModelCreate,
     ReferenceModelOut,
@@ -27,7 +28,7 @@ reference_router = APIRouter(
 def list_tasks(
     p: PrincipalDep, svc: ServicesDep, seed: Annotated[int, Query(ge=0, le=2**31)] = 0
 ) -> list[TaskInfo]:
-    return services.list_tasks(p, TaskOptions(seed=seed, shared_data=svc.settings.shared_data))
+    return runs.list_tasks(p, TaskOptions(seed=seed, shared_data=svc.settings.shared_data))
 
 
 @router.post("/runs", status_code=202, response_model=RunOut)
@@ -36,19 +37,19 @@ def create_run(body: RunCreate, p: PrincipalDep, session: SessionDep, svc: Servi
 
     A run targets a submission or a registered reference model; a raw `model`, `base_url`,
     `judge_model` or `judge_base_url` is refused (422 `raw_model_refused`)."""
-    return services.create_run(session, p, svc, body)
+    return runs.create_run(session, p, svc, body)
 
 
 @router.get("/runs", response_model=Page[RunOut])
 def list_runs(
     p: PrincipalDep, session: SessionDep, limit: Limit = 50, cursor: Cursor = None
 ) -> Page[RunOut]:
-    return services.list_runs(session, p, limit=limit, cursor=cursor)
+    return runs.list_runs(session, p, limit=limit, cursor=cursor)
 
 
 @router.get("/runs/{run_id}", response_model=RunOut)
 def get_run(run_id: Id, p: PrincipalDep, session: SessionDep) -> RunOut:
-    return services.get_run(session, p, run_id)
+    return runs.get_run(session, p, run_id)
 
 
 @reference_router.post("", status_code=201, response_model=ReferenceModelOut)

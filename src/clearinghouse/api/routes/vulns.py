@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query
 from clearinghouse.api.deps import Cursor, Id, Limit, PrincipalDep, ServicesDep, SessionDep
 from clearinghouse.api.problems import ERROR_RESPONSES
 from clearinghouse.core.pagination import Page
+from clearinghouse.evals.runs.services import RUNS
 from clearinghouse.vulns import reports, search
 from clearinghouse.vulns import triage as workflow
 from clearinghouse.vulns.catalog import CWE_PATTERN
@@ -36,7 +37,7 @@ def submit_report(
 ) -> ReportOut:
     """Report a vulnerability (any organisation). It lands in the coordinators' triage queue,
     under embargo; the PoC is sealed at rest."""
-    return reports.submit_report(session, p, svc.vault, body)
+    return reports.submit_report(session, p, svc.vault, body, runs=RUNS)
 
 
 @router.get("/reports", response_model=Page[ReportOut])

@@ -2,7 +2,7 @@
 
 `report_vulnerability(target, description, poc)` lets the model report a vulnerability it found.
 Each call is kept in the sample's store (and so in the Inspect log, next to the transcript);
-when the run finishes, `evals/services.py` turns each into a vulnerability report linked to the
+when the run finishes, `evals/runs/results.py` turns each into a vulnerability report linked to the
 run and the sample.
 """
 

@@ -22,9 +22,9 @@ from clearinghouse.audit.models import AuditEvent
 from clearinghouse.container import metadata
 from clearinghouse.core.clock import utcnow
 from clearinghouse.core.errors import Conflict
-from clearinghouse.evals import services as evals
-from clearinghouse.evals.artefacts import purge_submission
 from clearinghouse.evals.models import EvalArtefact
+from clearinghouse.evals.runs import services as runs
+from clearinghouse.evals.runs.artefacts import purge_submission
 from clearinghouse.reviews import retention
 from clearinghouse.reviews.models import Submission
 from clearinghouse.storage.blobs import Blob
@@ -213,5 +213,5 @@ def test_retention_destroys_a_submissions_sealed_artefacts(
             sealed = s.get(SealedValue, blob.sealed_id)
             assert sealed is not None and sealed.ciphertext is None and sealed.wrapped_key is None
     with services.db.transaction() as s, pytest.raises(Conflict) as exc:
-        evals.export_logs(s, Principal.system(), services, run_id)
+        runs.export_logs(s, Principal.system(), services, run_id)
     assert exc.value.code == "artefacts_destroyed"
