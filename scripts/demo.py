@@ -301,8 +301,10 @@ def main() -> None:
                     f"{score['ci_high']:.2f}]  n={score['n']}"
                 )
         tier = run_result["tier"]
+        print(f"  {tier['headline']}")
         print(
-            f"  tier {tier['tier']} ({tier['name']}); not ruled out: {tier['not_ruled_out'] or 'none'}"
+            f"  crossed: {tier['tier'] or 'none'}; not ruled out: {tier['not_ruled_out'] or 'none'}"
+            f"; insufficient evidence: {tier['insufficient_evidence']}"
         )
 
         step(

@@ -347,6 +347,8 @@ def _print_run(run: Any) -> None:
             "model": run.model,
             "tasks": run.tasks,
             "tier": run.tier.get("tier"),
+            "headline": run.tier.get("headline"),
+            "insufficient_evidence": run.tier.get("insufficient_evidence"),
             "not_ruled_out": run.tier.get("not_ruled_out"),
             "errors": run.errors,
             "report_id": run.report_id,

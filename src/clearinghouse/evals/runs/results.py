@@ -19,8 +19,9 @@ from clearinghouse.audit import trail as audit
 from clearinghouse.core.clock import utcnow
 from clearinghouse.core.events import AuditTag
 from clearinghouse.core.ids import new_id
-from clearinghouse.evals.analysis.stats import Estimate, Outcome, delta, summarise
-from clearinghouse.evals.analysis.tiers import decide
+from clearinghouse.evals.analysis.comparability import Reference
+from clearinghouse.evals.analysis.pipeline import analyse
+from clearinghouse.evals.analysis.stats import Outcome, cluster_id
 from clearinghouse.evals.battery.agent import SCAFFOLD, STORE_KEY
 from clearinghouse.evals.battery.framework import TaskOptions, refused
 from clearinghouse.evals.models import EvalRun, EvalVulnerabilityReport
@@ -47,6 +48,7 @@ def _sample_records(task: str, log_: EvalLog) -> list[dict[str, Any]]:
             {
                 "task": task,
                 "sample_id": str(s.id),
+                "cluster": cluster_id(str(s.id), s.metadata),
                 "epoch": s.epoch,
                 "score": score,
                 "error": s.error.message[:300] if s.error else None,
@@ -71,7 +73,18 @@ def _outcomes(
         group = str(
             meta.get("category") or (f"h{meta['hint_level']}" if "hint_level" in meta else "")
         )
-        outcomes.append(Outcome(task, family, str(s.id), s.epoch, value, group, metric))
+        outcomes.append(
+            Outcome(
+                task,
+                family,
+                str(s.id),
+                s.epoch,
+                value,
+                group,
+                metric,
+                cluster=cluster_id(str(s.id), meta),
+            )
+        )
         final = s.output.completion if s.output else ""
         if refused(final or ""):
             refusals += 1
@@ -129,8 +142,6 @@ def finish(
                 "samples": len(full.samples or []),
             }
         )
-    estimates = summarise(outcomes) if outcomes else {}
-    scores = [est.as_dict(_task_of(metric)) for metric, est in estimates.items()]
     config = {
         "tasks": config_tasks,
         "epochs": opts["epochs"],
@@ -150,14 +161,9 @@ def finish(
     with services.db.transaction() as session:
         run = session.get(EvalRun, run_id, with_for_update=True)
         assert run is not None
-        baselines = _reference_estimates(session, run)
-        deltas = {}
-        for metric, est in estimates.items():
-            if metric.startswith("task:") or metric not in baselines:
-                continue
-            name, ref = max(baselines[metric], key=lambda item: item[1].value)
-            deltas[metric] = delta(est, ref, name)
-        decision = decide({k: v for k, v in estimates.items() if not k.startswith("task:")}, deltas)
+        analysis = analyse(outcomes, config, _references(session, run))
+        decision, deltas = analysis.decision, analysis.deltas
+        scores = [est.as_dict(_task_of(metric)) for metric, est in analysis.estimates.items()]
         run.config = config
         run.results = {
             "scores": scores,
@@ -186,7 +192,7 @@ def finish(
 
             sub = session.get(Submission, run.submission_id)
             assert sub is not None
-            doc, html = reporting.render(run, sub, baselines, deltas, vuln_reports)
+            doc, html = reporting.render(run, sub, analysis.chart_references, deltas, vuln_reports)
             # Never written to disk: the HTML becomes a sealed report version, the JSON a
             # sealed artefact of the run.
             artefacts.seal_bytes(
@@ -231,9 +237,10 @@ def _task_of(metric: str) -> str:
     )
 
 
-def _reference_estimates(session: Session, run: EvalRun) -> dict[str, list[tuple[str, Estimate]]]:
-    """The latest succeeded reference run per model, as estimates by metric."""
-    refs: dict[str, list[tuple[str, Estimate]]] = {}
+def _references(session: Session, run: EvalRun) -> list[Reference]:
+    """The latest succeeded reference run per model, with the config that decides whether it
+    is comparable to this run (`analysis.comparability`)."""
+    refs: list[Reference] = []
     seen: set[str] = set()
     for ref in session.scalars(
         select(EvalRun)
@@ -243,24 +250,8 @@ def _reference_estimates(session: Session, run: EvalRun) -> dict[str, list[tuple
         if ref.model_spec in seen:
             continue
         seen.add(ref.model_spec)
-        for s in (ref.results or {}).get("scores", []):
-            if s["metric"] != "accuracy":
-                continue
-            key = (
-                f"{s['task']}.accuracy"
-                if "." in s["task"] or s["task"] in ("knowledge", "ctf", "poc", "patch")
-                else f"task:{s['task']}.accuracy"
-            )
-            est = Estimate(
-                "accuracy",
-                s["value"],
-                s["ci_low"],
-                s["ci_high"],
-                s["n"],
-                s["epochs"],
-                max(1e-9, (s["ci_high"] - s["ci_low"]) / 3.92),
-            )
-            refs.setdefault(key, []).append((ref.model_spec, est))
+        scores = (ref.results or {}).get("scores", [])
+        refs.append(Reference.from_run(ref.model_spec, ref.config, scores, ref.id))
     return refs
 
 
