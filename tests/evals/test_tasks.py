@@ -8,8 +8,8 @@ from fastapi.testclient import TestClient
 
 from clearinghouse.accounts.models import OrgKind, Role
 from clearinghouse.core.clock import utcnow
-from clearinghouse.evals.runs import artefacts
 from clearinghouse.evals.models import EvalArtefact
+from clearinghouse.evals.runs import artefacts
 from clearinghouse.reviews.models import Submission
 from clearinghouse.storage import jobs
 from clearinghouse.storage.blobs import Blob
