@@ -380,3 +380,68 @@ def test_another_tree_does_not_ground_this_report() -> None:
         "Off-by-one in store_field() (records.c:21), from parse_records().", SourceIndex.build(UAF)
     )
     assert g.verdict is GroundingVerdict.ungrounded
+
+
+def test_trace_frames_outside_the_tree_are_not_claims(pytree: SourceIndex) -> None:
+    """A traceback or sanitizer trace also shows the caller's code, libraries and the runtime:
+    a frame is a claim only when its file is in the tree."""
+    text = (
+        '  File "/srv/app/verify.py", line 14, in check_signature\n'
+        '  File "/venv/site-packages/tinypkg/core.py", line 14, in parse_header\n'
+        "    #0 0x7f2a1c in __interceptor_free\n"
+        "    #1 0x4012e3 in app_main /home/me/app/main.c:10\n"
+    )
+    g = ground(text, pytree)
+    assert g.verdict is GroundingVerdict.grounded
+    assert all("tinypkg/core.py" in c.claim or c.claim == "parse_header" for c in g.checked)
+    assert "__interceptor_free" in g.ignored
+    assert any("verify.py" in i and "outside the tree" in i for i in g.ignored)
+
+
+def test_a_trace_none_of_whose_frames_is_in_the_tree_counts_against_it(heap: SourceIndex) -> None:
+    g = ground(
+        "    #0 0x4011d6 in parse_header /src/lib/parser.c:88\n"
+        "    #1 0x401260 in main /src/tools/cli.c:12\n",
+        heap,
+    )
+    assert g.verdict is GroundingVerdict.partly_grounded  # main() exists, nothing else
+    assert [(c.kind.value, c.found) for c in g.checked] == [
+        ("file", False),
+        ("line", False),
+        ("function", False),
+        ("file", False),
+        ("line", False),
+        ("function", True),
+    ]
+
+
+def test_a_forged_trace_inside_the_tree_is_checked(heap: SourceIndex) -> None:
+    """A frame in a file of the tree is checked: its line and its function must be real."""
+    g = ground("    #1 0x4012e3 in session_destroy /src/records.c:141\n", heap)
+    assert [(c.kind, c.found) for c in g.checked] == [
+        (ClaimKind.file, True),
+        (ClaimKind.line, False),
+        (ClaimKind.function, False),
+    ]
+    assert g.verdict is GroundingVerdict.partly_grounded and g.score == pytest.approx(
+        1 / 3, abs=1e-3
+    )
+
+
+def test_bare_snake_case_names_in_prose_are_weak_claims(pytree: SourceIndex) -> None:
+    found = ground("The input goes through parse_header and then _private_helper.", pytree)
+    assert [(c.claim, c.kind, c.found) for c in found.checked] == [
+        ("parse_header", ClaimKind.symbol, True),
+        ("_private_helper", ClaimKind.symbol, False),
+    ]
+    assert found.verdict is GroundingVerdict.partly_grounded and found.score == 0.5
+    assert kinds("See user_data/file_name.c, MAX_LEN and a use-after-free.") == [
+        ("file", "user_data/file_name.c")
+    ]
+
+
+def test_a_member_access_about_a_c_tree_is_not_a_python_module_path(heap: SourceIndex) -> None:
+    g = ground("main() writes `name.buf[0]` without checking malloc().", heap)
+    member = next(c for c in g.checked if c.claim == "name.buf")
+    assert (member.kind, member.found) == (ClaimKind.symbol, True)
+    assert g.verdict is GroundingVerdict.grounded

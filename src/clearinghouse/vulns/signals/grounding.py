@@ -14,7 +14,9 @@ The claims read (bounded to the first `MAX_TEXT_CHARS` of the text, `MAX_CHECKED
 claims; a regular expression here never backtracks without bound):
 - files: `src/parser.c`, `parser.c:123`, `parser.c:120-140`, `parser.c#L120-L140`, `parser.c
   line 12`, `line 12 of parser.c`, traceback lines `File "...", line N, in NAME`, sanitizer
-  frames `#0 0x... in NAME /path/file.c:12:3`; a line claim is found when the file exists and is
+  frames `#0 0x... in NAME /path/file.c:12:3` (a trace also shows the caller's code and
+  libraries: when some of its frames are in the tree, the frames outside it are not claims; when
+  none is, they all count, and a frame without a file is never a claim); a line claim is found when the file exists and is
   that long, and, when its sentence names exactly one function defined in that file, when the
   line lies inside that function;
 - functions: `parse_header()`, `parse_header(buf, len)`, "function `foo`", "the `foo` method",
@@ -23,7 +25,9 @@ claims; a regular expression here never backtracks without bound):
 - module attributes (Python): `yaml.constructor.FullConstructor` or `jwt.decode(...)`, in
   backticks or called: the longest prefix that is a module of the tree must define (or import)
   the rest; a standard-library module (`os.system`) is outside the tree and not a claim;
-- symbols: other backticked identifiers, found when the tree uses the word (half weight);
+- symbols: other backticked identifiers, bare snake_case names in prose (`_keyify`,
+  `parse_records`), and a dotted name about a tree without Python (`name.buf`: a member
+  access), found when the tree uses the word (half weight);
 - frames: the function names of a crash signature, when one is passed (a forged sanitizer
   report names frames the code does not have).
 
@@ -88,6 +92,10 @@ _WORD_FUNC = re.compile(
     r"`(?P<name>[A-Za-z_]\w{0,80})`[ \t]+(?:function|method|routine|helper|macro)\b"
 )
 _DEF = re.compile(r"\b(?:def|cdef|cpdef)[ \t]+(?P<name>[A-Za-z_]\w{0,80})")
+# A bare snake_case identifier in prose (`the key goes through _keyify`): a weak claim.
+_SNAKE = re.compile(
+    r"(?<![\w.`$/\\>:-])(?P<name>_{1,2}[a-z][a-z0-9_]*|[a-z][a-z0-9]*_[a-z0-9_]*)(?![\w(`/\\-]|\.\w)"
+)
 _CLASS = re.compile(r"\bclass[ \t]+(?P<name>[A-Z]\w{0,80})")
 _CODE_BLOCK = re.compile(r"```[^\n]{0,40}\n(?P<body>.*?)(?:```|\Z)", re.DOTALL)
 _REPORTER_DEF = re.compile(
@@ -186,6 +194,7 @@ class Claim:
     function: str | None = None  # for a line: the function it is said to be in
     pos: int = 0  # where it was read in its sentence (not part of its identity)
     stop: int = 0
+    trace: bool = False  # read from a traceback or sanitizer frame
 
     @property
     def key(self) -> tuple[object, ...]:
@@ -265,12 +274,16 @@ def _sentence_claims(
     other: list[Claim] = []
     taken: list[tuple[int, int]] = []  # spans already read as a path (no function inside them)
 
-    def add_path(path: str, a: str | None, b: str | None, where: tuple[int, int]) -> str | None:
+    def add_path(
+        path: str, a: str | None, b: str | None, where: tuple[int, int], trace: bool = False
+    ) -> str | None:
         taken.append(where)
         if _is_attachment(path) or _STDLIB_PATH.search(path.replace("\\", "/")):
             ignored.append(path[:200])
             return None
-        files.append(Claim(ClaimKind.file, path, path[:200], pos=where[0], stop=where[1]))
+        files.append(
+            Claim(ClaimKind.file, path, path[:200], pos=where[0], stop=where[1], trace=trace)
+        )
         first, last = _lines(a, b)
         if first is not None:
             shown = sentence[where[0] : where[1]]
@@ -285,12 +298,17 @@ def _sentence_claims(
                     in_function,
                     where[0],
                     where[1],
+                    trace,
                 )
             )
         return path
 
     def add_function(
-        name: str, shown: str, where: tuple[int, int], file: str | None = None
+        name: str,
+        shown: str,
+        where: tuple[int, int],
+        file: str | None = None,
+        trace: bool = False,
     ) -> None:
         bare = name.rsplit("::", 1)[-1]
         if bare in STOP_NAMES or bare in own or len(bare) < 2:
@@ -298,22 +316,34 @@ def _sentence_claims(
                 ignored.append(bare)
             return
         functions.append(
-            Claim(ClaimKind.function, bare, shown[:200], file, pos=where[0], stop=where[1])
+            Claim(
+                ClaimKind.function,
+                bare,
+                shown[:200],
+                file,
+                pos=where[0],
+                stop=where[1],
+                trace=trace,
+            )
         )
 
+    # A frame of a trace is a claim only with a file (`check_claims` drops the frames outside
+    # the tree when others are in it): frames of the runtime and of libraries have none.
     in_function: str | None = None  # the frame's function, for the line of that frame
     for m in _TRACEBACK.finditer(sentence):
         in_function = m.group("func")
-        path = add_path(m.group("path"), m.group("a"), None, m.span())
+        path = add_path(m.group("path"), m.group("a"), None, m.span(), trace=True)
         if m.group("func") and path is not None:
-            add_function(m.group("func"), m.group("func"), m.span(), path)
+            add_function(m.group("func"), m.group("func"), m.span(), path, trace=True)
     for m in _FRAME.finditer(sentence):
         in_function = m.group("func").rsplit("::", 1)[-1]
-        path = None
-        if m.group("path"):
-            path = add_path(m.group("path"), m.group("a"), None, m.span("path"))
-        add_function(m.group("func"), m.group("func"), m.span(), path)
         taken.append(m.span())
+        if m.group("path"):
+            path = add_path(m.group("path"), m.group("a"), None, m.span("path"), trace=True)
+            if path is not None:
+                add_function(m.group("func"), m.group("func"), m.span(), path, trace=True)
+        else:
+            ignored.append(m.group("func")[:200])
     in_function = None
     for m in _FILE.finditer(sentence):
         if not _inside(m.span(), taken):
@@ -382,6 +412,11 @@ def _sentence_claims(
             add_function(name, m.group(0), m.span())
         elif name not in STOP_NAMES and len(name) >= 3:
             other.append(Claim(ClaimKind.symbol, name.rsplit("::", 1)[-1], m.group(0)))
+        taken.append(m.span())
+    for m in _SNAKE.finditer(sentence):
+        name = m.group("name")
+        if not _inside(m.span(), taken) and name not in own and name not in STOP_NAMES:
+            other.append(Claim(ClaimKind.symbol, name, name))
 
     distinct_files = list(dict.fromkeys(c.name for c in files))
     one_file = distinct_files[0] if len(distinct_files) == 1 else None
@@ -460,6 +495,15 @@ def check_claim(claim: Claim, index: SourceIndex) -> ClaimCheck:
         found = _check_line(claim, index)
     elif kind in (ClaimKind.function, ClaimKind.frame):
         found = _check_function(claim, index)
+    elif kind is ClaimKind.attribute and not index.has_python:
+        # `name.buf` about a C tree is a member access, not a module path: a weak claim.
+        kind = ClaimKind.symbol
+        last = claim.name.rsplit(".", 1)[-1]
+        found = (
+            last in index.words,
+            [],
+            f"{last} {'occurs' if last in index.words else 'occurs nowhere'} in the tree",
+        )
     elif kind is ClaimKind.attribute:
         found = _check_attribute(claim, index)
     elif claim.name in index.words:
@@ -562,7 +606,15 @@ def check_claims(
     extraction: Extraction, index: SourceIndex, signature: str | None = None
 ) -> Grounding:
     """Check the claims (and a crash signature's frames) against the tree, and decide."""
-    claims = list(extraction.claims)
+    claims, ignored = [], list(extraction.ignored)
+    # A trace also shows the caller's code and libraries: when some of its frames are in the
+    # tree, the others are not claims. When none is, the trace is not the target's: it counts.
+    in_tree = {c.key: bool(index.resolve(c.file or c.name)) for c in extraction.claims if c.trace}
+    for claim in extraction.claims:
+        if claim.trace and any(in_tree.values()) and not in_tree[claim.key]:
+            ignored.append(f"{claim.text} (a frame outside the tree)")
+        else:
+            claims.append(claim)
     if signature:
         claims += frame_claims(signature)
     checked = [check_claim(c, index) for c in claims[:MAX_CHECKED]]
@@ -578,7 +630,7 @@ def check_claims(
             checked=[],
             claims=0,
             text_truncated=extraction.truncated,
-            ignored=extraction.ignored,
+            ignored=list(dict.fromkeys(ignored))[:20],
             notes=[*notes, "the report names no file, line or function that can be checked"],
         )
     total = sum(WEIGHTS[c.kind] for c in checked)
@@ -604,7 +656,7 @@ def check_claims(
         claims=len(claims),
         unchecked=max(0, len(claims) - MAX_CHECKED),
         text_truncated=extraction.truncated,
-        ignored=extraction.ignored,
+        ignored=list(dict.fromkeys(ignored))[:20],
         notes=notes,
     )
 

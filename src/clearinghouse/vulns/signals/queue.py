@@ -109,7 +109,7 @@ def _invalid_reason(s: TriageSignals) -> str | None:
 def _missing(s: TriageSignals) -> str:
     if s.grounded.evidence is None:
         return ""
-    names = [c.claim for c in s.grounded.evidence.missing()]
+    names = list(dict.fromkeys(c.claim for c in s.grounded.evidence.missing()))
     shown = ", ".join(names[:4])
     return shown + (f" and {len(names) - 4} more" if len(names) > 4 else "")
 

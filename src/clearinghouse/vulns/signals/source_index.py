@@ -26,6 +26,7 @@ import stat
 from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from clearinghouse.vulns.signals.errors import SignalInputInvalid
@@ -231,6 +232,10 @@ class SourceIndex:
             if common in (len(have), len(parts)) or common >= 2:
                 found.append(candidate)
         return sorted(found)
+
+    @cached_property
+    def has_python(self) -> bool:
+        return any(os.path.splitext(p)[1] in PY_EXTENSIONS for p in self.files)
 
     def defined(self, name: str) -> list[Definition]:
         return list(self.definitions.get(name, ()))
