@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
@@ -68,7 +69,29 @@ class Outcome:
     entry: QueueEntry
 
 
-def test_the_corpus_is_well_formed() -> None:
+def assemble(recipe: Path, dest: Path) -> Path:
+    """A corpus recipe with its source: the example program its SOURCE file names, copied in as
+    `vulnerable/` (the corpus does not carry a second copy of it)."""
+    source = (recipe / "SOURCE").read_text().strip()
+    shutil.copytree(recipe, dest, ignore=shutil.ignore_patterns("SOURCE"))
+    shutil.copytree(REPO / source, dest / "vulnerable")
+    return dest
+
+
+@pytest.fixture(scope="module")
+def recipes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Every recipe the corpus names, by its repo-relative path, ready to parse or run."""
+    out = {}
+    base = tmp_path_factory.mktemp("corpus-recipes")
+    for report in REPORTS:
+        if report["poc"] is not None and report["poc"]["recipe"] not in out:
+            rel = report["poc"]["recipe"]
+            here = REPO / rel
+            out[rel] = assemble(here, base / here.name) if (here / "SOURCE").exists() else here
+    return out
+
+
+def test_the_corpus_is_well_formed(recipes: dict[str, Path]) -> None:
     assert len(REPORTS) >= 40
     counts = Counter(r["label"] for r in REPORTS)
     assert set(counts) == set(LABELS) and min(counts.values()) >= 8, counts
@@ -96,14 +119,14 @@ def test_the_corpus_is_well_formed() -> None:
             assert r["duplicate_of"] is None
         if r["tree"].startswith("sdist:"):
             assert (
-                (PACKAGES.parent.parent / "scripts" / "test-packages.txt")
+                (REPO / "scripts" / "test-packages.txt")
                 .read_text()
                 .count(r["tree"].removeprefix("sdist:").replace("-", "==", 1))
             ), r["tree"]
         else:
             assert (REPO / r["tree"]).is_dir(), r["tree"]
         if r["poc"] is not None:
-            expected = parse_recipe(REPO / r["poc"]["recipe"]).spec.expected
+            expected = parse_recipe(recipes[r["poc"]["recipe"]]).spec.expected
             assert expected is not None, r["id"]
 
 
@@ -134,13 +157,14 @@ def trees(tmp_path_factory: pytest.TempPathFactory) -> dict[str, SourceIndex]:
     return out
 
 
-def validation_of(report: dict[str, Any]) -> tuple[ValidationResult | None, bool | None]:
+def validation_of(
+    report: dict[str, Any], recipes: dict[str, Path]
+) -> tuple[ValidationResult | None, bool | None]:
     """The validation a report's recipe gives (its `[expected]` table), as of the report's
     arrival, and whether its fixed source is the latest release."""
     if report["poc"] is None:
         return None, None
-    recipe_dir = REPO / report["poc"]["recipe"]
-    recipe = parse_recipe(recipe_dir)
+    recipe = parse_recipe(recipes[report["poc"]["recipe"]])
     expected = recipe.spec.expected
     assert expected is not None
     released = bool(report["poc"]["fix_released"])
@@ -174,10 +198,12 @@ def validation_of(report: dict[str, Any]) -> tuple[ValidationResult | None, bool
 
 
 def duplicates_of(
-    report: dict[str, Any], earlier: list[tuple[dict[str, Any], TriageSignals]]
+    recipes: dict[str, Path],
+    report: dict[str, Any],
+    earlier: list[tuple[dict[str, Any], TriageSignals]],
 ) -> list[DuplicateCandidate]:
     mine = shingles(f"{report['title']}\n{report['description']}")
-    validation, _ = validation_of(report)
+    validation, _ = validation_of(report, recipes)
     found = []
     for other, other_signals in earlier:
         if other["tree"] != report["tree"]:
@@ -201,10 +227,10 @@ def duplicates_of(
 
 
 @pytest.fixture(scope="module")
-def outcomes(trees: dict[str, SourceIndex]) -> list[Outcome]:
+def outcomes(trees: dict[str, SourceIndex], recipes: dict[str, Path]) -> list[Outcome]:
     computed: list[tuple[dict[str, Any], TriageSignals]] = []
     for report in REPORTS:  # in arrival order: duplicates look back only
-        validation, is_latest = validation_of(report)
+        validation, is_latest = validation_of(report, recipes)
         signals = compute_signals(
             ReportFacts(
                 id=report["id"],
@@ -217,7 +243,7 @@ def outcomes(trees: dict[str, SourceIndex]) -> list[Outcome]:
             index=trees[report["tree"]],
             validation=validation,
             fixed_is_latest_release=is_latest,
-            duplicates=duplicates_of(report, computed),
+            duplicates=duplicates_of(recipes, report, computed),
         )
         computed.append((report, signals))
     entries = {e.report_id: e for e in rank([s for _, s in computed])}
@@ -292,11 +318,12 @@ def test_duplicates_found_by_signature_or_text(outcomes: list[Outcome]) -> None:
 @needs_gcc
 @pytest.mark.parametrize("recipe_dir", sorted((CORPUS / "recipes").iterdir()), ids=lambda p: p.name)
 def test_the_corpus_recipes_give_their_expected_verdict(recipe_dir: Path, tmp_path: Path) -> None:
+    recipe = assemble(recipe_dir, tmp_path / "recipe")
     validator = Validator(
         tmp_path / "cache", index_url="http://127.0.0.1:9/simple", policy=LOOPBACK
     )
-    result = validator.validate(recipe_dir)
-    expected = parse_recipe(recipe_dir).spec.expected
+    result = validator.validate(recipe)
+    expected = parse_recipe(recipe).spec.expected
     assert expected is not None
     assert (result.verdict, result.fixed_verdict) == (expected.verdict, expected.fixed_verdict), (
         result.evidence
