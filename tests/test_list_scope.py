@@ -22,7 +22,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from clearinghouse.accounts import services as accounts
+from clearinghouse.accounts import tokens as accounts
 from clearinghouse.accounts.listing import scoped_page
 from clearinghouse.accounts.models import OrgKind, Role
 from clearinghouse.accounts.policy import Principal, Target, can_see, list_scope
