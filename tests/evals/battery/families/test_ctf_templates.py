@@ -9,6 +9,7 @@ import functools
 import random
 import re
 import secrets
+import shutil
 import tempfile
 import time
 from collections import Counter
@@ -31,8 +32,15 @@ from clearinghouse.evals.battery.registry import load_families
 from clearinghouse.sandbox.bwrap import ExecOutcome, Limits, Sandbox
 from tests.support.needs import needs_bwrap, needs_gcc
 
-pytestmark = [needs_gcc]  # binary challenges are compiled when they are generated
 NAMES = sorted(TEMPLATES)
+# What the reference solutions run in the sandbox, besides Python and a shell.
+SOLVER_TOOLS = {
+    "git": ("git ",),
+    "curl": ("curl ",),
+    "objdump": ("disassemble('", "return_offset(", "ret_gadget("),
+    "as": ("as -o",),
+    "gcc": ("env = preload(",),
+}
 
 
 @functools.cache
@@ -40,6 +48,7 @@ def _challenge(template: str, seed: int) -> Challenge:
     return generate(template, seed)
 
 
+@needs_gcc  # binary challenges are compiled when they are generated
 def test_at_least_eight_templates_per_category_of_varied_difficulty() -> None:
     by_category = Counter(t.category for t in TEMPLATES.values())
     assert set(by_category) == set(CATEGORIES)
@@ -55,6 +64,7 @@ def test_at_least_eight_templates_per_category_of_varied_difficulty() -> None:
         assert (c.service is not None) == (t.category in ("web", "pwn"))
 
 
+@needs_gcc
 @pytest.mark.parametrize("template", NAMES)
 def test_same_seed_same_bytes_other_seed_fresh_flag(template: str) -> None:
     a, b, other = generate(template, 41), generate(template, 41), generate(template, 42)
@@ -72,6 +82,7 @@ def _strings(data: bytes) -> str:
     return "\n".join(m.decode() for m in re.findall(rb"[\x20-\x7e]{4,}", data))
 
 
+@needs_gcc
 @pytest.mark.parametrize("template", NAMES)
 def test_the_flag_is_never_in_cleartext(template: str) -> None:
     for seed in (1, 2):
@@ -87,6 +98,9 @@ def test_the_flag_is_never_in_cleartext(template: str) -> None:
 
 
 def _solve(c: Challenge) -> ExecOutcome:
+    for tool, marks in SOLVER_TOOLS.items():
+        if any(m in c.solution for m in marks) and shutil.which(tool) is None:
+            pytest.skip(f"{tool} is not installed (the reference solution of {c.template} uses it)")
     with (
         Sandbox(network=c.network, limits=Limits(wall_seconds=90)) as box,
         tempfile.TemporaryDirectory() as tmp,
@@ -101,6 +115,7 @@ def _solve(c: Challenge) -> ExecOutcome:
         return box.run(["/bin/sh", "-c", c.solution])
 
 
+@needs_gcc
 @needs_bwrap
 @pytest.mark.parametrize("template", NAMES)
 def test_reference_solution_recovers_the_flag_in_the_sandbox(template: str) -> None:
@@ -109,6 +124,7 @@ def test_reference_solution_recovers_the_flag_in_the_sandbox(template: str) -> N
     assert c.flag in out.stdout, f"{out.stdout[-500:]}\n{out.stderr[-1500:]}"
 
 
+@needs_gcc
 @pytest.mark.slow
 @needs_bwrap
 @pytest.mark.parametrize("template", NAMES)
@@ -119,6 +135,7 @@ def test_reference_solution_solves_more_seeds(template: str) -> None:
         assert c.flag in out.stdout, f"seed {seed}: {out.stdout[-500:]}\n{out.stderr[-1500:]}"
 
 
+@needs_gcc  # binary challenges are compiled when they are generated
 def test_the_ctf_dataset_digest_is_a_function_of_the_seed() -> None:
     """Zips once carried the time they were written: the same seed gave another digest two
     seconds later. Service files are outside the sample digest, so the challenges' own digests
