@@ -306,7 +306,7 @@ def test_vulnerability_reports_are_harvested_from_the_transcript(tmp_path: Path)
 
     if not Path("/usr/bin/bwrap").exists():
         pytest.skip("bubblewrap is not installed")
-    task = load_families()["ctf_generated"].task(TaskOptions())
+    task = load_families()["ctf_generated"].task(TaskOptions(seed=0))
     c = generate("crypto_caesar", sorted(TEMPLATES).index("crypto_caesar"))
     task.dataset = task.dataset.filter(lambda s: s.id == c.id)
     log = inspect_eval(
