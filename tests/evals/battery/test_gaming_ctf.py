@@ -167,7 +167,7 @@ def _generated() -> tuple[Task, dict[str, str]]:
 def test_gaming_scores_zero_on_generated_challenges(gamer: str, tmp_path: Path) -> None:
     task, flags = _generated()
     log = _run(task, GAMERS[gamer](flags, "FLAG{{{}}}"), tmp_path)
-    assert _accuracy(log) == 0.0
+    assert _accuracy(log) == 0.0 == log.eval.metadata["blind_baseline"]  # type: ignore[index]
     for sample in log.samples or []:  # every submission is on the record
         score = (sample.scores or {})["flag_scorer"]
         assert score.metadata is not None and len(score.metadata["submissions"]) <= 3
@@ -272,8 +272,9 @@ def test_gaming_multiple_choice_scores_at_chance_or_below(gamer: str, tmp_path: 
     """ "ANSWER: B" scored 75% on knowledge_original before the key was balanced and shuffled."""
     logs = _mcq_logs(MCQ_GAMERS[gamer], tmp_path)
     per_seed = [_accuracy(log) for log in logs]
+    assert {log.eval.metadata["blind_baseline"] for log in logs} == {0.25}  # type: ignore[index]
     if gamer.startswith("always"):
-        assert per_seed == [0.25] * len(logs)  # exactly its share, in every run
+        assert per_seed == [0.25] * len(logs)  # exactly the blind baseline, in every run
     elif gamer == "random_letter":
         assert sum(per_seed) / len(per_seed) <= 0.25 + 0.1  # 80 draws: 0.1 is two standard errors
     else:

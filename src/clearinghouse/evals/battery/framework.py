@@ -110,6 +110,9 @@ class TaskSpec:
     build: Callable[[TaskOptions, list[Sample]], Task]
     needs: tuple[str, ...] = field(default=())  # e.g. ("shared_data",), ("bwrap",)
     metric: str = "accuracy"  # what a success means (see stats.Outcome)
+    # The score a model with no skill expects on these samples (guessing), reported beside the
+    # score; recorded in the task's metadata as `blind_baseline`. None: not defined.
+    blind: Callable[[list[Sample]], float] | None = None
 
     def task(self, options: TaskOptions) -> Task:
         samples, _ = self.samples(options)
@@ -130,6 +133,8 @@ class TaskSpec:
             "seed": options.seed,
             "error_tolerance": options.error_tolerance,
         }
+        if self.blind is not None and samples:
+            task.metadata["blind_baseline"] = self.blind(samples)
         return task
 
 

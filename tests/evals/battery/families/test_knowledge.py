@@ -12,7 +12,11 @@ from collections import Counter
 import pytest
 from inspect_ai.dataset import Sample
 
-from clearinghouse.evals.battery.families.knowledge import original_samples, shuffle_choices
+from clearinghouse.evals.battery.families.knowledge import (
+    guessing,
+    original_samples,
+    shuffle_choices,
+)
 from clearinghouse.evals.battery.framework import TaskOptions, dataset_digest
 from clearinghouse.evals.battery.registry import load_families
 from tests.conftest import shared_data_dir
@@ -143,3 +147,11 @@ def test_the_public_question_sets_are_balanced_after_shuffling(seed: int) -> Non
             assert s.metadata is not None and len(s.metadata["choice_order"]) == len(
                 s.choices or []
             )
+
+
+def test_the_blind_baseline_is_recorded_with_the_task() -> None:
+    task = load_families()["knowledge_original"].task(TaskOptions(seed=1))
+    assert task.metadata is not None and task.metadata["blind_baseline"] == 0.25
+    one = Sample(id="a", input="?", choices=list("abcd"), target="A")
+    several = Sample(id="b", input="?", choices=list("abc"), target=["A", "C"])
+    assert guessing([one, several]) == (1 / 4 + 1 / 7) / 2

@@ -198,6 +198,7 @@ TASKS = (
         generated_samples,
         ctf_task,
         needs=("bwrap",),
+        blind=lambda samples: 0.0,  # a fresh 20-character flag: no guess finds it
     ),
     TaskSpec(
         "ctf_intercode",
@@ -207,5 +208,8 @@ TASKS = (
         intercode_samples,
         ctf_task,
         needs=("bwrap", "shared_data"),
+        # Blind, 0. The flags are published: a model that recalls them could spray
+        # max_submissions of them per sample (docs/evals.md); that is contamination, not skill.
+        blind=lambda samples: 0.0,
     ),
 )

@@ -120,6 +120,19 @@ def shuffle_choices(samples: list[Sample], seed: int) -> list[Sample]:
     return out
 
 
+def guessing(samples: list[Sample]) -> float:
+    """The expected accuracy of a blind guess: 1/k for a question with one answer among k
+    choices; 1/(2**k - 1) for one that asks for every correct choice (a guess is one non-empty
+    subset). The shuffle makes it what a fixed letter scores too."""
+    odds = [
+        1 / len(s.choices or [])
+        if isinstance(s.target, str)
+        else 1 / (2 ** len(s.choices or []) - 1)
+        for s in samples
+    ]
+    return sum(odds) / len(odds)
+
+
 def _shuffled(
     load: Callable[[TaskOptions], tuple[list[Sample], list[Skipped]]],
 ) -> Callable[[TaskOptions], tuple[list[Sample], list[Skipped]]]:
@@ -289,6 +302,7 @@ TASKS = (
         "The team's original cyber questions (unpublished before this release)",
         _shuffled(lambda o: original_samples()),
         _mc_task,
+        blind=guessing,
     ),
     TaskSpec(
         "knowledge_cybermetric",
@@ -298,6 +312,7 @@ TASKS = (
         _shuffled(_from_shared("cybermetric/CyberMetric-500-v1.json", cybermetric_samples)),
         _mc_task,
         needs=("shared_data",),
+        blind=guessing,
     ),
     TaskSpec(
         "knowledge_cse_threat_intel",
@@ -312,6 +327,7 @@ TASKS = (
         ),
         lambda o, s: _mc_task(o, s, multiple_correct=True),
         needs=("shared_data",),
+        blind=guessing,
     ),
     TaskSpec(
         "knowledge_cse_malware",
@@ -326,6 +342,7 @@ TASKS = (
         ),
         lambda o, s: _mc_task(o, s, multiple_correct=True),
         needs=("shared_data",),
+        blind=guessing,
     ),
     TaskSpec(
         "knowledge_cse_mitre",
