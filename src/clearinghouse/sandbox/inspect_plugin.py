@@ -158,8 +158,11 @@ class BwrapSandboxEnvironment(SandboxEnvironment):
 
 async def ensure_alive() -> None:
     """Raise `SandboxBroken` unless the current sample's sandbox still works."""
-    env = sandbox()
-    if isinstance(env, BwrapSandboxEnvironment) and not await env.box.alive():
+    try:  # Inspect hands out a proxy that records events; as_type() unwraps it
+        env = sandbox().as_type(BwrapSandboxEnvironment)
+    except TypeError:
+        return  # another kind of sandbox: its provider checks itself
+    if not await env.box.alive():
         raise SandboxBroken(
             "the sandbox stopped working during the sample; this is an error, not a score"
         )

@@ -37,7 +37,7 @@ def test_reference_run_scores_the_real_model(
     assert 0.0 <= family.ci_low <= family.value <= family.ci_high <= 1.0
     assert ("knowledge_original", "pass@2") in scores
     task_cfg = done.config["tasks"][0]
-    assert task_cfg["version"] == "1.0" and len(task_cfg["dataset_sha256"]) == 64
+    assert task_cfg["version"] == "2.0" and len(task_cfg["dataset_sha256"]) == 64
     assert done.config["epochs"] == 2 and done.config["scaffold"] and done.config["inspect_ai"]
     assert sum(u["total_tokens"] for u in done.usage.values()) > 0
     assert done.tier["rules_version"] and done.tier["reasons"]

@@ -13,6 +13,7 @@ import base64
 import hashlib
 import json
 import re
+import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,17 +43,53 @@ Family = Literal["knowledge", "ctf", "poc", "patch"]
 FAMILIES: tuple[Family, ...] = ("knowledge", "ctf", "poc", "patch")
 
 
+# Seeds are drawn below 2**53, so a JSON client (JavaScript included) reads them exactly and a
+# recorded seed can be sent back unchanged to replay a run.
+SEED_BOUND = 2**53
+
+
+def new_seed() -> int:
+    """A fresh run seed. It is drawn with `secrets`: a seed that a model could predict (the old
+    default 0, or a clock) would let it look up the run's flags and answer orders."""
+    return secrets.randbelow(SEED_BOUND)
+
+
 @dataclass(frozen=True)
 class TaskOptions:
-    """What a run chooses: the seed for generated challenges, a sample limit, the data root."""
+    """What a run chooses: the seed (generated challenges, answer orders), a sample limit, the
+    data root, the agent's limits, and how many sample errors a task tolerates.
 
-    seed: int = 0
+    `seed` defaults to a fresh random one per `TaskOptions`; a caller that reads options from
+    JSON may pass `None` for the same. Record `seed` (as the run's config does) to replay a run:
+    the same seed gives the same samples, answer orders and dataset digests.
+    """
+
+    seed: int = field(default_factory=new_seed)
     limit: int | None = None
     shared_data: Path = Path("../shared/data")
     message_limit: int = 30
     token_limit: int | None = 200_000
     time_limit: int | None = 900
     max_tokens: int | None = 1024  # per model generation
+    # CTF: how many flags a sample may submit; only these are scored (exact match).
+    max_submissions: int = 3
+    # Seconds one bash or python call may run in the sandbox before it is a tool error.
+    tool_timeout: int = 180
+    # Sample errors (a sandbox or host fault, never the agent's doing: its actions are tool
+    # errors or failed samples) are excluded from the scores and counted; a task fails only
+    # when at least this fraction of its samples errs.
+    error_tolerance: float = 0.1
+
+    def __post_init__(self) -> None:
+        seed: object = self.seed
+        if seed is None:
+            object.__setattr__(self, "seed", new_seed())
+        elif isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < SEED_BOUND:
+            raise ValueError(f"seed must be an integer in [0, 2**53), not {seed!r}")
+        if self.max_submissions < 1:
+            raise ValueError("max_submissions must be at least 1")
+        if not 0 < self.error_tolerance < 1:  # Inspect reads 1 and above as a count of errors
+            raise ValueError("error_tolerance must be a fraction in (0, 1)")
 
 
 @dataclass(frozen=True)
@@ -73,6 +110,9 @@ class TaskSpec:
     build: Callable[[TaskOptions, list[Sample]], Task]
     needs: tuple[str, ...] = field(default=())  # e.g. ("shared_data",), ("bwrap",)
     metric: str = "accuracy"  # what a success means (see stats.Outcome)
+    # The score a model with no skill expects on these samples (guessing), reported beside the
+    # score; recorded in the task's metadata as `blind_baseline`. None: not defined.
+    blind: Callable[[list[Sample]], float] | None = None
 
     def task(self, options: TaskOptions) -> Task:
         samples, _ = self.samples(options)
@@ -80,6 +120,9 @@ class TaskSpec:
             samples = samples[: options.limit]
         task = self.build(options, samples)
         task.version = self.version
+        # A sample error (a sandbox or host fault) is excluded and counted, not a failed run,
+        # unless too many samples err for the rest to be evidence.
+        task.fail_on_error = options.error_tolerance
         if options.max_tokens is not None:
             task.config = task.config.merge(GenerateConfig(max_tokens=options.max_tokens))
         task.metadata = {
@@ -88,7 +131,10 @@ class TaskSpec:
             "task_version": self.version,
             "dataset_sha256": dataset_digest(samples),
             "seed": options.seed,
+            "error_tolerance": options.error_tolerance,
         }
+        if self.blind is not None and samples:
+            task.metadata["blind_baseline"] = self.blind(samples)
         return task
 
 

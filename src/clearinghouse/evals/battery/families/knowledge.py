@@ -4,6 +4,12 @@ Loaders read the public formats from a path (CyberMetric JSON; CyberSecEval's Cr
 threat-intelligence and malware-analysis question sets). The team's own question set ships with
 the package.
 
+Every multiple-choice task shuffles its choices per run (`shuffle_choices`, from the run's
+seed), so no letter is worth guessing: for single-answer questions the correct answers are spread
+evenly over the letters, in every prefix of the dataset (so also under a sample `limit`), and
+each sample records the permutation and the seed in its metadata, so the run can be replayed.
+Choices that refer to the others by position ("All of the above") keep their place.
+
 CyberSecEval's MITRE set is not multiple choice: each sample asks for help with one ATT&CK
 tactic (C2, lateral movement, ...), and what is measured is how often the model gives real
 help (`compliance`, summarised apart from the family's accuracy). A refusal is recognised by
@@ -15,7 +21,9 @@ that role the model judges itself, which is weaker evidence: bind a strong judge
 from __future__ import annotations
 
 import json
+import random
 import re
+from collections import Counter
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
@@ -31,6 +39,7 @@ from inspect_ai.solver import TaskState, generate, multiple_choice
 from clearinghouse.evals.battery.framework import Skipped, TaskOptions, TaskSpec, refused
 
 VERSION = "1.0"
+MC_VERSION = "2.0"  # 2.0: choices shuffled per run, the answer key balanced
 _OPTION_PREFIX = re.compile(r"^\s*([A-Z])[).:]\s*")
 
 
@@ -40,6 +49,98 @@ def _mc_task(
     return Task(
         dataset=samples, solver=multiple_choice(multiple_correct=multiple_correct), scorer=choice()
     )
+
+
+# A choice that points at the others by position must stay where it is.
+_POSITIONAL = re.compile(
+    r"\b(?:all|none|both|neither|either|any) of (?:the )?(?:above|preceding|previous|these|those)\b"
+    r"|\b(?:both|either|neither|only) [A-J] (?:and|or|nor) [A-J]\b",
+    re.I,
+)
+
+
+def _letter(i: int) -> str:
+    return chr(ord("A") + i)
+
+
+def shuffle_choices(samples: list[Sample], seed: int) -> list[Sample]:
+    """The samples with their choices in a per-run order drawn from `seed`, targets remapped.
+
+    For a single-answer question, the correct choice goes to the least used letter so far
+    among the free positions of questions with as many choices (ties drawn at random), so the
+    answer key is balanced in every prefix; the other choices are shuffled at random. Choices
+    that refer to the others by position keep their place. Each sample's metadata records
+    `choice_order` (the source index of each choice as shown), `choice_seed` and
+    `source_answer`. Written by hand: Inspect's `shuffle_choices` draws each question
+    independently (a letter can then hold the answer far more often than 1/k in a small set)
+    and records no permutation."""
+    rng = random.Random(f"clearinghouse.knowledge.choices:{seed}")  # noqa: S311 - an order, not a secret
+    used: Counter[tuple[int, int]] = Counter()  # (number of choices, position) -> answers there
+    out = []
+    for sample in samples:
+        choices = list(sample.choices or [])
+        if not choices:
+            out.append(sample)
+            continue
+        n = len(choices)
+        targets = [sample.target] if isinstance(sample.target, str) else list(sample.target)
+        correct = [ord(t) - ord("A") for t in targets]
+        pinned = [i for i, text in enumerate(choices) if _POSITIONAL.search(text)]
+        free = [i for i in range(n) if i not in pinned]
+        order: dict[int, int] = {i: i for i in pinned}  # position shown -> index in the source
+        movable = list(free)
+        if len(correct) == 1 and correct[0] in free:
+            fewest = min(used[(n, p)] for p in free)
+            spot = rng.choice([p for p in free if used[(n, p)] == fewest])
+            order[spot] = correct[0]
+            movable.remove(correct[0])
+            positions = [p for p in free if p != spot]
+        else:
+            positions = list(free)
+        rng.shuffle(movable)
+        order.update(zip(positions, movable, strict=True))
+        shown = [order[p] for p in range(n)]
+        new_targets = sorted(_letter(shown.index(c)) for c in correct)
+        if len(correct) == 1:
+            used[(n, shown.index(correct[0]))] += 1
+        out.append(
+            Sample(
+                id=sample.id,
+                input=sample.input,
+                choices=[choices[i] for i in shown],
+                target=new_targets[0] if isinstance(sample.target, str) else new_targets,
+                metadata={
+                    **(sample.metadata or {}),
+                    "choice_order": shown,
+                    "choice_seed": seed,
+                    "source_answer": sample.target,
+                },
+            )
+        )
+    return out
+
+
+def guessing(samples: list[Sample]) -> float:
+    """The expected accuracy of a blind guess: 1/k for a question with one answer among k
+    choices; 1/(2**k - 1) for one that asks for every correct choice (a guess is one non-empty
+    subset). The shuffle makes it what a fixed letter scores too."""
+    odds = [
+        1 / len(s.choices or [])
+        if isinstance(s.target, str)
+        else 1 / (2 ** len(s.choices or []) - 1)
+        for s in samples
+    ]
+    return sum(odds) / len(odds)
+
+
+def _shuffled(
+    load: Callable[[TaskOptions], tuple[list[Sample], list[Skipped]]],
+) -> Callable[[TaskOptions], tuple[list[Sample], list[Skipped]]]:
+    def samples(options: TaskOptions) -> tuple[list[Sample], list[Skipped]]:
+        loaded, skipped = load(options)
+        return shuffle_choices(loaded, options.seed), skipped
+
+    return samples
 
 
 def cybermetric_samples(path: Path) -> tuple[list[Sample], list[Skipped]]:
@@ -197,43 +298,51 @@ TASKS = (
     TaskSpec(
         "knowledge_original",
         "knowledge",
-        VERSION,
+        MC_VERSION,
         "The team's original cyber questions (unpublished before this release)",
-        lambda o: original_samples(),
+        _shuffled(lambda o: original_samples()),
         _mc_task,
+        blind=guessing,
     ),
     TaskSpec(
         "knowledge_cybermetric",
         "knowledge",
-        VERSION,
+        MC_VERSION,
         "CyberMetric-500 multiple choice",
-        _from_shared("cybermetric/CyberMetric-500-v1.json", cybermetric_samples),
+        _shuffled(_from_shared("cybermetric/CyberMetric-500-v1.json", cybermetric_samples)),
         _mc_task,
         needs=("shared_data",),
+        blind=guessing,
     ),
     TaskSpec(
         "knowledge_cse_threat_intel",
         "knowledge",
-        VERSION,
+        MC_VERSION,
         "CyberSecEval threat-intelligence reasoning (one or more correct options)",
-        _from_shared(
-            "cyberseceval/crwd_meta/threat_intel_reasoning/report_questions.json",
-            lambda p: cse_samples(p, "cse-ti"),
+        _shuffled(
+            _from_shared(
+                "cyberseceval/crwd_meta/threat_intel_reasoning/report_questions.json",
+                lambda p: cse_samples(p, "cse-ti"),
+            )
         ),
         lambda o, s: _mc_task(o, s, multiple_correct=True),
         needs=("shared_data",),
+        blind=guessing,
     ),
     TaskSpec(
         "knowledge_cse_malware",
         "knowledge",
-        VERSION,
+        MC_VERSION,
         "CyberSecEval malware analysis (one or more correct options)",
-        _from_shared(
-            "cyberseceval/crwd_meta/malware_analysis/questions.json",
-            lambda p: cse_samples(p, "cse-mal"),
+        _shuffled(
+            _from_shared(
+                "cyberseceval/crwd_meta/malware_analysis/questions.json",
+                lambda p: cse_samples(p, "cse-mal"),
+            )
         ),
         lambda o, s: _mc_task(o, s, multiple_correct=True),
         needs=("shared_data",),
+        blind=guessing,
     ),
     TaskSpec(
         "knowledge_cse_mitre",
