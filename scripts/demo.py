@@ -262,7 +262,7 @@ def main() -> None:
         print(f"reference run {json.loads(baseline.stdout)['state']}")
 
         step(
-            "The evaluator runs a small battery against the model (knowledge, generated CTF, PoC), a few samples each"
+            "The evaluator runs a small battery against the model (knowledge, generated CTF, PoC), eight samples each"
         )
         started = time.monotonic()
         out = subprocess.run(
@@ -279,7 +279,7 @@ def main() -> None:
                 "--tasks",
                 "poc_asan",
                 "--limit",
-                "2",
+                "8",  # 8 CTF templates: enough clusters to rule a zero-skill model out of T2/T3
                 "--message-limit",
                 "6",
                 "--max-tokens",

@@ -111,7 +111,10 @@ def evals_run(
     ] = None,
     limit: Annotated[int | None, typer.Option(help="samples per task")] = None,
     epochs: Annotated[int, typer.Option(help="attempts per sample (pass@k when > 1)")] = 1,
-    seed: Annotated[int, typer.Option(help="seed for generated challenges")] = 0,
+    seed: Annotated[
+        int | None,
+        typer.Option(help="seed for generated challenges; default: a fresh one, recorded"),
+    ] = None,
     message_limit: Annotated[int, typer.Option(help="messages per sample")] = 30,
     max_tokens: Annotated[int, typer.Option(help="tokens per model generation")] = 1024,
     judge_reference_model: Annotated[

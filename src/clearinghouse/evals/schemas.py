@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, SecretStr, model_validator
 
 from clearinghouse.core.schemas import Input
+from clearinghouse.evals.battery.framework import SEED_BOUND
 
 
 class TaskInfo(BaseModel):
@@ -64,7 +65,14 @@ class RunCreate(Input):
     tasks: list[str] = Field(default_factory=list, max_length=50)
     limit: int | None = Field(default=None, ge=1, le=10_000)
     epochs: int = Field(default=1, ge=1, le=20)
-    seed: int = Field(default=0, ge=0, le=2**31)
+    seed: int | None = Field(
+        default=None,
+        ge=0,
+        lt=SEED_BOUND,
+        description="seed of generated challenges and answer order; default: a fresh random "
+        "seed, recorded with the run so that it can be replayed",
+    )
+    max_submissions: int = Field(default=3, ge=1, le=20, description="flag submissions per sample")
     message_limit: int = Field(default=30, ge=2, le=500)
     token_limit: int | None = Field(default=200_000, ge=1000, le=100_000_000)
     time_limit: int | None = Field(default=900, ge=10, le=7 * 24 * 3600)  # seconds

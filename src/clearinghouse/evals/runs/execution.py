@@ -114,6 +114,7 @@ def execute_run(
         token_limit=opts["token_limit"],
         time_limit=opts["time_limit"],
         max_tokens=opts.get("max_tokens"),
+        max_submissions=opts.get("max_submissions", 3),
     )
     root = artefacts.run_dir(services.settings.var_dir, run_id)
     try:

@@ -152,6 +152,7 @@ def finish(
             "tokens": options.token_limit,
             "seconds": options.time_limit,
             "max_tokens_per_generation": options.max_tokens,
+            "max_submissions": options.max_submissions,
         },
         "scaffold": SCAFFOLD,
         "sandbox": "bwrap",

@@ -20,7 +20,7 @@ from clearinghouse.core.events import AuditTag
 from clearinghouse.core.ids import new_id
 from clearinghouse.core.pagination import Page
 from clearinghouse.evals import reference as references
-from clearinghouse.evals.battery.framework import TaskOptions, TaskSpec
+from clearinghouse.evals.battery.framework import TaskOptions, TaskSpec, new_seed
 from clearinghouse.evals.battery.registry import load_families
 from clearinghouse.evals.errors import RawModelRefused, RunNotRunnable, UnknownTask
 from clearinghouse.evals.models import EvalRun, EvalVulnerabilityReport, ReferenceModel
@@ -117,7 +117,8 @@ def create_run(session: Session, p: Principal, services: Services, data: RunCrea
         options={
             "limit": data.limit,
             "epochs": data.epochs,
-            "seed": data.seed,
+            "seed": data.seed if data.seed is not None else new_seed(),
+            "max_submissions": data.max_submissions,
             "message_limit": data.message_limit,
             "token_limit": data.token_limit,
             "time_limit": data.time_limit,
