@@ -155,6 +155,12 @@ def test_blocking_the_exact_poc_fails_on_its_variants(program: str) -> None:
             '__attribute__((constructor)) static void go(void) { freopen("/dev/null", "w", stderr); }',
             "freopen",
         ),
+        (  # only in the sanitizer build: the check must look at the object that runs
+            "#ifdef __SANITIZE_ADDRESS__\n"
+            '__attribute__((constructor)) static void go(void) { unlink("/workspace/judge"); }\n'
+            "#endif",
+            "unlink",
+        ),
     ],
 )
 def test_tampering_with_the_sanitizer_or_the_judge_is_refused(attack: str, expected: str) -> None:
@@ -169,7 +175,7 @@ def test_the_original_programs_pass_the_restrictions() -> None:
     async def refusals() -> list[str | None]:
         async with judge.Judge() as j:
             return [
-                await j.refusal(p.name, p.source(fixed=fixed), p.source(fixed=False))
+                await j.build_patch(p.name, p.source(fixed=fixed), p.source(fixed=False))
                 for p in PROGRAMS
                 for fixed in (False, True)
             ]
