@@ -26,7 +26,6 @@ Every sample's metadata names its `program`: the analysis clusters by it
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import stat
 from collections.abc import Callable
@@ -113,7 +112,9 @@ def patch_samples(options: TaskOptions) -> tuple[list[Sample], list[Skipped]]:
             "README.md says and run it on poc.bin to see the report). Fix the bug by editing the file in "
             "place, keeping the program's behaviour on valid input unchanged (/workspace/tests holds "
             "examples: N.in gives the stdout N.out and the exit status N.status; more tests are run "
-            "when scoring), then call submit() with a summary."
+            f"when scoring; only src/{p.name}.c is scored, with common.c and common.h as shipped; it may "
+            "use the C library's memory, string, formatted-output and exit functions, not files, "
+            "processes or signals), then call submit() with a summary."
         )
         samples.append(
             Sample(
@@ -227,7 +228,7 @@ def patch_scorer() -> Scorer:
             explanation=verdict.explanation,
             metadata={
                 "program": p.name,
-                "checks": json.dumps(verdict.checks),
+                "checks": verdict.checks,
                 "source_sha256": hashlib.sha256(raw).hexdigest(),
             },
         )
