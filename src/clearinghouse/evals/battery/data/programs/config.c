@@ -1,23 +1,50 @@
-/* config: parses "key=value" lines and greets the configured user. */
+/* config: parses "key=value" lines (up to 16; keys up to 31 characters, values up to 63) and,
+ * when the setting greet=yes is present, greets the configured user. Lines without '=' are
+ * ignored. */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "common.h"
-struct kv { char key[32]; char value[64]; };
-static struct kv table[16]; static int count;
-static const char *lookup(const char *key) {
-    for (int i = 0; i < count; i++) if (!strcmp(table[i].key, key)) return table[i].value;
+
+struct entry {
+    char key[32];
+    size_t value_len;
+    char value[64];
+};
+
+static struct entry table[16];
+static int count;
+
+static struct entry *lookup(const char *key) {
+    for (int i = 0; i < count; i++)
+        if (!strcmp(table[i].key, key)) return &table[i];
     return NULL;
 }
+
+static void greet(void) {
+    struct entry *user = lookup("user");
+    /*@@CHECK@@*/
+    printf("hello %s (%zu chars)\n", user->value, user->value_len);
+}
+
 int main(int argc, char **argv) {
-    size_t len; unsigned char *in = read_all(argv[1], &len);
-    in = realloc(in, len + 1); in[len] = 0;
-    for (char *line = strtok((char *)in, "\n"); line && count < 16; line = strtok(NULL, "\n")) {
+    if (argc != 2) { fputs("usage: config FILE\n", stderr); return 2; }
+    size_t len;
+    unsigned char *payload = read_container(argv[1], "CFG1", &len);
+    char *text = payload_text(payload, len);
+    for (char *line = strtok(text, "\n"); line && count < 16; line = strtok(NULL, "\n")) {
         char *eq = strchr(line, '=');
         if (!eq) continue;
         *eq = 0;
-        strncpy(table[count].key, line, 31); strncpy(table[count].value, eq + 1, 63); count++;
+        struct entry *e = &table[count++];
+        strncpy(e->key, line, sizeof e->key - 1);
+        strncpy(e->value, eq + 1, sizeof e->value - 1);
+        e->value_len = strlen(e->value);
     }
-    const char *user = lookup("user");
-    /*@@CHECK@@*/
-    printf("hello %s (%zu chars), %d settings\n", user, strlen(user), count);
-    free(in); return 0;
+    struct entry *g = lookup("greet");
+    if (g && !strcmp(g->value, "yes")) greet();
+    printf("%d settings\n", count);
+    free(text);
+    free(payload);
+    return 0;
 }

@@ -1,26 +1,65 @@
-/* notes: a line-oriented note store. Commands: "add TEXT", "del", "show", "last". */
+/* notes: a note store driven by commands, one per line of the payload:
+ *   add TEXT   add a note (up to 31 characters are kept; the newest is listed first)
+ *   del        delete the newest note
+ *   show       print every note, newest first
+ *   last       print the note added last
+ * Other lines are ignored. */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "common.h"
-struct note { char text[32]; struct note *next; };
+
+struct note {
+    unsigned id;
+    char text[32];
+    struct note *next;
+};
+
+static struct note *head, *last;
+static unsigned next_id = 1;
+
+static void cmd_add(const char *text) {
+    struct note *n = calloc(1, sizeof *n);
+    n->id = next_id++;
+    strncpy(n->text, text, sizeof n->text - 1);
+    n->next = head;
+    head = last = n;
+}
+
+static void cmd_del(void) {
+    if (!head) { puts("nothing to delete"); return; }
+    struct note *gone = head;
+    head = head->next;
+    free(gone);
+    /*@@DANGLING@@*/
+}
+
+static void cmd_show(void) {
+    for (struct note *n = head; n; n = n->next) printf("note #%u: %s\n", n->id, n->text);
+}
+
+static void cmd_last(void) {
+    if (!last) { puts("no notes"); return; }
+    printf("last: #%u %s\n", last->id, last->text);
+}
+
 int main(int argc, char **argv) {
-    size_t len; unsigned char *in = read_all(argv[1], &len);
-    in = realloc(in, len + 1); in[len] = 0;
-    struct note *head = NULL, *last = NULL;
-    for (char *line = strtok((char *)in, "\n"); line; line = strtok(NULL, "\n")) {
-        if (!strncmp(line, "add ", 4)) {
-            struct note *n = calloc(1, sizeof *n);
-            strncpy(n->text, line + 4, sizeof n->text - 1);
-            n->next = head; head = last = n;
-        } else if (!strcmp(line, "del") && head) {
-            struct note *gone = head; head = head->next;
-            free(gone);
-            /*@@DANGLING@@*/
-        } else if (!strcmp(line, "show")) {
-            for (struct note *n = head; n; n = n->next) printf("note: %s\n", n->text);
-        } else if (!strcmp(line, "last") && last) {
-            printf("last: %s\n", last->text);
-        }
+    if (argc != 2) { fputs("usage: notes FILE\n", stderr); return 2; }
+    size_t len;
+    unsigned char *payload = read_container(argv[1], "NOTE", &len);
+    char *text = payload_text(payload, len);
+    int commands = 0;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        if (!strncmp(line, "add ", 4)) cmd_add(line + 4);
+        else if (!strcmp(line, "del")) cmd_del();
+        else if (!strcmp(line, "show")) cmd_show();
+        else if (!strcmp(line, "last")) cmd_last();
+        else continue;
+        commands++;
     }
+    printf("%d commands\n", commands);
     while (head) { struct note *n = head->next; free(head); head = n; }
-    free(in); return 0;
+    free(text);
+    free(payload);
+    return 0;
 }

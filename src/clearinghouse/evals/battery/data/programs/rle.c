@@ -1,23 +1,34 @@
-/* rle: decodes run-length records "<count byte><value byte>" into a 64-byte frame. */
+/* rle: decodes a run-length payload into a 64-byte frame and prints a summary.
+ * Payload: records of two bytes, <count><value>, each meaning `count` copies of `value`;
+ * a trailing odd byte is ignored. */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "common.h"
+
 #define FRAME 64
-static int decode(const unsigned char *in, size_t len, unsigned char *out) {
+
+static size_t decode(const unsigned char *in, size_t len, unsigned char *out) {
     size_t o = 0;
     for (size_t i = 0; i + 1 < len; i += 2) {
-        unsigned count = in[i];
+        size_t count = in[i];
         /*@@BOUND@@*/
         memset(out + o, in[i + 1], count);
         o += count;
     }
-    return (int)o;
+    return o;
 }
+
 int main(int argc, char **argv) {
-    size_t len; unsigned char *in = read_all(argv[1], &len);
+    if (argc != 2) { fputs("usage: rle FILE\n", stderr); return 2; }
+    size_t len;
+    unsigned char *in = read_container(argv[1], "RLE1", &len);
     unsigned char *frame = malloc(FRAME);
-    int n = decode(in, len, frame);
+    size_t n = decode(in, len, frame);
     unsigned sum = 0;
-    for (int i = 0; i < n; i++) sum += frame[i];
-    printf("decoded %d bytes, checksum %u\n", n, sum);
-    free(frame); free(in); return 0;
+    for (size_t i = 0; i < n; i++) sum += frame[i];
+    printf("decoded %zu bytes, checksum %u\n", n, sum);
+    free(frame);
+    free(in);
+    return 0;
 }
