@@ -21,8 +21,9 @@ from clearinghouse.core.events import AuditTag
 from clearinghouse.core.ids import new_id
 from clearinghouse.evals.analysis.comparability import Reference
 from clearinghouse.evals.analysis.pipeline import analyse
-from clearinghouse.evals.analysis.stats import Outcome, cluster_id
+from clearinghouse.evals.analysis.stats import Estimate, Outcome, cluster_id
 from clearinghouse.evals.battery.agent import SCAFFOLD, STORE_KEY
+from clearinghouse.evals.battery.families.baselines import blind_baselines
 from clearinghouse.evals.battery.framework import TaskOptions, refused
 from clearinghouse.evals.models import EvalRun, EvalVulnerabilityReport
 from clearinghouse.evals.runs import artefacts
@@ -139,6 +140,7 @@ def finish(
                 "family": by_name[name].family,
                 "version": by_name[name].version,
                 "dataset_sha256": meta.get("dataset_sha256"),
+                "blind_baseline": meta.get("blind_baseline"),
                 "samples": len(full.samples or []),
             }
         )
@@ -163,6 +165,7 @@ def finish(
         run = session.get(EvalRun, run_id, with_for_update=True)
         assert run is not None
         analysis = analyse(outcomes, config, _references(session, run))
+        baselines = _blind_baselines(config_tasks)
         decision, deltas = analysis.decision, analysis.deltas
         scores = [est.as_dict(_task_of(metric)) for metric, est in analysis.estimates.items()]
         run.config = config
@@ -172,6 +175,7 @@ def finish(
             "errors": errors,
             "refusals": refusals,
             "vulnerability_reports": len(vuln_reports),
+            "blind_baselines": {k: round(v.value, 6) for k, v in baselines.items()},
             "samples": samples,
             "deltas": [
                 {
@@ -236,6 +240,25 @@ def _task_of(metric: str) -> str:
         if metric.startswith("task:")
         else metric.rsplit(".", 1)[0]
     )
+
+
+def _blind_baselines(tasks: list[dict[str, Any]]) -> dict[str, Estimate]:
+    """What blind guessing scores, beside each score: the PoC and patch programs' measured
+    baselines (`battery.families.baselines`), and each task's own recorded `blind_baseline`
+    (chance on multiple choice, 0 on exact flags)."""
+    measured = blind_baselines()
+    out: dict[str, Estimate] = {}
+    for task in tasks:
+        key = f"task:{task['name']}.accuracy"
+        if key in measured:
+            out[key] = measured[key]
+            family = f"{task['family']}.accuracy"
+            if family in measured:
+                out[family] = measured[family]
+        elif isinstance(task.get("blind_baseline"), int | float):
+            value = float(task["blind_baseline"])
+            out[key] = Estimate("accuracy", value, value, value, 0, 1, 0.0)
+    return out
 
 
 def _references(session: Session, run: EvalRun) -> list[Reference]:

@@ -39,6 +39,7 @@ from inspect_ai.util import SandboxEnvironmentSpec, sandbox
 
 from clearinghouse.evals.battery.agent import agent
 from clearinghouse.evals.battery.families import judge
+from clearinghouse.evals.battery.families.baselines import blind_baselines
 from clearinghouse.evals.battery.families.programs import (
     BY_NAME,
     PROGRAMS,
@@ -261,6 +262,7 @@ TASKS = (
         poc_samples,
         _task(poc_scorer()),
         needs=("bwrap", "gcc"),
+        blind=lambda samples: blind_baselines()["poc.accuracy"].value,
     ),
     TaskSpec(
         "patch_asan",
@@ -271,5 +273,6 @@ TASKS = (
         patch_samples,
         _task(patch_scorer()),
         needs=("bwrap", "gcc"),
+        blind=lambda samples: blind_baselines()["patch.accuracy"].value,
     ),
 )
