@@ -311,6 +311,26 @@ def after_dedup(session: Session, vuln_ids: Sequence[str]) -> int:
     return len(rows)
 
 
+BACKFILL = 500  # reports given signals per queue read, at most
+
+
+def backfill(session: Session) -> int:
+    """Compute the signals (as at intake, without a tree) of reports in triage that have none:
+    those filed before signals existed. Bounded per call; returns how many."""
+    missing = session.scalars(
+        select(VulnerabilityReport)
+        .join(Vulnerability, Vulnerability.id == VulnerabilityReport.vuln_id)
+        .outerjoin(ReportSignals, ReportSignals.report_id == VulnerabilityReport.id)
+        .where(ReportSignals.report_id.is_(None))
+        .where(Vulnerability.status.in_(sorted(s.value for s in OPEN)))
+        .order_by(VulnerabilityReport.id)
+        .limit(BACKFILL)
+    ).all()
+    for report in missing:
+        ensure(session, report)
+    return len(missing)
+
+
 def ensure(session: Session, report: VulnerabilityReport) -> ReportSignals:
     """The report's stored signals; computed now (as at intake, without a tree) for a report
     that has none (one filed before signals existed)."""
@@ -430,6 +450,7 @@ def queue(
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}", code="limit_invalid")
     offset = _offset(cursor)
+    backfill(session)
     base = _queue_query(p)
     total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
     rows = session.execute(base.order_by(*_ORDER).offset(offset).limit(limit + 1)).all()
@@ -483,6 +504,7 @@ def spot_checks(
     checked once a coordinator has given its word on "likely invalid" (an override); checked
     ones are left out unless `include_checked`."""
     authorize(p, Action.vuln_signals_read)
+    backfill(session)
     rows = session.execute(
         _queue_query(p)
         .with_only_columns(
