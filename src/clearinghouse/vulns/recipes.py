@@ -190,6 +190,7 @@ def from_body(content_type: str | None, body: bytes, max_bytes: int) -> RecipeUp
 def unpack(upload: RecipeUpload, workdir: Path) -> Recipe:
     """Extract the recipe into `workdir` (a fresh temporary directory) and parse it. A hostile
     archive is `archive_refused`; a bad recipe raises its own code (docs/validation.md)."""
+    workdir.mkdir(parents=True, exist_ok=True)
     packed = workdir / upload.filename
     packed.write_bytes(upload.data)
     try:
