@@ -77,10 +77,8 @@ _RECIPE_BODY: dict[str, Any] = {
             "multipart/form-data": {
                 "schema": {
                     "type": "object",
-                    "properties": {
-                        "file": {"type": "string", "format": "binary"},
-                        "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
-                    },
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                    "required": ["file"],
                 }
             },
             "application/gzip": _BINARY,
