@@ -2,7 +2,12 @@
 
 Bootstraps a fresh instance under var/demo, starts the API and the stand-in lab model
 (SmolLM2-135M-Instruct behind an OpenAI-compatible server), and walks the first flow over HTTP:
-lab, evaluator and agreement; submission; access verification; the review window.
+lab, evaluator and agreement; submission; access verification; the review window; then the
+clearinghouse: advisories, a model's report, triage, and validation by reproduction (an AI-found
+report with a recipe is reproduced and its fix confirmed in the sandbox; an invented report about
+the same program sinks to the bottom of the evidence-ranked queue, with the reason).
+
+`python scripts/demo.py validation` runs only that last part (no model needed).
 """
 
 from __future__ import annotations
@@ -345,6 +350,7 @@ def main() -> None:
         sub = call("GET", f"/api/v1/submissions/{sub['id']}", token=lab_token)
 
         clearinghouse_part(run, call, ev_token)
+        validation_part(run, call, ev_token)
 
         step(
             "Run the background worker (dedup scan of the new report, lapse check, retention) "
@@ -465,5 +471,157 @@ def clearinghouse_part(run, call, ev_token: str) -> None:  # type: ignore[no-unt
     print(f"CSAF 2.0 advisory: {path}")
 
 
+def validation_part(run, call, ev_token: str) -> None:  # type: ignore[no-untyped-def]
+    """Validation by reproduction and the evidence-ranked triage queue (issue 11)."""
+    import io
+    import tarfile
+
+    if shutil.which("bwrap") is None or shutil.which("gcc") is None:
+        print("(bubblewrap or gcc not installed: skipping validation by reproduction)")
+        return
+    recipe_dir = ROOT / "examples" / "recipes" / "c-heap-overflow"
+    corpus = ROOT / "tests" / "data" / "triage_corpus" / "reports"
+    genuine = json.loads((corpus / "g01-records-off-by-one.json").read_text())
+    invented = json.loads((corpus / "i01-records-parse-header.json").read_text())
+    target = {"purl": "pkg:generic/records@1.0"}  # the example C program
+
+    step(
+        "Validation: an AI-found report arrives with a reproduction recipe (examples/recipes/"
+        "c-heap-overflow: the program, the PoC, the fix); the recipe is sealed and its "
+        "validation queued as a durable job"
+    )
+    report = call(
+        "POST",
+        "/api/v1/reports",
+        token=ev_token,
+        json={
+            "title": genuine["title"],
+            "description": genuine["description"],
+            "provenance": {
+                "kind": "ai_model",
+                "model_name": "smollm2-135m",
+                "model_version": "demo",
+            },
+            "target": target,
+            "claimed_cwe": "CWE-122",
+        },
+    )
+    packed = io.BytesIO()
+    with tarfile.open(fileobj=packed, mode="w:gz") as tar:
+        tar.add(recipe_dir, arcname="c-heap-overflow")
+    queued = call(
+        "POST",
+        f"/api/v1/reports/{report['id']}/recipe",
+        token=ev_token,
+        files={"file": ("c-heap-overflow.tar.gz", packed.getvalue(), "application/gzip")},
+    )
+    print(
+        f"report {report['id']}: validation {queued['id']} {queued['state']} (job {queued['job_id']})"
+    )
+
+    step("The worker reproduces it in the bubblewrap sandbox: the vulnerable build, then the fix")
+    started = time.monotonic()
+    run("worker", "--until-idle")
+    shown = call("GET", f"/api/v1/reports/{report['id']}", token=ev_token)["validation"]
+    print(
+        f"verdict {shown['verdict']}, fix {shown['fixed_verdict']}, in "
+        f"{time.monotonic() - started:.1f}s (builds cached: {shown['build_cached']})"
+    )
+    print(f"crash signature {shown['signature']}")
+    print("\n".join("  " + line for line in shown["evidence"].splitlines()[:4]))
+    record = call("GET", f"/api/v1/vulns/{report['vuln_id']}")
+    print(
+        f"record {record['id']}: crash_signature {record['crash_signature']} (dedup's crash rule)"
+    )
+
+    step(
+        "An invented report about the same program arrives: it names parse_header() in "
+        "src/record_parser.c, which the program does not have"
+    )
+    slop = call(
+        "POST",
+        "/api/v1/reports",
+        token=ev_token,
+        json={
+            "title": invented["title"],
+            "description": invented["description"],
+            "provenance": {"kind": "ai_model", "model_name": "slop-bot", "model_version": "1"},
+            "target": target,
+        },
+    )
+    print(f"report {slop['id']} -> record {slop['vuln_id']}")
+
+    step("The coordinators' triage queue, ordered by evidence (not arrival), each with why")
+    queue = call("GET", "/api/v1/triage/queue?limit=200")
+    for item in queue["items"]:
+        mark = {report["id"]: "  <- reproduced", slop["id"]: "  <- invented"}.get(
+            item["report_id"], ""
+        )
+        print(f"  {item['position']:>2}. {item['tier_name']:<24} {item['title'][:60]}{mark}")
+    bottom = queue["items"][-1]
+    assert bottom["report_id"] == slop["id"], "the invented report is not at the bottom"
+    top = next(i for i in queue["items"] if i["report_id"] == report["id"])
+    print(f"\nwhy #{top['position']}: {top['why'][:300]}")
+    print(f"\nwhy #{bottom['position']}: {bottom['why'][:300]}")
+    picks = call("GET", "/api/v1/triage/spot-checks")
+    print(f"\nspot-check sample of the likely-invalid reports: {[p['report_id'] for p in picks]}")
+
+
+def validation_only() -> None:
+    """Bootstrap an instance, start the API, and run the validation part alone."""
+    if VAR.exists():
+        shutil.rmtree(VAR)
+    VAR.mkdir(parents=True)
+    env = {**os.environ, "CLEARINGHOUSE_VAR_DIR": str(VAR), "CLEARINGHOUSE_LOG_FORMAT": "json"}
+    env.pop("CLEARINGHOUSE_DATABASE_URL", None)
+
+    def run(*args: str) -> dict:
+        out = subprocess.run(
+            [*CLI, *args, "--json"], env=env, check=True, capture_output=True, text=True
+        )
+        return json.loads(out.stdout)
+
+    run("db", "upgrade")
+    boot = run("admin", "bootstrap", "--org-name", "National Clearinghouse", "--email", "a@x.gov")
+    env["CLEARINGHOUSE_TOKEN"] = boot["token"]
+    port = free_port()
+    log = (VAR / "api.log").open("wb")
+    proc = subprocess.Popen([*CLI, "serve", "--port", str(port)], env=env, stdout=log, stderr=log)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_for(f"{base}/readyz", proc=proc)
+        api = httpx.Client(
+            base_url=base, headers={"Authorization": f"Bearer {boot['token']}"}, timeout=60
+        )
+
+        def call(method: str, path: str, token: str | None = None, **kw: object) -> dict:
+            headers = {"Authorization": f"Bearer {token}"} if token else None
+            r = api.request(method, path, headers=headers, **kw)  # type: ignore[arg-type]
+            if r.status_code >= 400:
+                raise SystemExit(f"{method} {path} -> {r.status_code} {r.text}")
+            return r.json()
+
+        agency = call(
+            "POST", "/api/v1/orgs", json={"name": "Evaluation Agency", "kind": "evaluator"}
+        )
+        invite = call(
+            "POST",
+            f"/api/v1/orgs/{agency['id']}/invitations",
+            json={"email": "eval@agency.example", "role": "admin"},
+        )
+        accepted = httpx.post(
+            f"{base}/api/v1/invitations/accept", json={"code": invite["code"]}, timeout=30
+        )
+        started = time.monotonic()
+        validation_part(run, call, str(accepted.json()["token"]))
+        print(f"\nvalidation part: {time.monotonic() - started:.1f}s")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=10)
+
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["validation"]:
+        validation_only()
+    else:
+        main()

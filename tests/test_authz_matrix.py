@@ -26,6 +26,7 @@ from clearinghouse.reviews.schemas import ReportCreate, ReportMediaType
 from clearinghouse.storage import jobs
 from tests.support.openai_stub import openai_endpoint
 from tests.support.world import Member, World
+from tests.vulns import recipe_kit
 
 ALLOW, FORBID, HIDE = "allow", "forbid", "hide"
 KINDS = list(OrgKind)
@@ -126,6 +127,7 @@ class Spec:
     body: Callable[[dict[str, str]], dict[str, Any]] | None = None
     mutates: bool = False
     query: str = ""
+    upload: Callable[[dict[str, str]], bytes] | None = None  # a raw archive body instead of JSON
 
 
 def _release() -> str:
@@ -326,6 +328,29 @@ SPECS: dict[tuple[str, str], Spec] = {
     ("GET", "/api/v1/reports/{report_id}"): Spec(
         lambda c, r: decide(see_reported(c, r), True), target="vuln_report"
     ),
+    # Validation and triage (issue 11): the reporting organisation (member+) and coordinators
+    # attach recipes; whoever sees the report reads its validations; the signals, the queue,
+    # the spot checks and overrides are the coordinators' desk.
+    ("POST", "/api/v1/reports/{report_id}/recipe"): Spec(
+        lambda c, r: decide(
+            see_reported(c, r),
+            c.coordinator(Role.member) or (r == "own" and c.at_least(Role.member)),
+        ),
+        target="vuln_report",
+        upload=lambda t: recipe_kit.tiny(),
+        mutates=True,
+    ),
+    ("GET", "/api/v1/reports/{report_id}/validations"): Spec(
+        lambda c, r: decide(see_reported(c, r), True), target="vuln_report"
+    ),
+    ("POST", "/api/v1/reports/{report_id}/override"): Spec(
+        lambda c, r: decide(see_reported(c, r), c.coordinator(Role.member)),
+        target="vuln_report",
+        body=lambda t: {"signal": "grounded", "value": "grounded", "reason": "read the code"},
+        mutates=True,
+    ),
+    ("GET", "/api/v1/triage/queue"): Spec(coordinators),
+    ("GET", "/api/v1/triage/spot-checks"): Spec(coordinators),
     ("GET", "/api/v1/vulns"): Spec(always),
     ("GET", "/api/v1/vulns/{vuln_id}"): Spec(
         lambda c, r: decide(see_reported(c, r), True), target="vuln_report"
@@ -619,6 +644,9 @@ def _call(
     url = path.format(**t) + spec.query
     body = spec.body(t) if spec.body else None
     headers = member.headers if member else {}
+    if spec.upload is not None:
+        headers = {**headers, "Content-Type": "application/gzip"}
+        return client.request(method, url, headers=headers, content=spec.upload(t))
     return client.request(
         method, url, headers=headers, json=body if method in {"POST", "PUT", "PATCH"} else None
     )

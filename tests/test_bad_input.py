@@ -305,3 +305,94 @@ def test_the_cli_refuses_a_release_date_out_of_range_without_a_traceback(
     assert _audit_count(world) == before
     with world.services.db.transaction() as s:
         assert s.scalar(select(func.count()).select_from(Submission)) == 0
+
+
+# --- recipes, overrides and the triage queue (issue 11) -------------------------------------
+
+_MULTIPART = "multipart/form-data; boundary=xyz"
+
+
+def _recipe_part(name: str, data: bytes, filename: str = "recipe.tar.gz") -> bytes:
+    return (
+        (
+            f'--xyz\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
+            "Content-Type: application/gzip\r\n\r\n"
+        ).encode()
+        + data
+        + b"\r\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "code"),
+    [
+        ("text/plain", b"recipe", "recipe_upload_invalid"),
+        ("application/json", b"{}", "recipe_upload_invalid"),
+        ("multipart/form-data", b"--xyz--\r\n", "recipe_upload_invalid"),  # no boundary
+        (_MULTIPART, b"--xyz--\r\n", "recipe_upload_invalid"),  # no parts
+        (_MULTIPART, _recipe_part("archive", b"x") + b"--xyz--\r\n", "recipe_upload_invalid"),
+        (
+            _MULTIPART,
+            _recipe_part("file", b"a") + _recipe_part("file", b"b") + b"--xyz--\r\n",
+            "recipe_upload_invalid",
+        ),
+        (_MULTIPART, b"\x00\xff garbage without parts", "recipe_upload_invalid"),
+        (
+            _MULTIPART,
+            _recipe_part("files", b"x", "/etc/passwd") + b"--xyz--\r\n",
+            "archive_refused",
+        ),
+        ("application/gzip", b"\x1f\x8b\x08\x00 truncated gzip", "archive_refused"),
+        ("application/zip", b"PK\x03\x04 not really a zip", "archive_refused"),
+    ],
+)
+def test_bad_recipe_uploads_get_a_stable_code_and_change_nothing(
+    client: TestClient, world: World, people: dict, content_type: str, body: bytes, code: str
+) -> None:
+    reporter = world.member(world.org(OrgKind.vendor), OrgKind.vendor, Role.member)
+    report = client.post(
+        "/api/v1/reports",
+        headers=reporter.headers,
+        json={
+            "title": "overflow in demo",
+            "description": "a crafted header overflows a fixed buffer",
+            "provenance": {"kind": "human"},
+            "target": {"purl": "pkg:pypi/demo@1.0"},
+        },
+    ).json()
+    before = _audit_count(world)
+    r = client.post(
+        f"/api/v1/reports/{report['id']}/recipe",
+        headers={**reporter.headers, "Content-Type": content_type},
+        content=body,
+    )
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json()["code"] == code
+    assert _audit_count(world) == before
+
+
+def test_unknown_reports_and_bad_queue_pages_get_their_codes(
+    client: TestClient, people: dict
+) -> None:
+    h = people["coord"].headers
+    r = client.post(
+        "/api/v1/reports/vrp_x/recipe",
+        headers={**h, "Content-Type": "application/gzip"},
+        content=b"\x1f\x8b",
+    )
+    assert r.status_code in (404, 422), r.text  # the upload is read, then the report looked up
+    for method, path, body in (
+        ("GET", "/api/v1/reports/vrp_x/validations", None),
+        (
+            "POST",
+            "/api/v1/reports/vrp_x/override",
+            {"signal": "ssvc", "value": "track", "reason": "r"},
+        ),
+    ):
+        r = client.request(method, path, headers=h, json=body)
+        assert r.status_code == 404 and r.json()["code"] == "not_found", path
+    for query in ("limit=0", "limit=201", "cursor=%00", "cursor=" + "A" * 300):
+        r = client.get(f"/api/v1/triage/queue?{query}", headers=h)
+        assert r.status_code == 422, (query, r.text)
+        assert r.json()["code"] in ("invalid_request", "cursor_invalid")

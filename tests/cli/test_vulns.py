@@ -24,6 +24,7 @@ from clearinghouse.audit.models import AuditEvent
 from clearinghouse.cli import common
 from clearinghouse.cli.main import app
 from clearinghouse.container import Services
+from clearinghouse.storage.jobs import Job
 from clearinghouse.vulns.models import (
     CweEntry,
     DuplicateCandidate,
@@ -31,8 +32,10 @@ from clearinghouse.vulns.models import (
     Vulnerability,
     VulnerabilityReport,
 )
+from tests.support.needs import needs_bwrap, needs_gcc
 from tests.support.reports import post_report
 from tests.support.world import Member, World
+from tests.vulns import recipe_kit
 
 
 @pytest.fixture
@@ -114,6 +117,12 @@ def commands(setup: dict[str, Any], tmp_path: Path) -> list[list[str]]:
         ["merge", a, b],
         ["unmerge", "mrg_x"],
         ["reject-candidate", "dup_x"],
+        ["recipe", "vrp_x", str(recipe_kit.HEAP)],
+        ["recipe", "vrp_x", str(recipe_kit.HEAP), "--wait"],
+        ["validation", "vrp_x"],
+        ["queue"],
+        ["spot-checks"],
+        ["override", "vrp_x", "--signal", "ssvc", "--value", "track", "--reason", "r"],
     ]
 
 
@@ -218,3 +227,79 @@ def test_arguments_no_database_can_store_are_refused_not_a_traceback(
         assert result.exit_code == 1, (args, result.output, result.exception)
         assert code in result.stderr, (args, result.stderr)
     assert state(services) == before
+
+
+@needs_bwrap
+@needs_gcc
+def test_a_recipe_attached_from_the_command_line_is_validated_and_triaged(
+    cli: Any, client: TestClient, services: Services, setup: dict[str, Any]
+) -> None:
+    """`vulns recipe --wait` runs that validation's job only, here; `vulns validation` shows
+    it; the queue and the spot checks are the coordinators'; an override needs a reason."""
+    lab, coordinator = setup["lab"], setup["coordinator"]
+    report = client.post(
+        "/api/v1/reports",
+        headers=lab.headers,
+        json={
+            "title": "Heap overflow in store_field()",
+            "description": "store_field() in records.c writes the NUL one byte past the buffer.",
+            "provenance": {"kind": "ai_model", "model_name": "finder"},
+            "target": {"purl": recipe_kit.HEAP_TARGET},
+        },
+    ).json()
+    # Someone else's queued job is never run by this shell.
+    other = client.post(
+        f"/api/v1/reports/{report['id']}/recipe",
+        headers={**lab.headers, "Content-Type": "application/gzip"},
+        content=recipe_kit.tiny(),
+    ).json()
+    done = cli(lab.token, "recipe", report["id"], str(recipe_kit.HEAP), "--wait", "--json")
+    assert done.exit_code == 0, done.output
+    result = json.loads(done.stdout)
+    assert (result["state"], result["verdict"], result["fixed_verdict"]) == (
+        "done",
+        "reproduced",
+        "fixed_confirmed",
+    )
+    assert result["signature"] == "heap-buffer-overflow@store_field|parse_records|main"
+    with services.db.transaction() as s:
+        job = s.get(Job, other["job_id"])
+        assert job is not None and job.state == "queued"
+    shown = cli(lab.token, "validation", report["id"], "--json")
+    assert shown.exit_code == 0 and json.loads(shown.stdout)["id"] == result["id"], shown.output
+    every = cli(lab.token, "validation", report["id"], "--all", "--json")
+    assert [v["id"] for v in json.loads(every.stdout)] == [result["id"], other["id"]]
+    # A tarball works as well as a directory.
+    tarball = Path(services.settings.var_dir) / "recipe.tgz"
+    tarball.write_bytes(recipe_kit.tiny())
+    queued = cli(lab.token, "recipe", report["id"], str(tarball), "--json")
+    assert queued.exit_code == 0 and json.loads(queued.stdout)["state"] == "queued"
+
+    for args in (["queue"], ["spot-checks"]):
+        refused = cli(lab.token, *args)
+        assert refused.exit_code == 1 and "permission_denied" in refused.stderr, args
+    queue = cli(coordinator.token, "queue", "--json")
+    assert queue.exit_code == 0, queue.output
+    items = json.loads(queue.stdout)["items"]
+    top = next(i for i in items if i["report_id"] == report["id"])
+    assert top["position"] == 1 and top["signals"]["reproduced"] == "reproduced"
+    text = cli(coordinator.token, "queue")
+    assert text.exit_code == 0 and "1. 1 of" in text.stdout
+    assert cli(coordinator.token, "spot-checks", "--json").exit_code == 0
+    no_reason = cli(
+        coordinator.token, "override", report["id"], "--signal", "ssvc", "--value", "track"
+    )
+    assert no_reason.exit_code == 1 and "override_reason_required" in no_reason.stderr
+    given = cli(
+        coordinator.token,
+        "override",
+        report["id"],
+        "--signal",
+        "ssvc",
+        "--value",
+        "track",
+        "--reason",
+        "supplier already engaged",
+        "--json",
+    )
+    assert given.exit_code == 0 and json.loads(given.stdout)["automatic"] == "coordinate"

@@ -137,6 +137,10 @@ class Action(StrEnum):
     vuln_read = "vuln:read"
     vuln_triage = "vuln:triage"
     vuln_merge = "vuln:merge"
+    vuln_recipe_attach = "vuln-report:attach-recipe"
+    vuln_validation_read = "vuln-report:read-validation"
+    vuln_signals_read = "vuln-report:read-signals"
+    vuln_signal_override = "vuln-report:override-signal"
 
 
 READ_ACTIONS = {
@@ -154,6 +158,8 @@ READ_ACTIONS = {
     Action.reference_model_read,
     Action.vuln_report_read,
     Action.vuln_read,
+    Action.vuln_validation_read,
+    Action.vuln_signals_read,
 }
 
 
@@ -236,6 +242,14 @@ def _evaluator_work(p: Principal, t: Target | None) -> bool:
 
 def _lab(role: Role) -> Rule:
     return lambda p, t: t is not None and _own_lab(p, t) and p.at_least(role)
+
+
+def _reporter(role: Role) -> Rule:
+    """A vulnerability report's own organisation (the one that filed it), at `role` or above."""
+    return lambda p, t: (
+        (t is not None and p.org_id is not None and p.org_id in t.reporter_org_ids)
+        and p.at_least(role)
+    )
 
 
 def _either(*rules: Rule) -> Rule:
@@ -321,6 +335,14 @@ RULES: dict[Action, Rule] = {
     Action.vuln_read: _visible,
     Action.vuln_triage: _coordinator(Role.member),
     Action.vuln_merge: _coordinator(Role.member),
+    # Validation by reproduction (issue 11): the reporting organisation and coordinators attach
+    # a recipe; whoever may read the report reads its validation. The triage signals, the
+    # queue, the spot checks and the overrides are the coordinators' desk (a reporter must not
+    # learn which of its reports are spot-checked, nor read the coordinators' reasons).
+    Action.vuln_recipe_attach: _either(_coordinator(Role.member), _reporter(Role.member)),
+    Action.vuln_validation_read: _visible,
+    Action.vuln_signals_read: _coordinator(Role.viewer),
+    Action.vuln_signal_override: _coordinator(Role.member),
     Action.audit_read: _coordinator(Role.viewer),
     Action.job_read: _coordinator(Role.viewer),
 }

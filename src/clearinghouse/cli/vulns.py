@@ -11,7 +11,7 @@ import base64
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -23,9 +23,10 @@ from clearinghouse.cli.common import (
     emit,
     err,
     handles_errors,
+    out,
 )
 from clearinghouse.container import Services
-from clearinghouse.core.errors import InvalidInput
+from clearinghouse.core.errors import InvalidInput, NotFound
 
 vulns_app = typer.Typer(help="The vulnerability knowledge base.", no_args_is_help=True)
 LIST_COLUMNS = ["id", "source_id", "status", "tlp", "kev", "cwe_ids", "summary"]
@@ -358,3 +359,168 @@ def vulns_dump(
 
     p, svc = _principal(token)
     emit(dump(public_records(svc.db, p), directory), as_json)
+
+
+@vulns_app.command("recipe")
+@handles_errors
+def vulns_recipe(
+    report_id: str,
+    recipe: Annotated[
+        Path,
+        typer.Argument(
+            exists=True, help="a recipe directory, or an archive of one (tar, tar.gz, zip)"
+        ),
+    ],
+    wait: Annotated[
+        bool, typer.Option(help="run this validation's job here and wait for its verdict")
+    ] = False,
+    token: TokenOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Attach a reproduction recipe to a report (its organisation, coordinators): sealed, and
+    validated by a durable job; with --wait, that job (only) runs here."""
+    from clearinghouse.vulns import validations
+
+    upload = _recipe_upload(recipe)
+    with acting(token) as (session, p, svc):
+        queued = validations.attach_recipe(session, p, svc, report_id, upload)
+    result = queued
+    if wait:
+        result = _wait_for(token, svc, queued)
+    emit(result, as_json)
+    if wait and result.state == "error":
+        raise typer.Exit(1)
+
+
+def _recipe_upload(path: Path) -> Any:
+    """A recipe directory packed as a tar.gz (links kept as links: the server checks them), or
+    an archive as it is."""
+    import io
+    import tarfile
+
+    from clearinghouse.cli.common import services
+    from clearinghouse.vulns import recipes
+
+    cap = services().settings.recipe_max_bytes
+    if path.is_dir():
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+            for child in sorted(path.iterdir()):
+                tar.add(child, arcname=child.name, recursive=True)
+        return recipes.archive(buffer.getvalue(), cap)
+    if path.stat().st_size > cap:
+        raise recipes.RecipeUploadInvalid(
+            f"the recipe is larger than {cap} bytes", code="recipe_too_large"
+        )
+    return recipes.archive(path.read_bytes(), cap)
+
+
+def _wait_for(token: str | None, svc: Services, queued: Any) -> Any:
+    """Run the validation's own job in this process (a shell never runs other people's jobs)
+    until the validation is finished, or its job is dead."""
+    import time
+
+    from clearinghouse.storage.jobs import Job
+    from clearinghouse.vulns import validations
+    from clearinghouse.workers.runner import Worker
+
+    worker = Worker(svc)
+    while True:
+        if not worker.run_once(job_id=queued.job_id):
+            time.sleep(1)  # backing off before a retry, or another worker has it
+        with acting(token) as (session, p, _):
+            current = validations.list_validations(session, p, queued.report_id)
+            job = session.get(Job, queued.job_id)
+        mine = next(v for v in current if v.id == queued.id)
+        if mine.state in ("done", "error") or job is None or job.state == "dead":
+            return mine
+
+
+@vulns_app.command("validation")
+@handles_errors
+def vulns_validation(
+    report_id: str,
+    all_attempts: Annotated[
+        bool, typer.Option("--all", help="every validation, newest first")
+    ] = False,
+    token: TokenOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """A report's latest validation (verdict, fixed verdict, signature, evidence)."""
+    from clearinghouse.vulns import validations
+
+    with acting(token) as (session, p, _):
+        found = validations.list_validations(session, p, report_id)
+    if all_attempts:
+        emit(found, as_json, ["id", "state", "verdict", "fixed_verdict", "signature", "created_at"])
+        return
+    if not found:
+        raise NotFound(f"report {report_id} has no validation yet", code="validation_missing")
+    emit(found[0], as_json)
+
+
+@vulns_app.command("queue")
+@handles_errors
+def vulns_queue(
+    limit: int = 50,
+    cursor: str | None = None,
+    token: TokenOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The triage queue (coordinators): reports ordered by evidence, each with why."""
+    from clearinghouse.vulns import screening
+
+    with acting(token) as (session, p, _):
+        page = screening.queue(session, p, limit=limit, cursor=cursor)
+    if as_json:
+        emit(page, True)
+        return
+    emit(page, False, ["position", "report_id", "tier_name", "ssvc", "title"])
+    for item in page.items:
+        out.print(f"{item.position}. {item.why}", highlight=False, soft_wrap=True)
+
+
+@vulns_app.command("spot-checks")
+@handles_errors
+def vulns_spot_checks(
+    include_checked: Annotated[
+        bool, typer.Option(help="also those a coordinator has already checked")
+    ] = False,
+    token: TokenOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The likely-invalid reports sampled for a human spot check (coordinators)."""
+    from clearinghouse.vulns import screening
+
+    with acting(token) as (session, p, svc):
+        picks = screening.spot_checks(
+            session,
+            p,
+            screening.AuditSampling.for_settings(svc.settings),
+            include_checked=include_checked,
+        )
+    emit(picks, as_json, ["position", "report_id", "checked", "title", "why"])
+
+
+@vulns_app.command("override")
+@handles_errors
+def vulns_override(
+    report_id: str,
+    signal: Annotated[
+        str,
+        typer.Option(
+            help="grounded | reproduced | already_fixed | duplicate_of | ssvc | likely_invalid"
+        ),
+    ],
+    value: Annotated[str, typer.Option()],
+    reason: Annotated[str, typer.Option(help="why the automatic verdict is wrong (required)")] = "",
+    token: TokenOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Coordinators: override an automatic verdict on a report, with a reason (audited)."""
+    from clearinghouse.vulns import screening
+    from clearinghouse.vulns.schemas import OverrideCreate
+
+    body = OverrideCreate.model_validate({"signal": signal, "value": value, "reason": reason})
+    with acting(token) as (session, p, _):
+        emit(screening.override(session, p, report_id, body), as_json)

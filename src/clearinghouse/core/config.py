@@ -71,6 +71,23 @@ class Settings(BaseSettings):
         default="https://pypi.org/simple",
         description="PEP 503 simple index that validation fetches released packages from",
     )
+    triage_audit_share: float = Field(
+        default=0.1,
+        ge=0.0,
+        le=1.0,
+        description="the share of the reports marked likely invalid that go to a human spot check",
+    )
+    validation_build_cache: bool = Field(
+        default=True,
+        description="keep the build outputs of reporters' recipes in <var_dir>/cache for reuse; "
+        "off: each validation builds in a temporary directory, removed afterwards",
+    )
+    recipe_max_bytes: int = Field(
+        default=32 * 1024**2,
+        ge=1024,
+        le=64 * 1024**2,
+        description="the largest recipe upload (the archive, or the multipart body) accepted",
+    )
     log_level: str = "INFO"
     log_format: str = "json"
     allow_private_endpoints: bool | None = Field(

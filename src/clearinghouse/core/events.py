@@ -57,6 +57,9 @@ class AuditTag(StrEnum):
     VULNS_MERGE_UNDO = "vulns:merge:undo"
     VULNS_RECORDS_IMPORT = "vulns:records:import"
     VULNS_REPORT_CREATE = "vulns:report:create"
+    VULNS_REPORT_OVERRIDE = "vulns:report:override"
+    VULNS_VALIDATION_CREATE = "vulns:validation:create"
+    VULNS_VALIDATION_FINISH = "vulns:validation:finish"
     VULNS_VULN_EXPORT = "vulns:vuln:export"
     VULNS_VULN_TRIAGE = "vulns:vuln:triage"
 

@@ -167,3 +167,87 @@ class Merge(Base):
     undone: Mapped[bool] = mapped_column(Boolean, default=False)
     merged_by: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime]
+
+
+class Validation(Base):
+    """One validation of a report (issue 11): the recipe a reporter or coordinator attached,
+    sealed in the blob store, and what reproducing it gave (`vulns/validation`). One row per
+    attached recipe; the job's retries update the same row (`attempt` is the job attempt that
+    may write it), so a validation never has two results."""
+
+    __tablename__ = "vulnerability_validations"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    report_id: Mapped[str] = mapped_column(ForeignKey("vulnerability_reports.id"), index=True)
+    vuln_id: Mapped[str] = mapped_column(ForeignKey("vulnerabilities.id"), index=True)
+    state: Mapped[str] = mapped_column(String(12), index=True)  # queued|running|done|error
+    verdict: Mapped[str | None] = mapped_column(String(20))
+    fixed_verdict: Mapped[str | None] = mapped_column(String(20))
+    crash_type: Mapped[str | None] = mapped_column(String(200))
+    signature: Mapped[str | None] = mapped_column(String(600))
+    error_code: Mapped[str | None] = mapped_column(String(40))
+    evidence: Mapped[str] = mapped_column(Text, default="")  # at most EVIDENCE_CHARS
+    result: Mapped[dict[str, Any] | None]  # the whole ValidationResult
+    build_cached: Mapped[bool | None]
+    fixed_build_cached: Mapped[bool | None]
+    timings: Mapped[dict[str, Any] | None]
+    # The recipe's vulnerable source: its content hash (`vulns/source_trees.py` keeps the tree)
+    # and the recipe's `target.source` (a purl, or a path in the recipe).
+    source_tree_sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    source_ref: Mapped[str | None] = mapped_column(String(500), index=True)
+    recipe_blob_id: Mapped[str] = mapped_column(ForeignKey("blobs.id"))
+    recipe_filename: Mapped[str] = mapped_column(String(200))
+    recipe_sha256: Mapped[str] = mapped_column(String(64))
+    job_id: Mapped[str | None] = mapped_column(String(40))
+    attempt: Mapped[int] = mapped_column(default=0)
+    requested_by_org_id: Mapped[str | None] = mapped_column(String(40))
+    requested_by_user_id: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    validated_at: Mapped[datetime | None]
+
+
+class ReportSignals(Base):
+    """A report's triage signals (`vulns/signals`), as last computed: at intake, after a
+    validation, after a dedup scan. `signals` holds the automatic values with their evidence;
+    the other columns are the queue placement of the effective signals (the coordinators'
+    overrides applied), so the queue is ordered and paged in SQL exactly as `queue.rank()`
+    orders."""
+
+    __tablename__ = "vulnerability_report_signals"
+
+    report_id: Mapped[str] = mapped_column(ForeignKey("vulnerability_reports.id"), primary_key=True)
+    stage: Mapped[str] = mapped_column(String(12))  # intake | validated
+    validation_id: Mapped[str | None] = mapped_column(String(40))
+    signals: Mapped[dict[str, Any]]
+    dedup_checked: Mapped[bool] = mapped_column(Boolean, default=False)
+    computed_at: Mapped[datetime]
+    tier: Mapped[int] = mapped_column(index=True)
+    likely_invalid: Mapped[bool] = mapped_column(Boolean, index=True)
+    ssvc: Mapped[str] = mapped_column(String(12))
+    ssvc_rank: Mapped[int]
+    score_key: Mapped[float]
+    trust_key: Mapped[float]
+    no_poc: Mapped[bool] = mapped_column(Boolean)
+    received: Mapped[datetime]
+    detail: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime]
+
+
+class SignalOverride(Base):
+    """A coordinator's override of one automatic verdict, with the reason. Every override is
+    kept; the latest per (report, signal) is in force."""
+
+    __tablename__ = "vulnerability_signal_overrides"
+    __table_args__ = (Index("ix_vulnerability_signal_overrides_report", "report_id", "signal"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    report_id: Mapped[str] = mapped_column(ForeignKey("vulnerability_reports.id"))
+    signal: Mapped[str] = mapped_column(String(20))
+    value: Mapped[str] = mapped_column(String(120))
+    automatic: Mapped[str | None] = mapped_column(String(120))
+    reason: Mapped[str] = mapped_column(Text)
+    user_id: Mapped[str | None] = mapped_column(String(40))
+    org_id: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime]

@@ -13,24 +13,25 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from clearinghouse.accounts.listing import scoped_select
-from clearinghouse.accounts.policy import Action, Principal, Target, authorize
+from clearinghouse.accounts.policy import Action, Principal, authorize
 from clearinghouse.audit import trail as audit
 from clearinghouse.core.clock import utcnow
-from clearinghouse.core.errors import InvalidInput, NotFound
+from clearinghouse.core.errors import InvalidInput
 from clearinghouse.core.events import AuditTag
 from clearinghouse.core.ids import new_id
 from clearinghouse.core.pagination import Page, paginate
 from clearinghouse.storage import jobs
 from clearinghouse.storage.vault import Vault
-from clearinghouse.vulns import scoring
+from clearinghouse.vulns import scoring, screening, validations
 from clearinghouse.vulns.catalog import cwe_ids_of
 from clearinghouse.vulns.models import CweEntry, Vulnerability, VulnerabilityReport
 from clearinghouse.vulns.osv import Record
 from clearinghouse.vulns.purls import PURL_ECOSYSTEMS, package_of, parse_purl, purl_for
 from clearinghouse.vulns.records import affected_signature, next_id, reindex
 from clearinghouse.vulns.schemas import ReportCreate, ReportOut
+from clearinghouse.vulns.source_trees import SourceTrees
 from clearinghouse.vulns.states import VulnStatus
-from clearinghouse.vulns.visibility import known_id
+from clearinghouse.vulns.visibility import load_report
 
 
 def _report_out(r: VulnerabilityReport, status: str) -> ReportOut:
@@ -151,13 +152,18 @@ def submit_report(
     *,
     runs: EvalRuns = NO_EVAL_RUNS,
     eval_report_id: str | None = None,
+    trees: SourceTrees | None = None,
 ) -> ReportOut:
     """Take in a vulnerability report: the claim becomes a record in status `new` (the triage
     queue), under embargo and TLP:AMBER+STRICT unless the reporter asks for less.
 
     A report that names an eval run must name a run of the reporter's organisation (any run,
     for the system), as `runs` knows them; `eval_report_id` (the finding the run staged, set by
-    `intake/findings.py`) must be one of that run's."""
+    `intake/findings.py`) must be one of that run's.
+
+    The report's triage signals are computed now (`vulns/screening.py`): grounded against a
+    kept source tree of the same target when `trees` has one, else unknown until a recipe is
+    validated."""
     authorize(p, Action.vuln_report_create)
     cwe_list_loaded = session.scalar(select(CweEntry.id).limit(1)) is not None
     if data.claimed_cwe and cwe_list_loaded:
@@ -214,6 +220,7 @@ def submit_report(
         report.poc_sha256 = hashlib.sha256(poc).hexdigest()
     session.add(report)
     session.flush()
+    screening.at_intake(session, report, vuln, trees)
     jobs.enqueue(session, "vulns.scan_duplicates", {"vuln_ids": [vuln.id]})
     audit.record(
         session,
@@ -251,22 +258,20 @@ def list_reports(
             )
         ).all()
     )
-    return Page(items=[_report_out(r, statuses[r.vuln_id]) for r in rows], next_cursor=next_cursor)
+    latest = validations.latest(session, [r.id for r in rows])
+    items = []
+    for r in rows:
+        item = _report_out(r, statuses[r.vuln_id])
+        item.validation = latest.get(r.id)
+        items.append(item)
+    return Page(items=items, next_cursor=next_cursor)
 
 
 def get_report(session: Session, p: Principal, report_id: str) -> ReportOut:
-    report = session.get(VulnerabilityReport, known_id("vuln_report", report_id))
-    if report is None:
-        raise NotFound(f"no vuln_report with id {report_id!r}")
-    authorize(
-        p,
-        Action.vuln_report_read,
-        Target(
-            "vuln_report",
-            report.id,
-            reporter_org_ids=frozenset({report.reporter_org_id} - {None}),  # type: ignore[arg-type]
-        ),
-    )
+    report = load_report(session, p, report_id, Action.vuln_report_read)
     vuln = session.get(Vulnerability, report.vuln_id)
     assert vuln is not None
-    return _report_out(report, vuln.status)
+    out = _report_out(report, vuln.status)
+    out.validation = validations.latest(session, [report.id]).get(report.id)
+    out.triage = screening.triage_view(session, p, report)  # coordinators only
+    return out

@@ -66,6 +66,112 @@ class ReportCreate(Input):
     embargo_days: int = Field(default=90, ge=0, le=365)
 
 
+class ValidationOut(BaseModel):
+    """One validation of a report: the recipe attached (sealed; its name and sha256 shown) and
+    what reproducing it gave. `details` is the whole `ValidationResult` (docs/validation.md)."""
+
+    id: str
+    report_id: str
+    vuln_id: str
+    state: Literal["queued", "running", "done", "error"]
+    verdict: str | None
+    fixed_verdict: str | None
+    crash_type: str | None
+    signature: str | None
+    error_code: str | None
+    evidence: str
+    build_cached: bool | None
+    fixed_build_cached: bool | None
+    timings: dict[str, Any] | None
+    details: dict[str, Any] | None
+    recipe_filename: str
+    recipe_sha256: str
+    job_id: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    validated_at: datetime | None
+
+
+class OverrideCreate(Input):
+    """A coordinator's override of one automatic verdict; the reason is required."""
+
+    signal: Literal[
+        "grounded", "reproduced", "already_fixed", "duplicate_of", "ssvc", "likely_invalid"
+    ]
+    value: str = Field(min_length=1, max_length=120)
+    reason: str = Field(default="", max_length=5000)
+
+
+class OverrideOut(BaseModel):
+    id: str
+    report_id: str
+    signal: str
+    value: str
+    automatic: str | None  # what the signals said when it was overridden (None: not measured)
+    reason: str
+    user_id: str | None
+    org_id: str | None
+    created_at: datetime
+
+
+class SignalsSummary(BaseModel):
+    """The signals in one line each (the effective values: overrides applied)."""
+
+    grounded: str | None
+    grounded_score: float | None
+    has_poc: bool
+    reproduced: str  # reproduced | suspect | not_reproduced | inconclusive | not_run
+    already_fixed: bool | None
+    duplicate_of: str | None
+    track_record: str | None  # "k of n validated"
+    ssvc: str
+
+
+class ReportTriageOut(BaseModel):
+    """A report's triage signals as the coordinators see them: the automatic values with their
+    evidence (`signals`, `vulns/signals`), every override (newest first), the values in force,
+    and where the report sits in the queue."""
+
+    stage: Literal["intake", "validated"]
+    computed_at: datetime
+    signals: dict[str, Any]
+    overrides: list[OverrideOut]
+    in_force: dict[str, str]
+    effective: SignalsSummary
+    tier: int
+    tier_name: str
+    likely_invalid: bool
+    why: str
+
+
+class QueueItemOut(BaseModel):
+    position: int
+    report_id: str
+    vuln_id: str
+    title: str
+    status: VulnStatus
+    received_at: datetime
+    tier: int
+    tier_name: str
+    likely_invalid: bool
+    ssvc: str
+    signals: SignalsSummary
+    overrides: dict[str, str]
+    why: str
+
+
+class SpotCheckOut(BaseModel):
+    report_id: str
+    vuln_id: str
+    title: str
+    position: int
+    draw: float
+    checked: bool  # a coordinator has given its word on "likely invalid"
+    overrides: dict[str, str]
+    why: str
+
+
 class ReportOut(BaseModel):
     id: str
     vuln_id: str
@@ -83,6 +189,8 @@ class ReportOut(BaseModel):
     poc_filename: str | None
     poc_sha256: str | None
     created_at: datetime
+    validation: ValidationOut | None = None  # the latest validation, if any
+    triage: ReportTriageOut | None = None  # coordinators only (`vuln-report:read-signals`)
 
 
 class VulnTriage(Input):
@@ -149,6 +257,7 @@ class VulnOut(VulnSummaryOut):
     kev_entries: list[KevOut]
     reports: list[str]
     crash_signature: str | None
+    validation: ValidationOut | None = None  # the latest validation of a report you may see
 
 
 class VulnPage(BaseModel):

@@ -15,7 +15,7 @@ from clearinghouse.accounts.policy import Action, Principal, list_scope
 from clearinghouse.core.errors import InvalidInput
 from clearinghouse.core.pagination import paginate
 from clearinghouse.core.schemas import unstorable_text
-from clearinghouse.vulns import scoring
+from clearinghouse.vulns import scoring, validations
 from clearinghouse.vulns.catalog import cwe_names, is_cwe_id, kev_flags
 from clearinghouse.vulns.models import (
     AffectedPackage,
@@ -171,6 +171,11 @@ def vuln_detail(session: Session, p: Principal, vuln_id: str) -> VulnOut:
         .order_by(VulnerabilityReport.id)
     ).all()
     summary = _summary(vuln, bool(kev), visible_duplicate_of(session, p, [vuln]).get(vuln.id))
+    # The latest validation of those reports (issue 11), if any.
+    validated = sorted(
+        validations.latest(session, list(reports)).values(),
+        key=lambda v: (v.created_at, v.id),
+    )
     return VulnOut(
         **summary.model_dump(),
         details=vuln.details,
@@ -180,4 +185,5 @@ def vuln_detail(session: Session, p: Principal, vuln_id: str) -> VulnOut:
         kev_entries=[KevOut.model_validate(k, from_attributes=True) for k in kev],
         reports=list(reports),
         crash_signature=vuln.crash_signature,
+        validation=validated[-1] if validated else None,
     )

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from clearinghouse.core.clock import utcnow
 from clearinghouse.storage.jobs import JobContext, job_handler
+from clearinghouse.vulns import screening, validations
 from clearinghouse.vulns.dedup import candidates, similarity
 from clearinghouse.vulns.models import Vulnerability
 
@@ -50,3 +51,17 @@ def scan_duplicates(ctx: JobContext, payload: dict[str, Any]) -> None:
     created = candidates.scan(ctx.tx, ids, index)
     if created:
         log.info("duplicate candidates found", extra={"vuln_ids": ids, "candidates": created})
+    # The reports of these records now know their duplicate signal (alias, crash, text).
+    screening.after_dedup(ctx.tx, ids)
+
+
+@job_handler(validations.JOB_KIND, transactional=False, max_attempts=validations.MAX_ATTEMPTS)
+def validate(ctx: JobContext, payload: dict[str, Any]) -> None:
+    """Reproduce a report's recipe (`vulns/validations.py`): short transactions around the
+    sandbox run, one result per validation whatever the retries."""
+    validations.run(
+        ctx.services,
+        str(payload["validation_id"]),
+        ctx.attempt,
+        final=ctx.attempt >= validations.MAX_ATTEMPTS,
+    )

@@ -160,3 +160,30 @@ def load_vuln(
         raise NotFound(f"no vulnerability with id {vuln_id!r}")
     authorize(p, action, _target(session, vuln))
     return vuln
+
+
+def report_target(report: VulnerabilityReport) -> Target:
+    """The policy's view of one report: who reported it."""
+    return Target(
+        "vuln_report",
+        report.id,
+        reporter_org_ids=frozenset({report.reporter_org_id} - {None}),  # type: ignore[arg-type]
+    )
+
+
+def load_report(
+    session: Session,
+    p: Principal,
+    report_id: str,
+    action: Action,
+    *,
+    for_update: bool = False,
+) -> VulnerabilityReport:
+    """A report by id, authorised for `action`; NotFound if the caller may not see it."""
+    report = session.get(
+        VulnerabilityReport, known_id("vuln_report", report_id), with_for_update=for_update
+    )
+    if report is None:
+        raise NotFound(f"no vuln_report with id {report_id!r}")
+    authorize(p, action, report_target(report))
+    return report

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request
+from starlette.concurrency import run_in_threadpool
 
 from clearinghouse.api.deps import Cursor, Id, Limit, PrincipalDep, ServicesDep, SessionDep
 from clearinghouse.api.problems import ERROR_RESPONSES
 from clearinghouse.core.pagination import Page
 from clearinghouse.evals.runs.services import RUNS
-from clearinghouse.vulns import reports, search
+from clearinghouse.vulns import recipes, reports, screening, search, validations
 from clearinghouse.vulns import triage as workflow
 from clearinghouse.vulns.catalog import CWE_PATTERN
 from clearinghouse.vulns.dedup import candidates, merges
@@ -19,12 +20,18 @@ from clearinghouse.vulns.schemas import (
     CandidateOut,
     MergeCreate,
     MergeOut,
+    OverrideCreate,
+    OverrideOut,
+    QueueItemOut,
     ReportCreate,
     ReportOut,
+    SpotCheckOut,
+    ValidationOut,
     VulnOut,
     VulnPage,
     VulnTriage,
 )
+from clearinghouse.vulns.source_trees import SourceTrees
 from clearinghouse.vulns.states import VulnStatus
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["vulns"])
@@ -37,7 +44,9 @@ def submit_report(
 ) -> ReportOut:
     """Report a vulnerability (any organisation). It lands in the coordinators' triage queue,
     under embargo; the PoC is sealed at rest."""
-    return reports.submit_report(session, p, svc.vault, body, runs=RUNS)
+    return reports.submit_report(
+        session, p, svc.vault, body, runs=RUNS, trees=SourceTrees.for_settings(svc.settings)
+    )
 
 
 @router.get("/reports", response_model=Page[ReportOut])
@@ -55,6 +64,101 @@ def list_reports(
 @router.get("/reports/{report_id}", response_model=ReportOut)
 def get_report(report_id: Id, p: PrincipalDep, session: SessionDep) -> ReportOut:
     return reports.get_report(session, p, report_id)
+
+
+_BINARY = {"schema": {"type": "string", "format": "binary"}}
+_RECIPE_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "the recipe directory as one archive (the body, or the multipart field "
+        "`file`), or its files as repeated multipart fields `files`, each named by its path "
+        "in the recipe (docs/validation.md)",
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                    "required": ["file"],
+                }
+            },
+            "application/gzip": _BINARY,
+            "application/x-tar": _BINARY,
+            "application/zip": _BINARY,
+        },
+    }
+}
+
+
+async def recipe_upload(request: Request, svc: ServicesDep) -> recipes.RecipeUpload:
+    """The request body, read up to the cap (multipart framing allowed on top), as a recipe."""
+    cap = svc.settings.recipe_max_bytes
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > cap + 1024 * 1024:
+            raise recipes.RecipeUploadInvalid(
+                f"the recipe is larger than {cap} bytes", code="recipe_too_large"
+            )
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    return await run_in_threadpool(
+        recipes.from_body, request.headers.get("content-type"), body, cap
+    )
+
+
+@router.post(
+    "/reports/{report_id}/recipe",
+    status_code=202,
+    response_model=ValidationOut,
+    openapi_extra=_RECIPE_BODY,
+)
+def attach_recipe(
+    report_id: Id,
+    p: PrincipalDep,
+    upload: Annotated[recipes.RecipeUpload, Depends(recipe_upload)],
+    session: SessionDep,
+    svc: ServicesDep,
+) -> ValidationOut:
+    """Attach a reproduction recipe (the reporting organisation, coordinators): it is sealed,
+    and its validation is queued as a durable job (202 with the validation and job ids)."""
+    return validations.attach_recipe(session, p, svc, report_id, upload)
+
+
+@router.get("/reports/{report_id}/validations", response_model=list[ValidationOut])
+def list_validations(report_id: Id, p: PrincipalDep, session: SessionDep) -> list[ValidationOut]:
+    """Every validation of the report, newest first."""
+    return validations.list_validations(session, p, report_id)
+
+
+@router.post("/reports/{report_id}/override", status_code=201, response_model=OverrideOut)
+def override_signal(
+    report_id: Id, body: OverrideCreate, p: PrincipalDep, session: SessionDep
+) -> OverrideOut:
+    """Coordinators: override an automatic verdict, with a reason (audited; the automatic value
+    is kept and shown next to it; the queue uses the override)."""
+    return screening.override(session, p, report_id, body)
+
+
+@router.get("/triage/queue", response_model=Page[QueueItemOut])
+def triage_queue(
+    p: PrincipalDep, session: SessionDep, limit: Limit = 50, cursor: Cursor = None
+) -> Page[QueueItemOut]:
+    """Coordinators: the reports in triage ordered by evidence, each with its position and
+    why."""
+    return screening.queue(session, p, limit=limit, cursor=cursor)
+
+
+@router.get("/triage/spot-checks", response_model=list[SpotCheckOut])
+def spot_checks(
+    p: PrincipalDep, session: SessionDep, svc: ServicesDep, include_checked: bool = False
+) -> list[SpotCheckOut]:
+    """Coordinators: the sample of likely-invalid reports for a human spot check."""
+    return screening.spot_checks(
+        session,
+        p,
+        screening.AuditSampling.for_settings(svc.settings),
+        include_checked=include_checked,
+    )
 
 
 @router.get("/vulns", response_model=VulnPage)

@@ -114,9 +114,13 @@ def _missing(s: TriageSignals) -> str:
     return shown + (f" and {len(names) - 4} more" if len(names) > 4 else "")
 
 
-def tier_of(s: TriageSignals) -> tuple[Tier, str]:
-    """The report's tier and the reason for it."""
+def tier_of(s: TriageSignals, likely_invalid: bool | None = None) -> tuple[Tier, str]:
+    """The report's tier and the reason for it. `likely_invalid` is a coordinator's word on the
+    "likely invalid" mark (None: none given): True puts the report there, False keeps it out
+    (it then needs review)."""
     state = s.reproduced.state
+    if likely_invalid:
+        return Tier.likely_invalid, "likely invalid: a coordinator marked it so"
     if s.duplicate_of.value is not None:
         return Tier.duplicate, f"duplicate of {s.duplicate_of.value}: " + "; ".join(
             s.duplicate_of.evidence
@@ -128,6 +132,11 @@ def tier_of(s: TriageSignals) -> tuple[Tier, str]:
         return Tier.reproduced_open, detail
     reason = _invalid_reason(s)
     if reason is not None:
+        if likely_invalid is False:
+            return (
+                Tier.needs_review,
+                f"needs review: a coordinator judged it not invalid ({reason})",
+            )
         return Tier.likely_invalid, "likely invalid: " + reason
     if state in (Reproduction.not_reproduced, Reproduction.suspect, Reproduction.inconclusive):
         return Tier.needs_review, "needs review: " + "; ".join(s.reproduced.evidence)
@@ -137,7 +146,42 @@ def tier_of(s: TriageSignals) -> tuple[Tier, str]:
     return Tier.credible, f"{grounding}; no PoC"
 
 
-def _sort_key(s: TriageSignals, tier: Tier) -> tuple[object, ...]:
+class Placement(BaseModel):
+    """Where a report sits, without its position: the tier, the reason, and the sort key
+    within the tier as plain values (so a caller can store them and order in SQL exactly as
+    `rank()` orders: `key()`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    report_id: str
+    tier: int
+    tier_name: str
+    likely_invalid: bool
+    ssvc: str  # the SSVC outcome
+    ssvc_rank: int  # Coordinate 0, Track 1, Decline 2
+    score_key: float  # minus the grounding score (none: 0; no tree: 0.5)
+    trust_key: float  # minus the reporter's posterior mean (none: 0.5)
+    no_poc: bool
+    received: datetime  # unknown: the latest instant
+    detail: str  # why, after "N of M, <tier name>: "
+
+    def key(self) -> tuple[int, int, float, float, bool, datetime, str]:
+        return (
+            self.tier,
+            self.ssvc_rank,
+            self.score_key,
+            self.trust_key,
+            self.no_poc,
+            self.received,
+            self.report_id,
+        )
+
+
+def placement(
+    s: TriageSignals, *, likely_invalid: bool | None = None, notes: Sequence[str] = ()
+) -> Placement:
+    """The report's placement; `notes` (a coordinator's overrides, say) are added to its why."""
+    tier, reason = tier_of(s, likely_invalid)
     score = s.grounded.score
     if score is None:  # no claims to check counts as none found; no tree, as a coin toss
         score = 0.0 if s.grounded.known else 0.5
@@ -146,40 +190,42 @@ def _sort_key(s: TriageSignals, tier: Tier) -> tuple[object, ...]:
     received = s.received_at if s.received_at is not None else _LATEST
     if received.tzinfo is None:
         received = received.replace(tzinfo=UTC)
-    return (
-        int(tier),
-        _SSVC_RANK[s.ssvc.outcome],
-        -score,
-        -trust,
-        not s.has_poc.value,
-        received,
-        s.report_id,
+    parts = [reason, s.ssvc.describe()]
+    if s.track_record.known:
+        parts.append("reporter " + s.track_record.evidence[0])
+    parts += list(notes)
+    return Placement(
+        report_id=s.report_id,
+        tier=int(tier),
+        tier_name=TIER_NAMES[tier],
+        likely_invalid=tier is Tier.likely_invalid,
+        ssvc=s.ssvc.outcome,
+        ssvc_rank=_SSVC_RANK[s.ssvc.outcome],
+        score_key=-score,
+        trust_key=-trust,
+        no_poc=not s.has_poc.value,
+        received=received,
+        detail="; ".join(parts),
+    )
+
+
+def entry(p: Placement, position: int, total: int) -> QueueEntry:
+    """The queue entry of a placement at `position` (1-based) of `total`."""
+    return QueueEntry(
+        report_id=p.report_id,
+        position=position,
+        tier=p.tier,
+        tier_name=p.tier_name,
+        likely_invalid=p.likely_invalid,
+        ssvc=p.ssvc,
+        why=f"{position} of {total}, {p.tier_name}: {p.detail}",
     )
 
 
 def rank(signals: Sequence[TriageSignals]) -> list[QueueEntry]:
     """The queue: every report with its position and why."""
-    tiers = {s.report_id: tier_of(s) for s in signals}
-    ordered = sorted(signals, key=lambda s: _sort_key(s, tiers[s.report_id][0]))
-    total = len(ordered)
-    entries = []
-    for position, s in enumerate(ordered, start=1):
-        tier, reason = tiers[s.report_id]
-        parts = [reason, s.ssvc.describe()]
-        if s.track_record.known:
-            parts.append("reporter " + s.track_record.evidence[0])
-        entries.append(
-            QueueEntry(
-                report_id=s.report_id,
-                position=position,
-                tier=int(tier),
-                tier_name=TIER_NAMES[tier],
-                likely_invalid=tier is Tier.likely_invalid,
-                ssvc=s.ssvc.outcome,
-                why=f"{position} of {total}, {TIER_NAMES[tier]}: " + "; ".join(parts),
-            )
-        )
-    return entries
+    placed = sorted((placement(s) for s in signals), key=Placement.key)
+    return [entry(p, position, len(placed)) for position, p in enumerate(placed, start=1)]
 
 
 def draw(report_id: str, salt: str = "") -> float:

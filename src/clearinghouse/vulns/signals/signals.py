@@ -144,7 +144,8 @@ def _grounded(report: ReportFacts, index: SourceIndex | None) -> GroundedSignal:
     )
 
 
-def _duplicates(candidates: Sequence[DuplicateCandidate] | None) -> DuplicateSignal:
+def duplicate_signal(candidates: Sequence[DuplicateCandidate] | None) -> DuplicateSignal:
+    """The duplicate-of signal from the candidates a dedup found (None: no dedup was run)."""
     if candidates is None:
         return DuplicateSignal(known=False, value=None, candidates=[], evidence=["not checked"])
     ordered = sorted(candidates, key=lambda c: (_RULE_ORDER[c.rule], -(c.score or 0.0), c.id))
@@ -212,7 +213,7 @@ def compute_signals(
             value=repro.already_fixed,
             evidence=repro.fixed_evidence,
         ),
-        duplicate_of=_duplicates(duplicates),
+        duplicate_of=duplicate_signal(duplicates),
         track_record=TrackRecordSignal(
             known=history is not None and history.known,
             value=history.share if history is not None else None,

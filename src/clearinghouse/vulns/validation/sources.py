@@ -179,7 +179,8 @@ def single_root(directory: Path) -> Path:
 # --- archives --------------------------------------------------------------------------------
 
 
-def _member_problem(name: str) -> str | None:
+def member_problem(name: str) -> str | None:
+    """Why an archive member's name is refused (None: it is not)."""
     if not name or "\x00" in name:
         return "an empty name"
     if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":"):
@@ -191,7 +192,7 @@ def _member_problem(name: str) -> str | None:
     return None
 
 
-def _decompressed(archive: Path, out: IO[bytes]) -> None:
+def _decompressed(archive: Path, out: IO[bytes], cap: int = MAX_TREE_BYTES) -> None:
     """Write the tar stream of a (compressed) tarball to `out`, refusing it past the cap."""
     name = archive.name.lower()
     opener: io.BufferedIOBase
@@ -207,19 +208,19 @@ def _decompressed(archive: Path, out: IO[bytes]) -> None:
     with opener as stream:
         while chunk := stream.read(_CHUNK):
             total += len(chunk)
-            if total > MAX_TREE_BYTES + MAX_MEMBERS * 1024:
-                raise ArchiveRefused(f"{archive.name} decompresses past {MAX_TREE_BYTES} bytes")
+            if total > cap + MAX_MEMBERS * 1024:
+                raise ArchiveRefused(f"{archive.name} decompresses past {cap} bytes")
             out.write(chunk)
 
 
-def _check_tar(tar: tarfile.TarFile, label: str) -> None:
+def _check_tar(tar: tarfile.TarFile, label: str, cap: int = MAX_TREE_BYTES) -> None:
     members = 0
     total = 0
     for member in tar:
         members += 1
         if members > MAX_MEMBERS:
             raise ArchiveRefused(f"{label} has more than {MAX_MEMBERS} members")
-        if (problem := _member_problem(member.name)) is not None:
+        if (problem := member_problem(member.name)) is not None:
             raise ArchiveRefused(f"{label} holds {problem}")
         if member.issym():
             if not _link_stays_inside(member.name, member.linkname):
@@ -227,22 +228,22 @@ def _check_tar(tar: tarfile.TarFile, label: str) -> None:
                     f"{label} holds a link out of the tree ({member.name[:100]!r})"
                 )
         elif member.islnk():
-            if _member_problem(member.linkname) is not None:
+            if member_problem(member.linkname) is not None:
                 raise ArchiveRefused(f"{label} holds a hard link out of the tree")
         elif not (member.isreg() or member.isdir()):
             raise ArchiveRefused(f"{label} holds a device, FIFO or other special file")
         total += max(member.size, 0)
-        if total > MAX_TREE_BYTES:
-            raise ArchiveRefused(f"{label} unpacks to more than {MAX_TREE_BYTES} bytes")
+        if total > cap:
+            raise ArchiveRefused(f"{label} unpacks to more than {cap} bytes")
 
 
-def _extract_tar(archive: Path, dest: Path, label: str) -> None:
+def _extract_tar(archive: Path, dest: Path, label: str, cap: int = MAX_TREE_BYTES) -> None:
     plain = dest.parent / f"{dest.name}.tar"
     try:
         with open(plain, "wb") as out:
-            _decompressed(archive, out)
+            _decompressed(archive, out, cap)
         with tarfile.open(plain, "r:") as tar:
-            _check_tar(tar, label)
+            _check_tar(tar, label, cap)
             tar.extractall(dest, filter="data")
     except tarfile.FilterError as exc:
         raise ArchiveRefused(f"{label} was refused on extraction: {exc}"[:500]) from None
@@ -252,16 +253,16 @@ def _extract_tar(archive: Path, dest: Path, label: str) -> None:
         plain.unlink(missing_ok=True)
 
 
-def _extract_zip(archive: Path, dest: Path, label: str) -> None:
+def _extract_zip(archive: Path, dest: Path, label: str, cap: int = MAX_TREE_BYTES) -> None:
     try:
         with zipfile.ZipFile(archive) as zf:
             infos = zf.infolist()
             if len(infos) > MAX_MEMBERS:
                 raise ArchiveRefused(f"{label} has more than {MAX_MEMBERS} members")
-            if sum(i.file_size for i in infos) > MAX_TREE_BYTES:
-                raise ArchiveRefused(f"{label} unpacks to more than {MAX_TREE_BYTES} bytes")
+            if sum(i.file_size for i in infos) > cap:
+                raise ArchiveRefused(f"{label} unpacks to more than {cap} bytes")
             for info in infos:
-                if (problem := _member_problem(info.filename)) is not None:
+                if (problem := member_problem(info.filename)) is not None:
                     raise ArchiveRefused(f"{label} holds {problem}")
                 kind = stat.S_IFMT(info.external_attr >> 16)
                 if kind and kind not in (stat.S_IFREG, stat.S_IFDIR):
@@ -285,16 +286,19 @@ def _extract_zip(archive: Path, dest: Path, label: str) -> None:
         raise ArchiveRefused(f"{label} is not a readable archive") from None
 
 
-def extract_archive(archive: Path, dest: Path, *, label: str | None = None) -> None:
-    """Extract a checked archive into the new folder `dest` (ArchiveRefused otherwise)."""
+def extract_archive(
+    archive: Path, dest: Path, *, label: str | None = None, max_bytes: int = MAX_TREE_BYTES
+) -> None:
+    """Extract a checked archive into the new folder `dest` (ArchiveRefused otherwise), at most
+    `max_bytes` unpacked."""
     dest.mkdir(parents=True)
     name = label or archive.name
     if archive.stat().st_size > MAX_ARCHIVE_BYTES:
         raise ArchiveRefused(f"{name} is larger than {MAX_ARCHIVE_BYTES} bytes")
     if archive.name.lower().endswith(".zip"):
-        _extract_zip(archive, dest, name)
+        _extract_zip(archive, dest, name, max_bytes)
     else:
-        _extract_tar(archive, dest, name)
+        _extract_tar(archive, dest, name, max_bytes)
 
 
 def file_sha256(path: Path) -> str:
@@ -468,7 +472,7 @@ class SourceCache:
             sha, filename = str(known["sha256"]), str(known["filename"])
         except (OSError, ValueError, KeyError, TypeError):
             return None  # absent, or not a pointer we wrote: fetch again
-        if not re.fullmatch(r"[0-9a-f]{64}", sha) or _member_problem(filename) or "/" in filename:
+        if not re.fullmatch(r"[0-9a-f]{64}", sha) or member_problem(filename) or "/" in filename:
             return None
         cached = self.root / sha / "archive" / filename
         if cached.is_file() and file_sha256(cached) == sha:
