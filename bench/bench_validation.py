@@ -36,15 +36,14 @@ from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(ROOT))
-from common import machine, median
-
 from clearinghouse.core.net import OutboundPolicy
 from clearinghouse.sandbox import asan
 from clearinghouse.vulns.validation.recipe import parse_recipe
 from clearinghouse.vulns.validation.runner import Validator
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import machine, median
 
 EXAMPLES = ROOT / "examples" / "recipes"
 C_RECIPES = sorted(p for p in EXAMPLES.iterdir() if p.name.startswith("c-"))
