@@ -41,9 +41,10 @@ from clearinghouse.sandbox import asan
 from clearinghouse.vulns.validation.recipe import parse_recipe
 from clearinghouse.vulns.validation.runner import Validator
 
-ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine, median
+
+ROOT = Path(__file__).resolve().parents[1]
 
 EXAMPLES = ROOT / "examples" / "recipes"
 C_RECIPES = sorted(p for p in EXAMPLES.iterdir() if p.name.startswith("c-"))
