@@ -267,7 +267,7 @@ def main() -> None:
         print(f"reference run {json.loads(baseline.stdout)['state']}")
 
         step(
-            "The evaluator runs a small battery against the model (knowledge, generated CTF, PoC), eight samples each"
+            "The evaluator runs a small battery against the model (knowledge, generated CTF, PoC), a few samples each"
         )
         started = time.monotonic()
         out = subprocess.run(
@@ -284,7 +284,7 @@ def main() -> None:
                 "--tasks",
                 "poc_asan",
                 "--limit",
-                "8",  # 8 CTF templates: enough clusters to rule a zero-skill model out of T2/T3
+                "2",
                 "--message-limit",
                 "6",
                 "--max-tokens",
