@@ -10,7 +10,7 @@ Z+NNNdusj0d4QeXUXZfAYWBy7Gf+NkoMwIV/+oUMS5KKCGMf6VaPAgMBAAE=
 
 try:
     forged = jwt.encode({"sub": "admin"}, PUBLIC_KEY, algorithm="HS256")
-    claims = jwt.decode(forged, PUBLIC_KEY, algorithms=["HS256", "RS256"])
+    claims = jwt.decode(forged, PUBLIC_KEY)  # the token names its algorithm
 except Exception as exc:
     print("refused:", type(exc).__name__, exc)
 else:
