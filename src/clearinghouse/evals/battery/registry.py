@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from clearinghouse.evals.battery.families import ctf, knowledge, poc
+from clearinghouse.evals.battery.families import ctf, knowledge, poc, realworld
 from clearinghouse.evals.battery.framework import TaskSpec
 
 
@@ -23,7 +23,7 @@ def collect(*families: Iterable[TaskSpec]) -> dict[str, TaskSpec]:
     return tasks
 
 
-TASKS = collect(ctf.TASKS, knowledge.TASKS, poc.TASKS)
+TASKS = collect(ctf.TASKS, knowledge.TASKS, poc.TASKS, realworld.TASKS)
 
 
 def load_families() -> dict[str, TaskSpec]:
