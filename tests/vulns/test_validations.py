@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -332,14 +333,14 @@ def test_a_hostile_or_bad_recipe_is_refused_with_its_code_and_nothing_is_written
     reporter = people["vendor"]
     report = submit(client, reporter, title="A bug", description="It crashes when parsing.")
     before = counts(services)
-    tmp_before = set(Path(os.environ.get("TMPDIR", "/tmp")).glob("ch-recipe-*"))
+    tmp_before = set(Path(tempfile.gettempdir()).glob("ch-recipe-*"))
     r = attach(client, reporter, report["id"], make())
     assert r.status_code == 422, r.text
     assert r.headers["content-type"] == "application/problem+json"
     assert r.json()["code"] == code
     assert counts(services) == before  # no validation, blob, job or audit event
-    assert set(Path(os.environ.get("TMPDIR", "/tmp")).glob("ch-recipe-*")) <= tmp_before
-    assert not (recipe_kit.REPO.parent / "escaped.txt").exists()
+    assert set(Path(tempfile.gettempdir()).glob("ch-recipe-*")) <= tmp_before
+    assert not (Path(tempfile.gettempdir()) / recipe_kit.ESCAPED).exists()
 
 
 def test_an_upload_over_the_size_cap_is_refused(
