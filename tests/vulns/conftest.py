@@ -54,3 +54,13 @@ def loaded(services: Services, tmp_path: Path) -> Services:
             else:
                 v.tlp, v.status = "AMBER", "triaged"
     return services
+
+
+@pytest.fixture(autouse=True)
+def fresh_dedup_index() -> None:
+    """The dedup job keeps its near-duplicate index per database URL (`vulns/tasks.py`). Tests
+    on PostgreSQL reuse one URL with emptied tables, where record ids start again at
+    CH-YYYY-00001: an index left by an earlier test would hold another text under the same id."""
+    from clearinghouse.vulns import tasks
+
+    tasks._cache.clear()

@@ -72,11 +72,14 @@ def heap(*, run: str | None = None, poc: bytes | None = None) -> bytes:
     return tarball(HEAP, replace=replace)
 
 
+ESCAPED = "escaped-by-a-recipe.txt"  # where `..` would put it: the temporary directory's parent
+
+
 def with_dotdot() -> bytes:
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
         _add(tar, "recipe/recipe.toml", TINY_RECIPE)
-        _add(tar, "recipe/../../escaped.txt", b"out of the tree\n")
+        _add(tar, f"recipe/../../../{ESCAPED}", b"out of the tree\n")
     return buffer.getvalue()
 
 

@@ -208,6 +208,7 @@ def _audit_count(services: Services, tag: AuditTag | None = None) -> int:
         ({"signal": "grounded", "value": "maybe", "reason": "x"}, "override_invalid"),
         ({"signal": "reproduced", "value": "perhaps", "reason": "x"}, "override_invalid"),
         ({"signal": "duplicate_of", "value": "a b", "reason": "x"}, "override_invalid"),
+        ({"signal": "duplicate_of", "value": "CH-2026-99999", "reason": "x"}, "override_invalid"),
         ({"signal": "verdict", "value": "x", "reason": "x"}, "invalid_request"),
         ({"signal": "ssvc", "value": "defer", "reason": "x"}, "override_invalid"),
     ],

@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -223,29 +224,31 @@ def test_the_queue_puts_an_invented_report_below_a_reproduced_one_and_says_why(
 def test_the_track_record_counts_the_models_earlier_validated_reports(
     client: TestClient, services: Services, people: dict[str, Member]
 ) -> None:
-    reporter, coordinator = people["vendor"], people["coordinator"]
+    """The model's record as this organisation reports it: another organisation filing
+    rejected reports under the same model name does not sink it."""
+    reporter, rival, coordinator = people["vendor"], people["lab"], people["coordinator"]
     first = submit_corpus(client, reporter, "g01-records-off-by-one", model="finder-1")
     finish(services, attach(client, reporter, first["id"], recipe_kit.heap()).json()["job_id"])
-    second = submit(
-        client,
-        reporter,
-        title="Another bug in records",
-        description="parse_records() trusts the 16-bit length of every record it reads.",
-        model="finder-1",
-    )
-    other = submit(
-        client,
-        reporter,
-        title="Another bug in records",
-        description="parse_records() trusts the 16-bit length of every record it reads.",
-        model="finder-2",
-    )
+    for _ in range(3):  # a rival files invented reports as "finder-1"; they are rejected
+        slop = submit_corpus(client, rival, "i01-records-parse-header", model="finder-1")
+        r = client.post(
+            f"/api/v1/vulns/{slop['vuln_id']}/triage",
+            headers=coordinator.headers,
+            json={"status": "rejected"},
+        )
+        assert r.status_code == 200, r.text
+    text = "parse_records() trusts the 16-bit length of every record it reads."
+    second = submit(client, reporter, title="Another bug", description=text, model="finder-1")
+    other = submit(client, reporter, title="Another bug", description=text, model="finder-2")
+    rivals = submit(client, rival, title="Another bug", description=text, model="finder-1")
     shown = client.get(f"/api/v1/reports/{second['id']}", headers=coordinator.headers).json()
     assert shown["triage"]["effective"]["track_record"] == "1 of 1 validated"
     record = shown["triage"]["signals"]["track_record"]["record"]
-    assert record["subject"] == "model:finder-1" and record["n"] == 1
+    assert record["subject"] == f"org:{reporter.org_id}/model:finder-1" and record["n"] == 1
     unknown = client.get(f"/api/v1/reports/{other['id']}", headers=coordinator.headers).json()
     assert unknown["triage"]["effective"]["track_record"] is None
+    theirs = client.get(f"/api/v1/reports/{rivals['id']}", headers=coordinator.headers).json()
+    assert theirs["triage"]["effective"]["track_record"] == "0 of 3 validated"
 
 
 # --- broken recipes and a broken run --------------------------------------------------------
@@ -330,14 +333,14 @@ def test_a_hostile_or_bad_recipe_is_refused_with_its_code_and_nothing_is_written
     reporter = people["vendor"]
     report = submit(client, reporter, title="A bug", description="It crashes when parsing.")
     before = counts(services)
-    tmp_before = set(Path(os.environ.get("TMPDIR", "/tmp")).glob("ch-recipe-*"))
+    tmp_before = set(Path(tempfile.gettempdir()).glob("ch-recipe-*"))
     r = attach(client, reporter, report["id"], make())
     assert r.status_code == 422, r.text
     assert r.headers["content-type"] == "application/problem+json"
     assert r.json()["code"] == code
     assert counts(services) == before  # no validation, blob, job or audit event
-    assert set(Path(os.environ.get("TMPDIR", "/tmp")).glob("ch-recipe-*")) <= tmp_before
-    assert not (recipe_kit.REPO.parent / "escaped.txt").exists()
+    assert set(Path(tempfile.gettempdir()).glob("ch-recipe-*")) <= tmp_before
+    assert not (Path(tempfile.gettempdir()) / recipe_kit.ESCAPED).exists()
 
 
 def test_an_upload_over_the_size_cap_is_refused(

@@ -50,6 +50,7 @@ from clearinghouse.vulns.models import (
     SignalOverride,
     Validation,
     Vulnerability,
+    VulnerabilityAlias,
     VulnerabilityReport,
 )
 from clearinghouse.vulns.schemas import (
@@ -95,7 +96,11 @@ _DONE = ("done", "error")
 
 
 def subject_of(report: VulnerabilityReport) -> str | None:
-    """Whose track record the report adds to: the model that found it, else the organisation."""
+    """Whose track record the report adds to: the model that found it, as this organisation
+    reports it (a model's name is the reporter's claim: another organisation filing invented
+    reports under it must not sink this one's record), else the organisation."""
+    if report.model_name and report.reporter_org_id:
+        return f"org:{report.reporter_org_id}/model:{report.model_name}"
     if report.model_name:
         return f"model:{report.model_name}"
     if report.reporter_org_id:
@@ -151,9 +156,14 @@ def _outcome(session: Session, report: VulnerabilityReport, status: str) -> Prio
 
 
 def prior_outcomes(session: Session, report: VulnerabilityReport) -> list[PriorOutcome]:
-    """The outcomes of the reporter's (or the model's) reports that arrived before this one."""
+    """The outcomes of the earlier reports of the same subject (`subject_of`)."""
     if report.model_name:
-        same = VulnerabilityReport.model_name == report.model_name
+        same = and_(
+            VulnerabilityReport.model_name == report.model_name,
+            VulnerabilityReport.reporter_org_id == report.reporter_org_id
+            if report.reporter_org_id
+            else VulnerabilityReport.reporter_org_id.is_(None),
+        )
     elif report.reporter_org_id:
         same = and_(
             VulnerabilityReport.reporter_org_id == report.reporter_org_id,
@@ -557,6 +567,17 @@ def spot_checks(
     return out
 
 
+def _known_record(session: Session, value: str) -> bool:
+    """A record (by our id or any alias) or a report with this id."""
+    return (
+        session.get(VulnerabilityReport, value) is not None
+        or session.scalar(
+            select(VulnerabilityAlias.vuln_id).where(VulnerabilityAlias.alias == value).limit(1)
+        )
+        is not None
+    )
+
+
 def override(session: Session, p: Principal, report_id: str, data: OverrideCreate) -> OverrideOut:
     """A coordinator overrides one automatic verdict, with a reason: kept next to the automatic
     value (both shown on the report), audited, and used by the queue from now on."""
@@ -568,6 +589,10 @@ def override(session: Session, p: Principal, report_id: str, data: OverrideCreat
             code="override_reason_required",
         )
     value = check_override(data.signal, data.value)
+    if data.signal == "duplicate_of" and value != "none" and not _known_record(session, value):
+        raise InvalidInput(
+            f"duplicate_of names no record or report ({value!r})", code="override_invalid"
+        )
     row = ensure(session, report)
     row = session.get(ReportSignals, report.id, with_for_update=True) or row
     automatic = automatic_value(TriageSignals.model_validate(row.signals), data.signal)

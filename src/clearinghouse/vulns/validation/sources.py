@@ -192,7 +192,7 @@ def member_problem(name: str) -> str | None:
     return None
 
 
-def _decompressed(archive: Path, out: IO[bytes], cap: int = MAX_TREE_BYTES) -> None:
+def _decompressed(archive: Path, out: IO[bytes], cap: int) -> None:
     """Write the tar stream of a (compressed) tarball to `out`, refusing it past the cap."""
     name = archive.name.lower()
     opener: io.BufferedIOBase
@@ -213,7 +213,7 @@ def _decompressed(archive: Path, out: IO[bytes], cap: int = MAX_TREE_BYTES) -> N
             out.write(chunk)
 
 
-def _check_tar(tar: tarfile.TarFile, label: str, cap: int = MAX_TREE_BYTES) -> None:
+def _check_tar(tar: tarfile.TarFile, label: str, cap: int) -> None:
     members = 0
     total = 0
     for member in tar:
@@ -237,7 +237,7 @@ def _check_tar(tar: tarfile.TarFile, label: str, cap: int = MAX_TREE_BYTES) -> N
             raise ArchiveRefused(f"{label} unpacks to more than {cap} bytes")
 
 
-def _extract_tar(archive: Path, dest: Path, label: str, cap: int = MAX_TREE_BYTES) -> None:
+def _extract_tar(archive: Path, dest: Path, label: str, cap: int) -> None:
     plain = dest.parent / f"{dest.name}.tar"
     try:
         with open(plain, "wb") as out:
@@ -253,7 +253,7 @@ def _extract_tar(archive: Path, dest: Path, label: str, cap: int = MAX_TREE_BYTE
         plain.unlink(missing_ok=True)
 
 
-def _extract_zip(archive: Path, dest: Path, label: str, cap: int = MAX_TREE_BYTES) -> None:
+def _extract_zip(archive: Path, dest: Path, label: str, cap: int) -> None:
     try:
         with zipfile.ZipFile(archive) as zf:
             infos = zf.infolist()
@@ -287,18 +287,19 @@ def _extract_zip(archive: Path, dest: Path, label: str, cap: int = MAX_TREE_BYTE
 
 
 def extract_archive(
-    archive: Path, dest: Path, *, label: str | None = None, max_bytes: int = MAX_TREE_BYTES
+    archive: Path, dest: Path, *, label: str | None = None, max_bytes: int | None = None
 ) -> None:
     """Extract a checked archive into the new folder `dest` (ArchiveRefused otherwise), at most
-    `max_bytes` unpacked."""
+    `max_bytes` unpacked (default `MAX_TREE_BYTES`)."""
+    cap = MAX_TREE_BYTES if max_bytes is None else max_bytes
     dest.mkdir(parents=True)
     name = label or archive.name
     if archive.stat().st_size > MAX_ARCHIVE_BYTES:
         raise ArchiveRefused(f"{name} is larger than {MAX_ARCHIVE_BYTES} bytes")
     if archive.name.lower().endswith(".zip"):
-        _extract_zip(archive, dest, name, max_bytes)
+        _extract_zip(archive, dest, name, cap)
     else:
-        _extract_tar(archive, dest, name, max_bytes)
+        _extract_tar(archive, dest, name, cap)
 
 
 def file_sha256(path: Path) -> str:
