@@ -329,7 +329,13 @@ def test_a_hostile_or_bad_recipe_is_refused_with_its_code_and_nothing_is_written
     make: Any,
     code: str,
     tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # This test's own temporary directory: another xdist worker's validations make and remove
+    # ch-recipe-* directories in the shared one while this test looks.
+    own_tmp = tmp_path / "tmp"
+    own_tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(own_tmp))
     reporter = people["vendor"]
     report = submit(client, reporter, title="A bug", description="It crashes when parsing.")
     before = counts(services)
