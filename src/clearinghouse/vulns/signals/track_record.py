@@ -15,15 +15,13 @@ Two small-sample forms are given:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
+from clearinghouse.core.stats import Z95, wilson
 from clearinghouse.vulns.signals.errors import SignalInputInvalid
-
-Z95 = 1.959963984540054
 
 
 class PriorOutcome(StrEnum):
@@ -59,17 +57,8 @@ class TrackRecord(BaseModel):
 
 
 def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
-    """Wilson's score interval for a binomial proportion. Written out here (a closed form)
-    because vulns may not import evals/analysis/stats.py, which has the same formula."""
-    if n <= 0:
-        return 0.0, 1.0
-    p = successes / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    low = 0.0 if successes == 0 else max(0.0, min(p, centre - half))
-    high = 1.0 if successes == n else min(1.0, max(p, centre + half))
-    return low, high
+    """Wilson's score interval of `successes` in `n` (core.stats.wilson)."""
+    return wilson(successes / n, n, z) if n > 0 else (0.0, 1.0)
 
 
 def track_record(subject: str, outcomes: Iterable[PriorOutcome | str]) -> TrackRecord:
