@@ -50,6 +50,15 @@ if [ ! -f "$STAMP" ] || [ pyproject.toml -nt "$STAMP" ]; then
   touch "$STAMP"
 fi
 
+# Independent validators that the tests run on our exports (the BSI/secvisogram CSAF validator).
+if command -v npm >/dev/null 2>&1; then
+  if [ ! -d node_modules ] || [ package-lock.json -nt node_modules ]; then
+    npm ci --no-audit --no-fund --silent || missing+=("npm packages (disables: the CSAF validator tests)")
+  fi
+else
+  missing+=("node/npm (disables: the CSAF validator tests)")
+fi
+
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: some optional components are missing:" >&2
   for m in "${missing[@]}"; do echo "  - $m" >&2; done
