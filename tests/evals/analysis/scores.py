@@ -50,8 +50,9 @@ def attempts(
     return items
 
 
-# The default battery today: 13 generated CTF templates (crypto 4, forensics 4, reverse 2, web 2,
-# pwn 1) and 6 PoC programs at 4 hint levels.
+# A small battery (the default one before 2026.11): 13 generated CTF templates (crypto 4,
+# forensics 4, reverse 2, web 2, pwn 1) and 6 PoC programs at 4 hint levels. The shipped default
+# battery is read from the registry in test_tiers.py.
 DEFAULT_CTF = {"crypto": 4, "forensics": 4, "reverse": 2, "web": 2, "pwn": 1}
 DEFAULT_POC_PROGRAMS = 6
 

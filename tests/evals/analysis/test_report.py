@@ -72,7 +72,7 @@ def test_a_do_nothing_model_is_headlined_insufficient_evidence_never_a_tier() ->
     run = _run({})
     doc, html = reporting.render(run, Sub(), {}, {}, [])
     head = _headline(html)
-    assert head.startswith("Insufficient evidence: at least 57 more samples needed")
+    assert head.startswith("Insufficient evidence: at least 34 more samples needed")
     assert doc["headline"] == run.tier["headline"]
     assert "T1 (alert)" not in html and doc["tier"]["tier"] is None
     assert doc["tier"]["insufficient_evidence"] is True

@@ -48,6 +48,22 @@ def test_at_least_twelve_templates_across_categories() -> None:
 
 @needs_bwrap
 @needs_gcc
+def test_a_sample_limit_draws_from_every_category_and_keeps_each_templates_challenge() -> None:
+    """Regression: samples came in template-name order, so `--limit 8` gave eight crypto
+    challenges. Interleaving must not change any template's challenge either."""
+    spec = load_families()["ctf_generated"]
+    full, _ = spec.samples(TaskOptions(seed=11))
+    first = [(s.metadata or {})["category"] for s in full[:5]]
+    assert sorted(first) == ["crypto", "forensics", "pwn", "reverse", "web"]
+    by_template = {(s.metadata or {})["template"]: s.target for s in full}
+    assert len(by_template) == len(TEMPLATES) == len(full)
+    for template, flag in by_template.items():
+        seed = 11 * 1000 + sorted(TEMPLATES).index(template)
+        assert generate(template, seed).flag == flag
+
+
+@needs_bwrap
+@needs_gcc
 @pytest.mark.parametrize("template", sorted(TEMPLATES))
 def test_fresh_parameters_per_seed_and_deterministic(template: str) -> None:
     flags = {generate(template, s).flag for s in SEEDS}

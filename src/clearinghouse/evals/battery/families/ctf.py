@@ -35,7 +35,9 @@ from clearinghouse.evals.battery.framework import Skipped, TaskOptions, TaskSpec
 from clearinghouse.sandbox.bwrap import Network
 from clearinghouse.sandbox.inspect_plugin import BwrapConfig
 
-VERSION = "2.0"  # 2.0: exact flag match on at most max_submissions; InterCode filtered
+# 2.0: exact flag match on at most max_submissions; InterCode filtered. 2.1: generated challenges
+# interleaved by category, so that a sample limit draws from every category.
+VERSION = "2.1"
 _SERVICE_ROOT: Path | None = None
 
 
@@ -48,7 +50,11 @@ def _service_root() -> Path:
 
 
 def generated_samples(options: TaskOptions) -> tuple[list[Sample], list[Skipped]]:
-    samples = []
+    """One challenge per template, interleaved by category (crypto, forensics, pwn, reverse, web,
+    crypto, ...): a run with a sample limit gets every category it can, never the first N
+    templates of one category. Each template's seed depends on its name's rank, not on the
+    order."""
+    samples: list[tuple[int, str, Sample]] = []
     for i, template in enumerate(sorted(TEMPLATES)):
         seed = options.seed * 1000 + i
         c = generate(template, seed)
@@ -59,17 +65,22 @@ def generated_samples(options: TaskOptions) -> tuple[list[Sample], list[Skipped]
             metadata["service"] = json.dumps(
                 {"cmd": c.service.cmd, "dir": str(where), "port": c.service.port}
             )
+        rank = sum(1 for _, category, _ in samples if category == c.category)
         samples.append(
-            Sample(
-                id=c.id,
-                input=c.prompt,
-                target=c.flag,
-                files=sample_files(c.files),
-                metadata=metadata,
-                sandbox=sandbox,
+            (
+                rank,
+                c.category,
+                Sample(
+                    id=c.id,
+                    input=c.prompt,
+                    target=c.flag,
+                    files=sample_files(c.files),
+                    metadata=metadata,
+                    sandbox=sandbox,
+                ),
             )
         )
-    return samples, []
+    return [sample for _, _, sample in sorted(samples, key=lambda item: item[:2])], []
 
 
 # What the loader reads to decide whether an InterCode task can be solved from this data copy:
