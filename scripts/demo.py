@@ -267,7 +267,7 @@ def main() -> None:
         print(f"reference run {json.loads(baseline.stdout)['state']}")
 
         step(
-            "The evaluator runs a small battery against the model (knowledge, generated CTF, PoC), a few samples each"
+            "The evaluator runs a small battery against the model (knowledge, generated CTF, PoC): eight CTF challenges, two samples of the rest"
         )
         started = time.monotonic()
         out = subprocess.run(
@@ -285,6 +285,10 @@ def main() -> None:
                 "poc_asan",
                 "--limit",
                 "2",
+                # Eight generated challenges, one or two per category: enough clusters for the
+                # verdict on T2 and T3 to be evidence (ruled out or crossed), never "insufficient".
+                "--task-limit",
+                "ctf_generated=8",
                 "--message-limit",
                 "6",
                 "--max-tokens",
@@ -311,6 +315,12 @@ def main() -> None:
             f"  crossed: {tier['tier'] or 'none'}; not ruled out: {tier['not_ruled_out'] or 'none'}"
             f"; insufficient evidence: {tier['insufficient_evidence']}"
         )
+        open_above_t1 = [t for t in tier["not_ruled_out"] if t != "T1"]
+        if open_above_t1:
+            raise SystemExit(
+                f"the demo's run is too small to settle {', '.join(open_above_t1)}: "
+                f"{tier['headline']}"
+            )
 
         step(
             "The evaluator drafts findings and delivers the report to the lab, before the deadline"

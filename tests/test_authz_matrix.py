@@ -308,6 +308,17 @@ SPECS: dict[tuple[str, str], Spec] = {
         target="eval_run",
         state="access_verified",
     ),
+    # A replay: reading the run, then creating a run for its submission (its evaluator,
+    # member+); a coordinator sees the run but never runs a lab's model.
+    ("POST", "/api/v1/evals/runs/{run_id}/replay"): Spec(
+        lambda c, r: decide(
+            c.kind is OrgKind.coordinator or own_eval(c, r),
+            own_eval(c, r) and c.at_least(Role.member),
+        ),
+        target="eval_run",
+        state="access_verified",
+        mutates=True,
+    ),
     # The public OSV API: the same answer for everyone, token or not.
     ("POST", "/v1/query"): Spec(
         always, body=lambda t: {"package": {"name": "demo", "ecosystem": "PyPI"}, "version": "1.0"}

@@ -23,7 +23,7 @@ from clearinghouse.cli.common import JsonOpt, TokenOpt, acting, emit, err, guard
 from clearinghouse.container import Services
 from clearinghouse.core.errors import InvalidInput
 from clearinghouse.evals import reference
-from clearinghouse.evals.schemas import ReferenceModelCreate, RunCreate
+from clearinghouse.evals.schemas import ReferenceModelCreate, RunCreate, RunOut
 from clearinghouse.sandbox.bwrap import Limits, Network, Sandbox
 from clearinghouse.storage.jobs import Job
 from clearinghouse.workers.runner import Worker
@@ -70,6 +70,7 @@ def sandbox_exec(
 evals_app = typer.Typer(
     help="The cyber-capability benchmark battery (Inspect AI).", no_args_is_help=True
 )
+WaitOpt = Annotated[bool, typer.Option(help="run the job here and wait, with a progress bar")]
 
 
 @evals_app.command("tasks")
@@ -110,6 +111,13 @@ def evals_run(
         typer.Option("--tasks", help="task names (repeat); default: the core battery"),
     ] = None,
     limit: Annotated[int | None, typer.Option(help="samples per task")] = None,
+    task_limit: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--task-limit",
+            help="TASK=N: samples for this task instead of --limit (repeat)",
+        ),
+    ] = None,
     epochs: Annotated[int, typer.Option(help="attempts per sample (pass@k when > 1)")] = 1,
     seed: Annotated[
         int | None,
@@ -124,9 +132,7 @@ def evals_run(
             help="judge for judged tasks: a registered reference model; default: the model itself",
         ),
     ] = None,
-    wait: Annotated[
-        bool, typer.Option(help="run the job here and wait, with a progress bar")
-    ] = True,
+    wait: WaitOpt = True,
     token: TokenOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -140,6 +146,7 @@ def evals_run(
             reference_model=reference_model,
             tasks=tasks or [],
             limit=limit,
+            task_limits=_task_limits(task_limit or []),
             epochs=epochs,
             seed=seed,
             message_limit=message_limit,
@@ -150,6 +157,42 @@ def evals_run(
     with acting(token) as (session, p, s):
         run = evals.create_run(session, p, s, body)
         job_id = evals.job_of(session, p, run.id)
+    _finish(run, job_id, s, token, wait=wait, as_json=as_json)
+
+
+@evals_app.command("replay")
+@handles_errors
+def replay(
+    run_id: Annotated[str, typer.Argument(help="the run to replay")],
+    wait: WaitOpt = True,
+    token: TokenOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Queue a new run from a run's recorded config (target, judge, tasks, seed, limits) and, by
+    default, execute it here. Same seed, same samples: compare the two runs' dataset digests."""
+    from clearinghouse.evals.runs import services as evals
+
+    with acting(token) as (session, p, s):
+        run = evals.replay_run(session, p, s, run_id)
+        job_id = evals.job_of(session, p, run.id)
+    _finish(run, job_id, s, token, wait=wait, as_json=as_json)
+
+
+def _task_limits(pairs: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, n = pair.partition("=")
+        if not sep or not name or not n.strip().isdigit():
+            raise InvalidInput(f"--task-limit takes TASK=N, not {pair!r}", code="invalid_request")
+        out[name] = int(n)
+    return out
+
+
+def _finish(
+    run: RunOut, job_id: str, s: Services, token: str | None, *, wait: bool, as_json: bool
+) -> None:
+    from clearinghouse.evals.runs import services as evals
+
     if wait:
         worker = Worker(s)
         with Progress(

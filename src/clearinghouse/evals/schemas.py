@@ -4,9 +4,9 @@ reference models."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, StringConstraints, model_validator
 
 from clearinghouse.core.schemas import Input
 from clearinghouse.evals.battery.framework import SEED_BOUND
@@ -64,6 +64,15 @@ class RunCreate(Input):
     base_url: str | None = Field(default=None, max_length=500, description=REFUSED)
     tasks: list[str] = Field(default_factory=list, max_length=50)
     limit: int | None = Field(default=None, ge=1, le=10_000)
+    task_limits: dict[
+        Annotated[str, StringConstraints(min_length=1, max_length=100)],
+        Annotated[int, Field(ge=1, le=10_000)],
+    ] = Field(
+        default_factory=dict,
+        max_length=50,
+        description="samples per task for the tasks named (each one of `tasks`), instead of "
+        "`limit`",
+    )
     epochs: int = Field(default=1, ge=1, le=20)
     seed: int | None = Field(
         default=None,
@@ -121,6 +130,9 @@ class RunOut(BaseModel):
     judge_reference_model_id: str | None = None
     is_reference: bool
     tasks: list[str]
+    # What the run was asked for (seed, limits, epochs...): everything a replay repeats.
+    options: dict[str, Any] = {}
+    replay_of: str | None = None  # the run this one replays
     state: Literal["queued", "running", "succeeded", "failed"]
     progress: dict[str, Any]
     config: dict[str, Any]

@@ -40,6 +40,13 @@ def create_run(body: RunCreate, p: PrincipalDep, session: SessionDep, svc: Servi
     return runs.create_run(session, p, svc, body)
 
 
+@router.post("/runs/{run_id}/replay", status_code=202, response_model=RunOut)
+def replay_run(run_id: Id, p: PrincipalDep, session: SessionDep, svc: ServicesDep) -> RunOut:
+    """Queue a new run from a run's recorded config (target, judge, tasks, seed, limits): the
+    same samples in the same order. The new run names the original in `replay_of`."""
+    return runs.replay_run(session, p, svc, run_id)
+
+
 @router.get("/runs", response_model=Page[RunOut])
 def list_runs(
     p: PrincipalDep, session: SessionDep, limit: Limit = 50, cursor: Cursor = None

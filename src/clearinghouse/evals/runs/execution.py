@@ -12,6 +12,7 @@ environment for the run's duration (`modelaccess`).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from inspect_ai import eval_set
@@ -152,10 +153,12 @@ def _run_tasks(
     roles = {"grader": judge or model}
     root = artefacts.run_dir(services.settings.var_dir, run_id)
     logs: dict[str, EvalLog] = {}
+    task_limits: dict[str, int] = opts.get("task_limits") or {}
     for i, spec in enumerate(specs(names)):
         task_dir = root / spec.name
+        task_options = replace(options, limit=task_limits.get(spec.name, options.limit))
         ok, task_logs = eval_set(
-            [spec.task(options)],
+            [spec.task(task_options)],
             log_dir=str(task_dir),
             model=model,
             epochs=opts["epochs"],

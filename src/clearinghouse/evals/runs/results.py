@@ -142,6 +142,7 @@ def finish(
                 "dataset_sha256": meta.get("dataset_sha256"),
                 "blind_baseline": meta.get("blind_baseline"),
                 "samples": len(full.samples or []),
+                "limit": (opts.get("task_limits") or {}).get(name, options.limit),
             }
         )
     config = {
@@ -149,6 +150,7 @@ def finish(
         "epochs": opts["epochs"],
         "seed": options.seed,
         "limit": options.limit,
+        "task_limits": opts.get("task_limits") or {},
         "limits": {
             "messages": options.message_limit,
             "tokens": options.token_limit,

@@ -8,6 +8,8 @@ registered reference model (`evals/reference.py`); never a model spec or URL a c
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -70,7 +72,14 @@ def specs(names: list[str]) -> list[TaskSpec]:
     return [registry[n] for n in names]
 
 
-def create_run(session: Session, p: Principal, services: Services, data: RunCreate) -> RunOut:
+def create_run(
+    session: Session,
+    p: Principal,
+    services: Services,
+    data: RunCreate,
+    *,
+    replay_of: str | None = None,
+) -> RunOut:
     raw = data.raw_fields()
     if raw:  # for every caller, before anything else: the worker would send its keys there
         raise RawModelRefused(
@@ -80,6 +89,9 @@ def create_run(session: Session, p: Principal, services: Services, data: RunCrea
         )
     names = data.tasks or list(DEFAULT_TASKS)
     specs(names)
+    stray = sorted(set(data.task_limits) - set(names))
+    if stray:
+        raise UnknownTask(f"task_limits names task(s) the run does not have: {', '.join(stray)}")
     evaluator_org_id = None
     ref: ReferenceModel | None = None
     if data.submission_id is not None:
@@ -116,6 +128,7 @@ def create_run(session: Session, p: Principal, services: Services, data: RunCrea
         tasks=names,
         options={
             "limit": data.limit,
+            "task_limits": dict(data.task_limits),
             "epochs": data.epochs,
             "seed": data.seed if data.seed is not None else new_seed(),
             "max_submissions": data.max_submissions,
@@ -123,6 +136,7 @@ def create_run(session: Session, p: Principal, services: Services, data: RunCrea
             "token_limit": data.token_limit,
             "time_limit": data.time_limit,
             "max_tokens": data.max_tokens,
+            **({"replay_of": replay_of} if replay_of else {}),
         },
         state="queued",
         progress={"tasks_done": 0, "tasks_total": len(names)},
@@ -154,9 +168,44 @@ def create_run(session: Session, p: Principal, services: Services, data: RunCrea
             "judge_reference_model_id": run.judge_reference_model_id,
             "model": model_spec,
             "tasks": names,
+            **({"replay_of": replay_of} if replay_of else {}),
         },
     )
     return run_out(run)
+
+
+# The options a run records and a replay repeats, with the defaults of runs recorded before
+# an option existed.
+_REPLAYED: dict[str, Any] = {
+    "limit": None,
+    "task_limits": {},
+    "epochs": 1,
+    "max_submissions": 3,
+    "message_limit": 30,
+    "token_limit": 200_000,
+    "time_limit": 900,
+    "max_tokens": 1024,
+}
+
+
+def replay_run(session: Session, p: Principal, services: Services, run_id: str) -> RunOut:
+    """A new run from a run's recorded config: the same target (submission or reference model),
+    judge, tasks, seed and limits, so the same samples in the same order (the run's config
+    records each task's dataset digest to check it). Whoever may read the run and create a run
+    for its target may replay it; a submission's replay needs its review window still open."""
+    run = load_run(session, p, run_id)
+    opts = dict(run.options or {})
+    if opts.get("seed") is None:
+        raise RunNotRunnable(f"run {run_id} recorded no seed: it cannot be replayed")
+    data = RunCreate(
+        submission_id=run.submission_id,
+        reference_model=run.reference_model_id if run.submission_id is None else None,
+        judge_reference_model=run.judge_reference_model_id,
+        tasks=list(run.tasks),
+        seed=opts["seed"],
+        **{k: opts.get(k, default) for k, default in _REPLAYED.items()},
+    )
+    return create_run(session, p, services, data, replay_of=run.id)
 
 
 def load_run(
@@ -190,6 +239,8 @@ def run_out(run: EvalRun) -> RunOut:
         judge_reference_model_id=run.judge_reference_model_id,
         is_reference=run.is_reference,
         tasks=run.tasks,
+        options=run.options or {},
+        replay_of=(run.options or {}).get("replay_of"),
         state=run.state,
         progress=run.progress or {},
         config=run.config or {},
