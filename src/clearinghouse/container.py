@@ -89,7 +89,7 @@ DOMAINS: tuple[Domain, ...] = (
         "vulns",
         models=("clearinghouse.vulns.models",),
         jobs="clearinghouse.vulns.tasks",
-        routes=("clearinghouse.api.routes.vulns:router",),
+        routes=("clearinghouse.api.routes.vulns:router", "clearinghouse.api.routes.taxii:router"),
         first_routes=("clearinghouse.api.routes.osv:router",),  # the public OSV queries
         commands=("clearinghouse.cli.vulns", "clearinghouse.cli.validation"),
     ),

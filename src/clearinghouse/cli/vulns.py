@@ -333,15 +333,19 @@ def vulns_reject(candidate_id: str, token: TokenOpt = None, as_json: JsonOpt = F
 def vulns_export(
     vuln_id: Annotated[str, typer.Argument(help="our id or any alias (CVE, GHSA, ...)")],
     fmt: Annotated[
-        str, typer.Option("--format", help="osv | csaf | csaf-vex | cve5 | stix")
+        str,
+        typer.Option(
+            "--format", help="osv | csaf | csaf-vex | openvex | cyclonedx-vex | cve5 | stix"
+        ),
     ] = "osv",
     token: TokenOpt = None,
 ) -> None:
     """Print the record as a document of the given format on stdout."""
+    from clearinghouse.vulns.publication.cve5 import Cna
     from clearinghouse.vulns.publication.export import export_vuln
 
-    with acting(token) as (session, p, _):
-        doc = export_vuln(session, p, vuln_id, fmt)
+    with acting(token) as (session, p, svc):
+        doc = export_vuln(session, p, vuln_id, fmt, cna=Cna.of(svc.settings))
     sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
 
 

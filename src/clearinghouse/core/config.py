@@ -113,6 +113,22 @@ class Settings(BaseSettings):
         description="the checkpoints' origin and key name, fixed when the audit key is created; "
         "default clearinghouse/audit/<key fingerprint>",
     )
+    # --- publication: CVE 5 and TAXII (issue 13, parts 5 and 6) ---
+    cve_cna_org_id: str = Field(
+        default="8a1c6b2e-4f3d-4c5b-9e7a-2d1f0b3c4e5a",
+        pattern=r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-4[0-9A-Fa-f]{3}-[89ABab][0-9A-Fa-f]{3}-[0-9A-Fa-f]{12}$",
+        description="our CNA organisation id (a version 4 UUID, from CVE Services): CVE ids whose "
+        "assigner is this id (or cve_cna_short_name) export with our CNA container, others "
+        "with our ADP container",
+    )
+    cve_cna_short_name: str = Field(
+        default="clearinghouse",
+        pattern=r"^[A-Za-z0-9_-]{2,32}$",
+        description="our CNA short name in CVE records",
+    )
+    taxii_page_size: int = Field(
+        default=100, ge=1, le=10_000, description="TAXII 2.1: objects per page at most"
+    )
 
     @field_validator("log_format")
     @classmethod

@@ -6,11 +6,14 @@ import copy
 import json
 from pathlib import Path
 
+from cvelib.cve_api import CveRecord
+
 from clearinghouse.accounts.policy import Principal
 from clearinghouse.container import Services
 from clearinghouse.vulns.intake.cve5 import cve5_record, validate_cve5
 from clearinghouse.vulns.intake.osv import import_file
 from clearinghouse.vulns.models import Vulnerability
+from clearinghouse.vulns.publication.cve5 import Cna
 from clearinghouse.vulns.publication.export import export_vuln
 from clearinghouse.vulns.search import vuln_detail
 from tests.support.vulns import (
@@ -39,8 +42,13 @@ def test_cve5_import_through_the_service_and_export_round_trip(
         assert detail.origin == "cve5" and detail.cwe_ids == ["CWE-787"]
         assert detail.severity[0].base_score == 8.8
         doc = export_vuln(s, Principal.system(), "CVE-2099-0042", "cve5")
-    validate_cve5(doc)
-    assert doc["containers"]["cna"]["affected"][0]["versions"][0] == {
+        # the importer kept the assigner: had we been that CNA, ours would be the CNA container
+        theirs = Cna("62a45ff1-025b-495b-8559-0baad971bdff", "example-cna")
+        as_their_cna = export_vuln(s, Principal.system(), "CVE-2099-0042", "cve5", cna=theirs)
+    validate_cve5(as_their_cna)
+    # another CNA assigned it: our export is an ADP container with our enrichment
+    CveRecord.validate(doc["adpContainer"], CveRecord.Schemas.ADP)
+    assert doc["adpContainer"]["affected"][0]["versions"][0] == {
         "version": "2.0.0",
         "status": "affected",
         "versionType": "python",

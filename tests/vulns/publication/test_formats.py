@@ -30,7 +30,7 @@ from tests.support.vulns import (
 @pytest.mark.parametrize(
     ("name", "make"),
     [
-        ("expected-cve5", lambda r: to_cve5(r, cwe_names=CWE_NAMES)),
+        ("expected-cve5", lambda r: to_cve5(r, cwe_names=CWE_NAMES, native=True)),
         ("expected-csaf", lambda r: to_csaf(r, tlp="AMBER+STRICT", cwe_names=CWE_NAMES)),
         ("expected-vex", lambda r: to_csaf(r, tlp="CLEAR", vex=True, cwe_names=CWE_NAMES)),
         ("expected-stix", lambda r: to_stix(r, tlp="AMBER")),
@@ -59,7 +59,7 @@ def test_csaf_maps_tlp_amber_strict_to_red_never_wider() -> None:
 
 def test_osv_to_cve5_and_back_keeps_packages_ranges_cwe_and_severity() -> None:
     original = golden("CH-2099-00007.osv.json")
-    back = cve5_record(to_cve5(original))
+    back = cve5_record(to_cve5(original, native=True))
     assert affected_key(back) == affected_key(original)
     assert back["database_specific"]["cwe_ids"] == ["CWE-416"]
     assert back["severity"] == original["severity"]
@@ -94,7 +94,7 @@ def test_every_pypa_record_exports_valid_csaf_vex_cve5_and_stix(
                 failures.append(f"{rid} vex")
             if cve_of(record):  # a CVE record needs a CVE id
                 try:
-                    validate_cve5(to_cve5(record))
+                    validate_cve5(to_cve5(record, native=True))
                 except FormatError as exc:
                     failures.append(f"{rid} cve5 {exc}")
             stix2.parse(to_stix(record), allow_custom=True)

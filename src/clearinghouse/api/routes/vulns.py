@@ -16,6 +16,7 @@ from clearinghouse.vulns import triage as workflow
 from clearinghouse.vulns.catalog import CWE_PATTERN
 from clearinghouse.vulns.dedup import candidates, merges
 from clearinghouse.vulns.publication import export as publication
+from clearinghouse.vulns.publication.cve5 import Cna
 from clearinghouse.vulns.schemas import (
     CandidateOut,
     MergeCreate,
@@ -205,10 +206,14 @@ def export_vuln(
     vuln_id: VulnId,
     p: PrincipalDep,
     session: SessionDep,
-    format: Literal["osv", "csaf", "csaf-vex", "cve5", "stix"] = "osv",
+    svc: ServicesDep,
+    format: Literal["osv", "csaf", "csaf-vex", "openvex", "cyclonedx-vex", "cve5", "stix"] = "osv",
 ) -> dict[str, Any]:
-    """The record as OSV, CSAF 2.0 (advisory or VEX), CVE JSON 5.1 or a STIX 2.1 bundle."""
-    return publication.export_vuln(session, p, vuln_id, format)
+    """The record as OSV, CSAF 2.0 (advisory or VEX), OpenVEX, CycloneDX VEX, CVE JSON 5.1
+    (our CNA container, or our ADP container for CVE ids others assigned) or a STIX 2.1
+    bundle."""
+    cna = Cna.of(svc.settings)
+    return publication.export_vuln(session, p, vuln_id, format, cna=cna)
 
 
 @router.get("/duplicates", response_model=list[CandidateOut])

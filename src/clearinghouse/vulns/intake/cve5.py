@@ -67,6 +67,15 @@ def _cve5_events(v: dict[str, Any]) -> list[dict[str, str]] | None:
     return None
 
 
+def _assigner(meta: dict[str, Any]) -> dict[str, Any]:
+    assigner = {
+        k: str(meta[m])
+        for k, m in (("orgId", "assignerOrgId"), ("shortName", "assignerShortName"))
+        if meta.get(m)
+    }
+    return {"assigner": assigner} if assigner else {}
+
+
 def cve5_record(doc: dict[str, Any]) -> dict[str, Any]:
     """The OSV-shaped record of one validated CVE JSON 5 record (published or rejected)."""
     meta = doc["cveMetadata"]
@@ -135,7 +144,12 @@ def cve5_record(doc: dict[str, Any]) -> dict[str, Any]:
         "references": [{"type": "WEB", "url": r["url"]} for r in cna.get("references") or []],
         "credits": [{"name": c["value"]} for c in cna.get("credits") or [] if c.get("value")],
         "database_specific": {
-            "source": {"format": f"cve-{doc.get('dataVersion', '5')}"},
+            "source": {
+                "format": f"cve-{doc.get('dataVersion', '5')}",
+                # who assigned the CVE id: decides whether our export is the CNA container
+                # or an ADP one (publication/cve5.py)
+                **_assigner(meta),
+            },
             "cwe_ids": cwes,
             **({"products": unmapped} if unmapped else {}),
         },

@@ -51,3 +51,16 @@ def intervals(aff: dict[str, Any]) -> Iterator[tuple[str, str | None, str | None
                 introduced = None
         if introduced is not None:
             yield introduced, None, None
+
+
+def vers_range(eco: str, introduced: str, fixed: str | None, last: str | None) -> str:
+    """One affected interval as a purl `vers:` range (VEX products, STIX relationships)."""
+    from clearinghouse.vulns.purls import ECOSYSTEM_PURL_TYPES
+
+    kind = ECOSYSTEM_PURL_TYPES.get(eco, "generic")
+    parts = [] if introduced in ("0", "") else [f">={introduced}"]
+    if fixed:
+        parts.append(f"<{fixed}")
+    elif last:
+        parts.append(f"<={last}")
+    return f"vers:{kind}/" + ("|".join(parts) if parts else "*")

@@ -17,18 +17,27 @@ from clearinghouse.storage.db import Database
 from clearinghouse.vulns.catalog import cwe_names
 from clearinghouse.vulns.models import Vulnerability
 from clearinghouse.vulns.publication.csaf import to_csaf
-from clearinghouse.vulns.publication.cve5 import to_cve5
+from clearinghouse.vulns.publication.cve5 import Cna, to_cve5
 from clearinghouse.vulns.publication.osv import to_osv
 from clearinghouse.vulns.publication.stix import to_stix
+from clearinghouse.vulns.publication.vex import (
+    to_csaf_vex,
+    to_cyclonedx_vex,
+    to_openvex,
+    vex_subject,
+)
 from clearinghouse.vulns.visibility import is_public, load_vuln, public_clause
 
-EXPORT_FORMATS = ("osv", "csaf", "csaf-vex", "cve5", "stix")
+EXPORT_FORMATS = ("osv", "csaf", "csaf-vex", "openvex", "cyclonedx-vex", "cve5", "stix")
 
 
-def export_vuln(session: Session, p: Principal, vuln_id: str, fmt: str) -> dict[str, Any]:
-    """One record as a document of `fmt` (osv, csaf, csaf-vex, cve5, stix); the id may be ours
-    or any alias. Exporting a non-public record is allowed to whoever may read it, and the
-    document carries its TLP label (CSAF, STIX)."""
+def export_vuln(
+    session: Session, p: Principal, vuln_id: str, fmt: str, *, cna: Cna | None = None
+) -> dict[str, Any]:
+    """One record as a document of `fmt` (osv, csaf, csaf-vex, openvex, cyclonedx-vex, cve5,
+    stix); the id may be ours or any alias. Exporting a non-public record is allowed to
+    whoever may read it, and the document carries its TLP label (CSAF, STIX). `cna`: our CNA
+    identity (Settings), which decides between a CVE 5 CNA and ADP container."""
     if fmt not in EXPORT_FORMATS:
         raise InvalidInput(
             f"unknown export format {fmt!r}; one of {', '.join(EXPORT_FORMATS)}",
@@ -46,15 +55,20 @@ def export_vuln(session: Session, p: Principal, vuln_id: str, fmt: str) -> dict[
     )
     if fmt == "osv":
         return to_osv(record)
-    if fmt in ("csaf", "csaf-vex"):
-        return to_csaf(
-            record,
-            tlp=vuln.tlp,
-            vex=fmt == "csaf-vex",
-            cwe_names=cwe_names(session, vuln.cwe_ids),
-        )
+    if fmt == "csaf":
+        return to_csaf(record, tlp=vuln.tlp, cwe_names=cwe_names(session, vuln.cwe_ids))
+    if fmt in ("csaf-vex", "openvex", "cyclonedx-vex"):
+        subject = vex_subject(record)  # the one status model behind every VEX format
+        if fmt == "openvex":
+            return to_openvex(subject)
+        if fmt == "cyclonedx-vex":
+            return to_cyclonedx_vex(subject)
+        advisory = to_csaf(record, tlp=vuln.tlp, cwe_names=cwe_names(session, vuln.cwe_ids))
+        return to_csaf_vex(subject, advisory)
     if fmt == "cve5":
-        return to_cve5(record, cwe_names=cwe_names(session, vuln.cwe_ids))
+        return to_cve5(
+            record, cna, cwe_names(session, vuln.cwe_ids), native=vuln.origin == "report"
+        )
     return to_stix(record, tlp=vuln.tlp)
 
 
