@@ -333,7 +333,10 @@ def vulns_reject(candidate_id: str, token: TokenOpt = None, as_json: JsonOpt = F
 def vulns_export(
     vuln_id: Annotated[str, typer.Argument(help="our id or any alias (CVE, GHSA, ...)")],
     fmt: Annotated[
-        str, typer.Option("--format", help="osv | csaf | csaf-vex | cve5 | stix")
+        str,
+        typer.Option(
+            "--format", help="osv | csaf | csaf-vex | csaf-2.1 | csaf-vex-2.1 | cve5 | stix"
+        ),
     ] = "osv",
     token: TokenOpt = None,
 ) -> None:

@@ -205,7 +205,7 @@ def export_vuln(
     vuln_id: VulnId,
     p: PrincipalDep,
     session: SessionDep,
-    format: Literal["osv", "csaf", "csaf-vex", "cve5", "stix"] = "osv",
+    format: Literal["osv", "csaf", "csaf-vex", "csaf-2.1", "csaf-vex-2.1", "cve5", "stix"] = "osv",
 ) -> dict[str, Any]:
     """The record as OSV, CSAF 2.0 (advisory or VEX), CVE JSON 5.1 or a STIX 2.1 bundle."""
     return publication.export_vuln(session, p, vuln_id, format)

@@ -172,6 +172,20 @@ def events_from_vers(vers: str) -> list[dict[str, str]] | None:
     return [{"introduced": introduced}, *([end] if end else [])]
 
 
+def _kept(doc: dict[str, Any], vuln: dict[str, Any]) -> dict[str, Any]:
+    kept = {
+        "version": doc["document"]["csaf_version"],
+        "category": doc["document"]["category"],
+        "product_tree": doc["product_tree"],
+        **{
+            k: vuln[k]
+            for k in ("product_status", "remediations", "threats", "flags")
+            if vuln.get(k)
+        },
+    }
+    return kept
+
+
 def csaf_records(doc: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """One OSV-shaped record per vulnerability of a validated CSAF document."""
     document = doc["document"]
@@ -273,6 +287,10 @@ def csaf_records(doc: dict[str, Any]) -> Iterator[dict[str, Any]]:
                 "cwe_ids": cwes,
                 **({"tlp": tlp} if tlp else {}),
                 **({"products": unmapped} if unmapped else {}),
+                # The document's own product tree and what this vulnerability says of its
+                # products, kept so that a CSAF export carries them (known_not_affected, its
+                # justification, remediations) instead of what survives the OSV mapping.
+                **({"csaf": _kept(doc, vuln)} if doc.get("product_tree") else {}),
             },
         }
         yield {k: v for k, v in record.items() if v not in (None, [], "")}

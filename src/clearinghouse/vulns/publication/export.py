@@ -22,7 +22,7 @@ from clearinghouse.vulns.publication.osv import to_osv
 from clearinghouse.vulns.publication.stix import to_stix
 from clearinghouse.vulns.visibility import is_public, load_vuln, public_clause
 
-EXPORT_FORMATS = ("osv", "csaf", "csaf-vex", "cve5", "stix")
+EXPORT_FORMATS = ("osv", "csaf", "csaf-vex", "csaf-2.1", "csaf-vex-2.1", "cve5", "stix")
 
 
 def export_vuln(session: Session, p: Principal, vuln_id: str, fmt: str) -> dict[str, Any]:
@@ -46,12 +46,13 @@ def export_vuln(session: Session, p: Principal, vuln_id: str, fmt: str) -> dict[
     )
     if fmt == "osv":
         return to_osv(record)
-    if fmt in ("csaf", "csaf-vex"):
+    if fmt.startswith("csaf"):
         return to_csaf(
             record,
             tlp=vuln.tlp,
-            vex=fmt == "csaf-vex",
+            vex=fmt.startswith("csaf-vex"),
             cwe_names=cwe_names(session, vuln.cwe_ids),
+            version="2.1" if fmt.endswith("-2.1") else "2.0",
         )
     if fmt == "cve5":
         return to_cve5(record, cwe_names=cwe_names(session, vuln.cwe_ids))
