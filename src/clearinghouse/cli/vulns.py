@@ -335,7 +335,8 @@ def vulns_export(
     fmt: Annotated[
         str,
         typer.Option(
-            "--format", help="osv | csaf | csaf-vex | openvex | cyclonedx-vex | cve5 | stix"
+            "--format",
+            help="osv | csaf | csaf-2.1 | csaf-vex | openvex | cyclonedx-vex | cve5 | stix",
         ),
     ] = "osv",
     token: TokenOpt = None,

@@ -207,7 +207,9 @@ def export_vuln(
     p: PrincipalDep,
     session: SessionDep,
     svc: ServicesDep,
-    format: Literal["osv", "csaf", "csaf-vex", "openvex", "cyclonedx-vex", "cve5", "stix"] = "osv",
+    format: Literal[
+        "osv", "csaf", "csaf-2.1", "csaf-vex", "openvex", "cyclonedx-vex", "cve5", "stix"
+    ] = "osv",
 ) -> dict[str, Any]:
     """The record as OSV, CSAF 2.0 (advisory or VEX), OpenVEX, CycloneDX VEX, CVE JSON 5.1
     (our CNA container, or our ADP container for CVE ids others assigned) or a STIX 2.1

@@ -28,14 +28,14 @@ from clearinghouse.vulns.publication.vex import (
 )
 from clearinghouse.vulns.visibility import is_public, load_vuln, public_clause
 
-EXPORT_FORMATS = ("osv", "csaf", "csaf-vex", "openvex", "cyclonedx-vex", "cve5", "stix")
+EXPORT_FORMATS = ("osv", "csaf", "csaf-2.1", "csaf-vex", "openvex", "cyclonedx-vex", "cve5", "stix")
 
 
 def export_vuln(
     session: Session, p: Principal, vuln_id: str, fmt: str, *, cna: Cna | None = None
 ) -> dict[str, Any]:
-    """One record as a document of `fmt` (osv, csaf, csaf-vex, openvex, cyclonedx-vex, cve5,
-    stix); the id may be ours or any alias. Exporting a non-public record is allowed to
+    """One record as a document of `fmt` (osv, csaf (2.0), csaf-2.1, csaf-vex, openvex,
+    cyclonedx-vex, cve5, stix); the id may be ours or any alias. Exporting a non-public record is allowed to
     whoever may read it, and the document carries its TLP label (CSAF, STIX). `cna`: our CNA
     identity (Settings), which decides between a CVE 5 CNA and ADP container."""
     if fmt not in EXPORT_FORMATS:
@@ -55,20 +55,20 @@ def export_vuln(
     )
     if fmt == "osv":
         return to_osv(record)
-    if fmt == "csaf":
-        return to_csaf(record, tlp=vuln.tlp, cwe_names=cwe_names(session, vuln.cwe_ids))
+    names = cwe_names(session, vuln.cwe_ids)
+    if fmt in ("csaf", "csaf-2.1"):
+        return to_csaf(
+            record, tlp=vuln.tlp, cwe_names=names, version="2.1" if fmt == "csaf-2.1" else "2.0"
+        )
     if fmt in ("csaf-vex", "openvex", "cyclonedx-vex"):
         subject = vex_subject(record)  # the one status model behind every VEX format
         if fmt == "openvex":
             return to_openvex(subject)
         if fmt == "cyclonedx-vex":
             return to_cyclonedx_vex(subject)
-        advisory = to_csaf(record, tlp=vuln.tlp, cwe_names=cwe_names(session, vuln.cwe_ids))
-        return to_csaf_vex(subject, advisory)
+        return to_csaf_vex(subject, to_csaf(record, tlp=vuln.tlp, cwe_names=names))
     if fmt == "cve5":
-        return to_cve5(
-            record, cna, cwe_names(session, vuln.cwe_ids), native=vuln.origin == "report"
-        )
+        return to_cve5(record, cna, names, native=vuln.origin == "report")
     return to_stix(record, tlp=vuln.tlp)
 
 
