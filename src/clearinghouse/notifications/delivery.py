@@ -4,11 +4,13 @@ the same on every attempt (the receiver's idempotency key)."""
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 from sqlalchemy.orm import Session
 from standardwebhooks.webhooks import Webhook
 
@@ -98,6 +100,13 @@ def signed_headers(
     }
 
 
+@functools.lru_cache(maxsize=8)
+def _client(policy: OutboundPolicy) -> httpx.Client:
+    """One pooled client per policy for the worker's life (building one, with its TLS context,
+    costs more than a local delivery; the policy is still checked on every connection)."""
+    return guarded_client(policy)
+
+
 def send(p: Prepared, settings: Settings) -> int | None:
     """Send it; the HTTP status (webhooks) or None (e-mail). Raises DeliveryFailed."""
     if p.channel == Channel.email:
@@ -106,14 +115,12 @@ def send(p: Prepared, settings: Settings) -> int | None:
         except Exception as exc:  # smtplib and socket errors alike: retried
             raise DeliveryFailed(f"SMTP: {type(exc).__name__}: {exc}") from exc
         return None
-    policy = OutboundPolicy.from_settings(settings)
     try:
-        with guarded_client(policy) as client:
-            r = client.post(
-                p.url,
-                content=p.body.encode(),
-                headers=signed_headers(p.secret, p.delivery_id, p.body),
-            )
+        r = _client(OutboundPolicy.from_settings(settings)).post(
+            p.url,
+            content=p.body.encode(),
+            headers=signed_headers(p.secret, p.delivery_id, p.body),
+        )
     except Exception as exc:  # refused address, connect error, timeout: retried
         raise DeliveryFailed(f"{type(exc).__name__}: {exc}") from exc
     if not 200 <= r.status_code < 300:
