@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from clearinghouse.accounts.models import OrgKind, Role
 from clearinghouse.accounts.policy import Principal
@@ -403,6 +404,43 @@ SPECS: dict[tuple[str, str], Spec] = {
     ("GET", "/api/v1/audit/checkpoint-key"): Spec(always),  # a public key: no token needed
     ("GET", "/api/v1/jobs"): Spec(coordinators),
     ("GET", "/api/v1/jobs/{job_id}"): Spec(coordinators, target="job"),
+    # Notifications (issue 14, part 8): an organisation's own webhooks and subscriptions, of
+    # every kind of organisation; nobody else sees them, coordinators included. Admins manage
+    # webhooks (their secrets), members manage e-mail subscriptions, everyone in it reads.
+    ("POST", "/api/v1/webhooks"): Spec(
+        lambda c, r: ALLOW if c.at_least(Role.admin) else FORBID,
+        body=lambda t: {"url": "http://127.0.0.1:9/hook", "events": ["*"]},
+        mutates=True,
+    ),
+    ("GET", "/api/v1/webhooks"): Spec(always),
+    ("GET", "/api/v1/webhooks/{webhook_id}"): Spec(
+        lambda c, r: decide(r == "own", True), target="webhook"
+    ),
+    ("DELETE", "/api/v1/webhooks/{webhook_id}"): Spec(
+        lambda c, r: decide(r == "own", c.at_least(Role.admin)), target="webhook", mutates=True
+    ),
+    ("POST", "/api/v1/webhooks/{webhook_id}/rotate-secret"): Spec(
+        lambda c, r: decide(r == "own", c.at_least(Role.admin)), target="webhook", mutates=True
+    ),
+    ("GET", "/api/v1/webhooks/{webhook_id}/deliveries"): Spec(
+        lambda c, r: decide(r == "own", True), target="webhook"
+    ),
+    ("POST", "/api/v1/deliveries/{delivery_id}/redeliver"): Spec(
+        lambda c, r: decide(r == "own", c.at_least(Role.admin)),
+        target="dead_delivery",
+        mutates=True,
+    ),
+    ("POST", "/api/v1/subscriptions"): Spec(
+        lambda c, r: ALLOW if c.at_least(Role.member) else FORBID,
+        body=lambda t: {"email": "soc@example.org", "events": ["*"]},
+        mutates=True,
+    ),
+    ("GET", "/api/v1/subscriptions"): Spec(always),
+    ("DELETE", "/api/v1/subscriptions/{subscription_id}"): Spec(
+        lambda c, r: decide(r == "own", c.at_least(Role.member)),
+        target="subscription",
+        mutates=True,
+    ),
 }
 
 
@@ -567,6 +605,8 @@ class Fixtures:
             case "job":
                 with w.services.db.transaction() as s:
                     t["job_id"] = jobs.enqueue(s, "reviews.lapse_windows", {}).id
+            case "webhook" | "dead_delivery" | "subscription":
+                t.update(self._notifications(spec, caller, rel))
             case "checkpoint":
                 from clearinghouse.audit import trail as audit
                 from clearinghouse.audit.schemas import Actor
@@ -609,6 +649,37 @@ class Fixtures:
                 )[0].id
             if spec.target == "merge":
                 t["merge_id"] = merges.merge(s, Principal.system(), [a.vuln_id, b.vuln_id]).id
+        return t
+
+    def _notifications(self, spec: Spec, caller: Caller, rel: str) -> dict[str, str]:
+        """A webhook (with one dead delivery) or a subscription of the caller's organisation
+        ('own') or of another one of its kind."""
+        from clearinghouse.notifications import subscriptions, webhooks
+        from clearinghouse.notifications.fanout import fan_out
+        from clearinghouse.notifications.models import Delivery
+        from clearinghouse.notifications.outbox import EVERYONE, Variant, emit
+        from clearinghouse.notifications.schemas import SubscriptionCreate, WebhookCreate
+
+        w = self.world
+        owner = Principal(None, self.org_for(caller, rel), caller.kind, Role.admin)
+        with w.services.db.transaction() as s:
+            if spec.target == "subscription":
+                body = SubscriptionCreate(email="soc@example.org", events=["*"])
+                return {"subscription_id": subscriptions.create_subscription(s, owner, body).id}
+            hook = webhooks.create_webhook(
+                s,
+                owner,
+                w.services.vault,
+                w.services.settings,
+                WebhookCreate(url="http://127.0.0.1:9/hook", events=["*"]),
+            )
+            t = {"webhook_id": hook.id}
+            if spec.target == "dead_delivery":
+                n = emit(s, "vuln.published", "X", {"p": Variant({})}, {EVERYONE: "p"})
+                fan_out(s, n.id, 1)
+                d = s.scalars(select(Delivery).where(Delivery.webhook_id == hook.id)).one()
+                d.status = "dead"
+                t["delivery_id"] = d.id
         return t
 
     def _submission(self, lab: str, ev: str, spec: Spec) -> dict[str, str]:

@@ -93,6 +93,13 @@ DOMAINS: tuple[Domain, ...] = (
         first_routes=("clearinghouse.api.routes.osv:router",),  # the public OSV queries
         commands=("clearinghouse.cli.vulns", "clearinghouse.cli.validation"),
     ),
+    Domain(
+        "notifications",
+        models=("clearinghouse.notifications.models",),
+        jobs="clearinghouse.notifications.tasks",
+        routes=("clearinghouse.api.routes.webhooks:router",),
+        commands=("clearinghouse.cli.notifications",),
+    ),
 )
 
 

@@ -70,6 +70,10 @@ MEANS: dict[tuple[str, str], Callable[[Target, object], bool]] = {
     ("vuln", "public"): lambda t, v: t.public == v,
     ("vuln", "reported_by_org"): lambda t, v: v in t.reporter_org_ids,
     ("vuln_report", "reporter_org_id"): lambda t, v: v in t.reporter_org_ids,
+    # notifications (issue 14, part 8)
+    ("webhook", "org_id"): lambda t, v: t.org_id == v,
+    ("subscription", "org_id"): lambda t, v: t.org_id == v,
+    ("delivery", "org_id"): lambda t, v: t.org_id == v,
 }
 # Kinds that can_see knows but that are listed under another kind: tokens are listed as the
 # caller's own only (list_scope's `own_token`), a narrower set than may be read one by one.
@@ -120,6 +124,11 @@ TARGETS = [
         for n, reporters in enumerate([frozenset(), frozenset({"org_vd"}), frozenset({"org_ev"})])
     ),
     Target("duplicate_candidate", "dup_1"),
+    *(  # notifications (issue 14, part 8)
+        Target(kind, f"{kind}_{org}", org_id=org)
+        for kind in ("webhook", "subscription", "delivery")
+        for org in ORGS
+    ),
 ]
 
 

@@ -141,6 +141,11 @@ class Action(StrEnum):
     vuln_validation_read = "vuln-report:read-validation"
     vuln_signals_read = "vuln-report:read-signals"
     vuln_signal_override = "vuln-report:override-signal"
+    # --- notifications (issue 14, part 8): an organisation's own webhooks and subscriptions ---
+    webhook_manage = "webhook:manage"
+    webhook_read = "webhook:read"
+    subscription_manage = "subscription:manage"
+    subscription_read = "subscription:read"
 
 
 READ_ACTIONS = {
@@ -160,6 +165,8 @@ READ_ACTIONS = {
     Action.vuln_read,
     Action.vuln_validation_read,
     Action.vuln_signals_read,
+    Action.webhook_read,  # notifications (issue 14, part 8)
+    Action.subscription_read,
 }
 
 
@@ -213,6 +220,11 @@ def can_see(p: Principal, t: Target) -> bool:
             return coordinator
         case "reference_model":
             return coordinator or p.is_kind(OrgKind.evaluator)
+        case "webhook" | "subscription" | "delivery":
+            # Notifications (issue 14, part 8): an organisation's own channels and what went
+            # through them, nobody else's (a coordinator who saw or changed another
+            # organisation's webhook could read or redirect what that organisation is told).
+            return _mine(p, t.org_id)
     return False
 
 
@@ -345,6 +357,17 @@ RULES: dict[Action, Rule] = {
     Action.vuln_signal_override: _coordinator(Role.member),
     Action.audit_read: _coordinator(Role.viewer),
     Action.job_read: _coordinator(Role.viewer),
+    # --- notifications (issue 14, part 8): the organisation's admins manage its webhooks
+    # (their secrets sign what it receives); its members manage its e-mail subscriptions;
+    # everyone in it reads both. Other organisations do not even see them (can_see).
+    Action.webhook_manage: lambda p, t: (
+        _mine(p, t.org_id if t else None) and p.at_least(Role.admin)
+    ),
+    Action.webhook_read: _visible,
+    Action.subscription_manage: lambda p, t: (
+        _mine(p, t.org_id if t else None) and p.at_least(Role.member)
+    ),
+    Action.subscription_read: _visible,
 }
 
 
@@ -458,4 +481,6 @@ def list_scope(p: Principal, kind: str) -> ListScope:
             return _where(("public", True), ("reported_by_org", p.org_id))
         case "vuln_report":
             return _where(("reporter_org_id", p.org_id))
+        case "webhook" | "subscription" | "delivery":  # notifications (issue 14, part 8)
+            return _where(("org_id", p.org_id))
     return NOTHING

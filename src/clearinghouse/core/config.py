@@ -129,6 +129,24 @@ class Settings(BaseSettings):
     taxii_page_size: int = Field(
         default=100, ge=1, le=10_000, description="TAXII 2.1: objects per page at most"
     )
+    # --- notifications: webhooks, e-mail and digests (issue 14, part 8) ---
+    notification_max_attempts: int = Field(
+        default=8,
+        ge=1,
+        le=50,
+        description="attempts to deliver one webhook or e-mail (exponential backoff between "
+        "them) before it is dead-lettered",
+    )
+    notification_digest_seconds: int = Field(
+        default=86400, ge=60, description="the period of the per-organisation digests"
+    )
+    smtp_host: str = Field(
+        default="", description="SMTP server for notification e-mail; empty: e-mail is disabled"
+    )
+    smtp_port: int = Field(default=25, ge=1, le=65535, description="SMTP server port")
+    smtp_from: str = Field(
+        default="clearinghouse@localhost", description="the From address of notification e-mail"
+    )
 
     @field_validator("log_format")
     @classmethod
