@@ -320,6 +320,15 @@ SPECS: dict[tuple[str, str], Spec] = {
         state="access_verified",
         mutates=True,
     ),
+    # TAXII 2.1 (read-only): every authenticated caller reads the restricted collections, and
+    # each gets only the objects the policy's vuln list scope lets it see (tests/vulns/
+    # publication/test_taxii.py checks the content; anonymous callers get TLP:CLEAR only).
+    ("GET", "/taxii2/"): Spec(always),
+    ("GET", "/taxii2/api/"): Spec(always),
+    ("GET", "/taxii2/api/collections/"): Spec(always),
+    ("GET", "/taxii2/api/collections/{cid}/"): Spec(always, target="taxii_collection"),
+    ("GET", "/taxii2/api/collections/{cid}/objects/"): Spec(always, target="taxii_collection"),
+    ("GET", "/taxii2/api/collections/{cid}/manifest/"): Spec(always, target="taxii_collection"),
     # The public OSV API: the same answer for everyone, token or not.
     ("POST", "/v1/query"): Spec(
         always, body=lambda t: {"package": {"name": "demo", "ecosystem": "PyPI"}, "version": "1.0"}
@@ -536,6 +545,10 @@ class Fixtures:
                     from clearinghouse.accounts.tokens import authenticate
 
                     t["token_id"] = authenticate(s, m.token).token_id or ""
+            case "taxii_collection":  # the restricted collection: TLP:AMBER
+                from clearinghouse.vulns.publication.taxii import COLLECTIONS
+
+                t["cid"] = next(c for c, tlp in COLLECTIONS.items() if tlp.value == "AMBER")
             case "lab":
                 t["lab_org_id"] = lab
             case "agreement":

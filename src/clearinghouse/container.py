@@ -85,6 +85,14 @@ DOMAINS: tuple[Domain, ...] = (
         ),
         commands=("clearinghouse.cli.evals",),
     ),
+    # Before vulns: the CLI lists vulns' group last (tests/test_architecture.py).
+    Domain(
+        "notifications",
+        models=("clearinghouse.notifications.models",),
+        jobs="clearinghouse.notifications.tasks",
+        routes=("clearinghouse.api.routes.webhooks:router",),
+        commands=("clearinghouse.cli.notifications",),
+    ),
     Domain(
         "vulns",
         models=("clearinghouse.vulns.models",),
@@ -92,13 +100,6 @@ DOMAINS: tuple[Domain, ...] = (
         routes=("clearinghouse.api.routes.vulns:router", "clearinghouse.api.routes.taxii:router"),
         first_routes=("clearinghouse.api.routes.osv:router",),  # the public OSV queries
         commands=("clearinghouse.cli.vulns", "clearinghouse.cli.validation"),
-    ),
-    Domain(
-        "notifications",
-        models=("clearinghouse.notifications.models",),
-        jobs="clearinghouse.notifications.tasks",
-        routes=("clearinghouse.api.routes.webhooks:router",),
-        commands=("clearinghouse.cli.notifications",),
     ),
 )
 
