@@ -93,6 +93,12 @@ DOMAINS: tuple[Domain, ...] = (
         first_routes=("clearinghouse.api.routes.osv:router",),  # the public OSV queries
         commands=("clearinghouse.cli.vulns", "clearinghouse.cli.validation"),
     ),
+    Domain(  # the CNA part of coordination (issue 14, part 6); folded into it when merged
+        "cve_ids",
+        models=("clearinghouse.coordination.cna.models",),
+        routes=("clearinghouse.api.routes.cve_ids:router",),
+        commands=("clearinghouse.cli.cve_ids",),
+    ),
 )
 
 
