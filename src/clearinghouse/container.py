@@ -85,6 +85,13 @@ DOMAINS: tuple[Domain, ...] = (
         ),
         commands=("clearinghouse.cli.evals",),
     ),
+    Domain(  # the CNA part of coordination (issue 14, part 6); folded into it when merged;
+        # before vulns, whose group closes the CLI (tests/test_architecture.py)
+        "cve_ids",
+        models=("clearinghouse.coordination.cna.models",),
+        routes=("clearinghouse.api.routes.cve_ids:router",),
+        commands=("clearinghouse.cli.cve_ids",),
+    ),
     Domain(
         "vulns",
         models=("clearinghouse.vulns.models",),
@@ -92,12 +99,6 @@ DOMAINS: tuple[Domain, ...] = (
         routes=("clearinghouse.api.routes.vulns:router", "clearinghouse.api.routes.taxii:router"),
         first_routes=("clearinghouse.api.routes.osv:router",),  # the public OSV queries
         commands=("clearinghouse.cli.vulns", "clearinghouse.cli.validation"),
-    ),
-    Domain(  # the CNA part of coordination (issue 14, part 6); folded into it when merged
-        "cve_ids",
-        models=("clearinghouse.coordination.cna.models",),
-        routes=("clearinghouse.api.routes.cve_ids:router",),
-        commands=("clearinghouse.cli.cve_ids",),
     ),
 )
 
