@@ -25,6 +25,7 @@ from clearinghouse.reviews import reports
 from clearinghouse.reviews.models import Submission
 from clearinghouse.reviews.schemas import ReportCreate, ReportMediaType
 from clearinghouse.storage import jobs
+from tests.support.cve_services import configure, cve_services
 from tests.support.openai_stub import openai_endpoint
 from tests.support.world import Member, World
 from tests.vulns import recipe_kit
@@ -118,6 +119,10 @@ def always(c: Caller, rel: str) -> str:
 
 def coordinators(c: Caller, rel: str) -> str:
     return ALLOW if c.coordinator() else FORBID
+
+
+def cna_staff(c: Caller, rel: str) -> str:
+    return ALLOW if c.coordinator(Role.member) else FORBID
 
 
 @dataclass(frozen=True)
@@ -450,6 +455,27 @@ SPECS: dict[tuple[str, str], Spec] = {
         target="subscription",
         mutates=True,
     ),
+    # The CNA (issue 14, part 6): CVE ids and first refusal are the coordinators' desk: staff
+    # (member+) reserve, publish, reject and record what another CNA said; any coordinator
+    # reads. Everyone else is refused, whatever the id (CVE Services runs as a stand-in).
+    ("POST", "/api/v1/cve-ids"): Spec(cna_staff, body=lambda t: {"count": 1}, mutates=True),
+    ("GET", "/api/v1/cve-ids"): Spec(coordinators),
+    ("GET", "/api/v1/cve-ids/{cve_id}"): Spec(coordinators, target="cve_id"),
+    ("POST", "/api/v1/cve-ids/{cve_id}/publish"): Spec(
+        cna_staff, target="cve_id_public", body=lambda t: {}, mutates=True
+    ),
+    ("POST", "/api/v1/cve-ids/{cve_id}/reject"): Spec(
+        cna_staff, target="cve_id", body=lambda t: {"reason": "not used"}, mutates=True
+    ),
+    ("POST", "/api/v1/cna-referrals"): Spec(
+        cna_staff, target="vuln", body=lambda t: {"vuln_id": t["vuln_id"]}, mutates=True
+    ),
+    ("POST", "/api/v1/cna-referrals/{referral_id}/decision"): Spec(
+        cna_staff,
+        target="cna_referral",
+        body=lambda t: {"decision": "declined", "reason": "declined by mail"},
+        mutates=True,
+    ),
 }
 
 
@@ -620,6 +646,8 @@ class Fixtures:
                     t["job_id"] = jobs.enqueue(s, "reviews.lapse_windows", {}).id
             case "webhook" | "dead_delivery" | "subscription":
                 t.update(self._notifications(spec, caller, rel))
+            case "cve_id" | "cve_id_public" | "cna_referral":
+                t.update(self._cna(spec.target, t["n"]))
             case "checkpoint":
                 from clearinghouse.audit import trail as audit
                 from clearinghouse.audit.schemas import Actor
@@ -627,6 +655,35 @@ class Fixtures:
                 with w.services.db.transaction() as s:
                     audit.write_checkpoint(s, Actor())
         return t
+
+    def _cna(self, target: str, n: str) -> dict[str, str]:
+        """A CVE id reserved from the stand-in (for a public record: one to publish), or a
+        first-refusal referral for a record in Apache's scope."""
+        from clearinghouse.coordination.cna import ids
+        from clearinghouse.coordination.cna.schemas import CveReserve
+        from clearinghouse.vulns.osv import canonical
+        from clearinghouse.vulns.records import upsert
+
+        svc, system = self.world.services, Principal.system()
+        if target == "cve_id":
+            (row,) = ids.reserve(svc.db, system, svc.settings, CveReserve())
+            return {"cve_id": row.cve_id}
+        package = ("Maven", "org.apache.logging.log4j:log4j-core")
+        if target == "cve_id_public":
+            package = ("PyPI", "demo")
+        with svc.db.transaction() as s:
+            doc = {
+                "id": f"CNA-{n}",
+                "modified": "2026-01-01T00:00:00Z",
+                "summary": "a flaw",
+                "affected": [{"package": {"ecosystem": package[0], "name": package[1]}}],
+            }
+            upsert(s, canonical(doc))
+            if target == "cna_referral":
+                referral = ids.first_refusal(s, system, svc.settings, f"CNA-{n}")
+                return {"referral_id": referral.id or ""}
+        (row,) = ids.reserve(svc.db, system, svc.settings, CveReserve(vuln_id=f"CNA-{n}"))
+        return {"cve_id": row.cve_id}
 
     def _reported(self, spec: Spec, caller: Caller, rel: str) -> dict[str, str]:
         """Records reported by the caller's organisation ('own') or another one of its kind."""
@@ -729,7 +786,8 @@ class Fixtures:
 
 @pytest.fixture
 def fixtures(world: World) -> Iterator[Fixtures]:
-    with openai_endpoint(KEY) as (endpoint, _):
+    with openai_endpoint(KEY) as (endpoint, _), cve_services() as (cve_url, _):
+        configure(world.services.settings, cve_url)
         yield Fixtures(world, endpoint)
 
 

@@ -93,6 +93,13 @@ DOMAINS: tuple[Domain, ...] = (
         routes=("clearinghouse.api.routes.webhooks:router",),
         commands=("clearinghouse.cli.notifications",),
     ),
+    Domain(  # the CNA part of coordination (issue 14, part 6); folded into it when merged;
+        # before vulns, whose group closes the CLI (tests/test_architecture.py)
+        "cve_ids",
+        models=("clearinghouse.coordination.cna.models",),
+        routes=("clearinghouse.api.routes.cve_ids:router",),
+        commands=("clearinghouse.cli.cve_ids",),
+    ),
     Domain(
         "vulns",
         models=("clearinghouse.vulns.models",),

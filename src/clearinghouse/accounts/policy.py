@@ -146,6 +146,12 @@ class Action(StrEnum):
     webhook_read = "webhook:read"
     subscription_manage = "subscription:manage"
     subscription_read = "subscription:read"
+    # --- coordination: the clearinghouse as a CNA (issue 14, part 6) ---
+    cve_id_read = "cve-id:read"
+    cve_id_reserve = "cve-id:reserve"
+    cve_id_publish = "cve-id:publish"
+    cve_id_reject = "cve-id:reject"
+    cna_referral_decide = "cna-referral:decide"
 
 
 READ_ACTIONS = {
@@ -369,6 +375,21 @@ RULES: dict[Action, Rule] = {
     ),
     Action.subscription_read: _visible,
 }
+
+# --- coordination: the clearinghouse as a CNA (issue 14, part 6) ---
+# CVE ids are the coordinators' desk: only coordinator staff reserve, publish and reject them
+# and record what another CNA said at first refusal (member or above); any coordinator reads
+# them. Nobody else learns which ids are reserved, or for what.
+READ_ACTIONS.add(Action.cve_id_read)
+RULES.update(
+    {
+        Action.cve_id_read: _coordinator(Role.viewer),
+        Action.cve_id_reserve: _coordinator(Role.member),
+        Action.cve_id_publish: _coordinator(Role.member),
+        Action.cve_id_reject: _coordinator(Role.member),
+        Action.cna_referral_decide: _coordinator(Role.member),
+    }
+)
 
 
 def authorize(p: Principal, action: Action, target: Target | None = None) -> None:

@@ -147,6 +147,26 @@ class Settings(BaseSettings):
     smtp_from: str = Field(
         default="clearinghouse@localhost", description="the From address of notification e-mail"
     )
+    # --- coordination: the clearinghouse as a CNA, CVE ids through CVE Services (issue 14,
+    # part 6). Empty URL or credentials: the CNA is disabled (code `cna_not_configured`). Our
+    # CNA identity in records is `cve_cna_org_id` / `cve_cna_short_name` above. ---
+    cve_services_url: str = Field(
+        default="",
+        max_length=500,
+        description="CVE Services API base URL (https://cveawg.mitre.org/api/, or the test "
+        "instance https://cveawg-test.mitre.org/api/); empty: the CNA is disabled",
+    )
+    cve_services_user: str = Field(
+        default="", max_length=200, description="the CVE Services user (CVE-API-USER)"
+    )
+    cve_services_api_key: SecretStr | None = Field(
+        default=None, description="the CVE Services API key (CVE-API-KEY); never logged"
+    )
+    cna_scopes_file: Path | None = Field(
+        default=None,
+        description="YAML table of other CNAs' scopes for first refusal (CNA rules 4.2.1); "
+        "default: the embedded table coordination/cna/data/cna_scopes.yaml",
+    )
 
     @field_validator("log_format")
     @classmethod

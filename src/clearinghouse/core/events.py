@@ -18,6 +18,12 @@ class AuditTag(StrEnum):
     ACCOUNTS_USER_CREATE = "accounts:user:create"
     AUDIT_CHECKPOINT_CREATE = "audit:checkpoint:create"
     AUDIT_KEY_CREATE = "audit:key:create"
+    # coordination: the clearinghouse as a CNA (issue 14, part 6)
+    COORDINATION_CNA_REFERRAL_CREATE = "coordination:cna-referral:create"
+    COORDINATION_CNA_REFERRAL_DECIDE = "coordination:cna-referral:decide"
+    COORDINATION_CVE_ID_PUBLISH = "coordination:cve-id:publish"
+    COORDINATION_CVE_ID_REJECT = "coordination:cve-id:reject"
+    COORDINATION_CVE_ID_RESERVE = "coordination:cve-id:reserve"
     EVALS_LOGS_EXPORT = "evals:logs:export"
     EVALS_REFERENCE_MODEL_SECRET_REVEAL = "evals:reference-model-secret:reveal"
     EVALS_REFERENCE_MODEL_CREATE = "evals:reference-model:create"

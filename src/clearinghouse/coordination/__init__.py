@@ -1,0 +1,1 @@
+"""Coordinated disclosure: cases, deadlines, fix verification, CVE ids (issue 14)."""

@@ -1,0 +1,1 @@
+"""Tests of coordination (issue 14)."""

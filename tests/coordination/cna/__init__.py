@@ -1,0 +1,1 @@
+"""The clearinghouse as a CNA: against the CVE Services stand-in."""
