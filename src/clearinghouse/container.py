@@ -93,6 +93,12 @@ DOMAINS: tuple[Domain, ...] = (
         first_routes=("clearinghouse.api.routes.osv:router",),  # the public OSV queries
         commands=("clearinghouse.cli.vulns", "clearinghouse.cli.validation"),
     ),
+    Domain(
+        "coordination",
+        models=("clearinghouse.coordination.models",),
+        routes=("clearinghouse.api.routes.cases:router",),
+        commands=("clearinghouse.cli.cases",),
+    ),
 )
 
 
