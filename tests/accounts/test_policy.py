@@ -70,6 +70,7 @@ MEANS: dict[tuple[str, str], Callable[[Target, object], bool]] = {
     ("vuln", "public"): lambda t, v: t.public == v,
     ("vuln", "reported_by_org"): lambda t, v: v in t.reporter_org_ids,
     ("vuln_report", "reporter_org_id"): lambda t, v: v in t.reporter_org_ids,
+    ("case", "participant_org"): lambda t, v: v in {org for org, _ in t.case_parties},
 }
 # Kinds that can_see knows but that are listed under another kind: tokens are listed as the
 # caller's own only (list_scope's `own_token`), a narrower set than may be read one by one.
@@ -120,6 +121,16 @@ TARGETS = [
         for n, reporters in enumerate([frozenset(), frozenset({"org_vd"}), frozenset({"org_ev"})])
     ),
     Target("duplicate_candidate", "dup_1"),
+    *(
+        Target("case", f"case_{n}", case_parties=parties)
+        for n, parties in enumerate(
+            [
+                frozenset(),
+                frozenset({("org_vd", "vendor"), ("org_lab", "reporter")}),
+                frozenset({("org_op", "operator_group"), ("org_co", "coordinator")}),
+            ]
+        )
+    ),
 ]
 
 
