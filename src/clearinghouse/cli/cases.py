@@ -15,6 +15,7 @@ import typer
 
 from clearinghouse.cli.common import JsonOpt, TokenOpt, acting, emit, handles_errors
 from clearinghouse.coordination import artifacts, cases, messages, participants, timeline
+from clearinghouse.coordination.deadlines import policy_for
 from clearinghouse.coordination.schemas import (
     ArtifactCreate,
     CaseCreate,
@@ -50,8 +51,8 @@ def create(
     body = CaseCreate.model_validate(
         {"vuln_ids": vuln_ids, "title": title, "tlp": tlp, "embargo_until": embargo_until}
     )
-    with acting(token) as (session, p, _):
-        emit(cases.create_case(session, p, body), as_json)
+    with acting(token) as (session, p, svc):
+        emit(cases.create_case(session, p, body, policy=policy_for(svc.settings)), as_json)
 
 
 @cases_app.command("list")
@@ -76,8 +77,8 @@ def list_(
 @handles_errors
 def show(case_id: str, token: TokenOpt = None, as_json: JsonOpt = False) -> None:
     """One case (full, or the early warning for the operators' sharing group)."""
-    with acting(token) as (session, p, _):
-        emit(cases.get_case(session, p, case_id), as_json)
+    with acting(token) as (session, p, svc):
+        emit(cases.get_case(session, p, case_id, policy=policy_for(svc.settings)), as_json)
 
 
 @cases_app.command("add-participant")
@@ -91,8 +92,13 @@ def add_participant(
 ) -> None:
     """Add an organisation to a case (coordinators)."""
     body = ParticipantCreate.model_validate({"org_id": org_id, "role": role})
-    with acting(token) as (session, p, _):
-        emit(participants.add_participant(session, p, case_id, body), as_json)
+    with acting(token) as (session, p, svc):
+        emit(
+            participants.add_participant(
+                session, p, case_id, body, policy=policy_for(svc.settings)
+            ),
+            as_json,
+        )
 
 
 @cases_app.command("vendor-status")
@@ -134,8 +140,8 @@ def transition(
 ) -> None:
     """Move a case (coordinators)."""
     body = TransitionCreate.model_validate({"to": to, "reason": reason})
-    with acting(token) as (session, p, _):
-        emit(cases.transition(session, p, case_id, body), as_json)
+    with acting(token) as (session, p, svc):
+        emit(cases.transition(session, p, case_id, body, policy=policy_for(svc.settings)), as_json)
 
 
 @cases_app.command("deadline")
@@ -149,8 +155,11 @@ def deadline(
 ) -> None:
     """Extend or shorten a case's disclosure deadline (coordinators)."""
     body = DeadlineAdjust.model_validate({"days": days, "reason": reason})
-    with acting(token) as (session, p, _):
-        emit(cases.adjust_deadline(session, p, case_id, body), as_json)
+    with acting(token) as (session, p, svc):
+        emit(
+            cases.adjust_deadline(session, p, case_id, body, policy=policy_for(svc.settings)),
+            as_json,
+        )
 
 
 @cases_app.command("message")

@@ -49,8 +49,12 @@ from clearinghouse.vulns.catalog import kev_flags
 from clearinghouse.vulns.models import Vulnerability, VulnerabilityAlias, VulnerabilityReport
 from clearinghouse.vulns.visibility import load_vuln
 
+Policy = deadlines.DeadlinePolicy | None  # the configured policy; None: the embedded defaults
 
-def create_case(session: Session, p: Principal, body: CaseCreate) -> CaseOut:
+
+def create_case(
+    session: Session, p: Principal, body: CaseCreate, *, policy: Policy = None
+) -> CaseOut:
     """Open a case (coordinators). Every id must name a record the caller may see; the
     records' reporting organisations join as reporters, the caller's as coordinator."""
     authorize(p, Action.case_create)
@@ -101,12 +105,13 @@ def create_case(session: Session, p: Principal, body: CaseCreate) -> CaseOut:
         {"vuln_ids": vuln_ids, "tlp": case.tlp, "embargo_until": isoformat(case.embargo_until)},
         tlp=case.tlp,
     )
-    return _out(session, p, case, Target("case", case.id, case_parties=frozenset(roles.items())))
+    target = Target("case", case.id, case_parties=frozenset(roles.items()))
+    return _out(session, p, case, target, policy)
 
 
-def get_case(session: Session, p: Principal, case_id: str) -> CaseOut:
+def get_case(session: Session, p: Principal, case_id: str, *, policy: Policy = None) -> CaseOut:
     case, target = load_case(session, p, case_id, Action.case_read)
-    return _out(session, p, case, target)
+    return _out(session, p, case, target, policy)
 
 
 def list_cases(
@@ -147,7 +152,9 @@ def _summary(case: Case) -> CaseSummaryOut:
 # --- states ----------------------------------------------------------------------------------
 
 
-def transition(session: Session, p: Principal, case_id: str, body: TransitionCreate) -> CaseOut:
+def transition(
+    session: Session, p: Principal, case_id: str, body: TransitionCreate, *, policy: Policy = None
+) -> CaseOut:
     """A coordinator moves the case. Publication is the publication job's, never a person's."""
     case, target = load_case(session, p, case_id, Action.case_manage, for_update=True)
     if body.to in AUTOMATIC_ONLY:
@@ -156,7 +163,7 @@ def transition(session: Session, p: Principal, case_id: str, body: TransitionCre
             code="manual_publication",
         )
     move(session, p, case, body.to, reason=body.reason)
-    return _out(session, p, case, target)
+    return _out(session, p, case, target, policy)
 
 
 def move(session: Session, p: Principal, case: Case, to: CaseState, *, reason: str = "") -> None:
@@ -228,27 +235,21 @@ def case_facts(session: Session, case: Case) -> deadlines.CaseFacts:
 
 
 def effective_deadline(
-    session: Session,
-    case: Case,
-    now: datetime | None = None,
-    policy: deadlines.DeadlinePolicy | None = None,
+    session: Session, case: Case, now: datetime | None = None, policy: Policy = None
 ) -> deadlines.Deadline:
     """The case's disclosure deadline now: the seam for the publication job (issue 14 part 4)
-    and for notifications. A published or closed case has none."""
+    and for notifications. A published or closed case has none. `policy`: the configured one
+    (`deadlines.policy_for(settings)`); None means the embedded defaults."""
     if CaseState(case.state) in (CaseState.published, CaseState.closed):
         return deadlines.Deadline(None, deadlines.Rule.none)
     return deadlines.compute(
-        case_facts(session, case), now or utcnow(), policy or _configured_policy(session)
+        case_facts(session, case), now or utcnow(), policy or deadlines.DEFAULT_POLICY
     )
 
 
-def _configured_policy(session: Session) -> deadlines.DeadlinePolicy:
-    from clearinghouse.core.config import get_settings
-
-    return deadlines.load_policy(get_settings().coordination_deadline_policy)
-
-
-def adjust_deadline(session: Session, p: Principal, case_id: str, body: DeadlineAdjust) -> CaseOut:
+def adjust_deadline(
+    session: Session, p: Principal, case_id: str, body: DeadlineAdjust, *, policy: Policy = None
+) -> CaseOut:
     """A coordinator extends (days > 0) or shortens (days < 0) the deadline, with a reason."""
     case, target = load_case(session, p, case_id, Action.case_adjust_deadline, for_update=True)
     require_active(case)
@@ -260,7 +261,7 @@ def adjust_deadline(session: Session, p: Principal, case_id: str, body: Deadline
     if body.days == 0:
         raise CaseInputInvalid("an adjustment of 0 days changes nothing", code="deadline_noop")
     now = utcnow()
-    before = effective_deadline(session, case, now)
+    before = effective_deadline(session, case, now, policy)
     adjustment = DeadlineAdjustment(
         id=new_id("cdl"),
         case_id=case.id,
@@ -272,7 +273,7 @@ def adjust_deadline(session: Session, p: Principal, case_id: str, body: Deadline
     )
     session.add(adjustment)
     session.flush()
-    after = effective_deadline(session, case, now)
+    after = effective_deadline(session, case, now, policy)
     if after.at is not None and after.at < now:
         raise CaseInputInvalid("that would put the deadline in the past", code="deadline_in_past")
     case.updated_at = now
@@ -290,7 +291,7 @@ def adjust_deadline(session: Session, p: Principal, case_id: str, body: Deadline
         },
         tlp=case.tlp,
     )
-    return _out(session, p, case, target)
+    return _out(session, p, case, target, policy)
 
 
 # --- the views -------------------------------------------------------------------------------
@@ -349,7 +350,7 @@ def _affected(session: Session, vuln_ids: list[str]) -> list[AffectedOut]:
     return items
 
 
-def _out(session: Session, p: Principal, case: Case, target: Target) -> CaseOut:
+def _out(session: Session, p: Principal, case: Case, target: Target, policy: Policy) -> CaseOut:
     view = case_view(p, target)
     vuln_ids = sorted(session.scalars(select(CaseVuln.vuln_id).where(CaseVuln.case_id == case.id)))
     vendors = list(
@@ -359,7 +360,7 @@ def _out(session: Session, p: Principal, case: Case, target: Target) -> CaseOut:
             .order_by(VendorStatus.vendor_org_id)
         )
     )
-    deadline = effective_deadline(session, case)
+    deadline = effective_deadline(session, case, policy=policy)
     full = view == "full"
     participants = (
         [

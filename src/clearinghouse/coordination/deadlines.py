@@ -41,6 +41,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from clearinghouse.core.config import Settings
 from clearinghouse.core.errors import ConfigurationError
 
 
@@ -88,6 +89,11 @@ def load_policy(path: Path | None) -> DeadlinePolicy:
         raise ConfigurationError(
             f"the deadline policy {path} is invalid: {problems}", code="deadline_policy_invalid"
         ) from exc
+
+
+def policy_for(settings: Settings) -> DeadlinePolicy:
+    """The policy the instance is configured with (`coordination_deadline_policy`)."""
+    return load_policy(settings.coordination_deadline_policy)
 
 
 class Rule(StrEnum):

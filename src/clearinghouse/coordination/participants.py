@@ -14,6 +14,7 @@ from clearinghouse.accounts.models import Org
 from clearinghouse.accounts.policy import Action, Principal
 from clearinghouse.coordination import cases, timeline
 from clearinghouse.coordination.access import load_case
+from clearinghouse.coordination.cases import Policy
 from clearinghouse.coordination.errors import CaseConflict, CaseInputInvalid
 from clearinghouse.coordination.models import Case, Participant, VendorStatus
 from clearinghouse.coordination.schemas import (
@@ -36,7 +37,7 @@ DONE = frozenset({VendorStatusValue.fixed.value, VendorStatusValue.not_affected.
 
 
 def add_participant(
-    session: Session, p: Principal, case_id: str, body: ParticipantCreate
+    session: Session, p: Principal, case_id: str, body: ParticipantCreate, *, policy: Policy = None
 ) -> CaseOut:
     """A coordinator adds an organisation as vendor, reporter or operators' sharing group. A
     vendor added after notification is notified at once (its clock starts now)."""
@@ -74,7 +75,7 @@ def add_participant(
         {"org_id": body.org_id, "role": body.role},
         tlp=case.tlp,
     )
-    return cases.get_case(session, p, case.id)
+    return cases.get_case(session, p, case.id, policy=policy)
 
 
 def post_vendor_status(

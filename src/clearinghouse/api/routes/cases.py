@@ -8,6 +8,7 @@ from fastapi import APIRouter, Response
 from clearinghouse.api.deps import Cursor, Id, Limit, PrincipalDep, ServicesDep, SessionDep
 from clearinghouse.api.problems import ERROR_RESPONSES
 from clearinghouse.coordination import artifacts, cases, messages, participants, timeline
+from clearinghouse.coordination.deadlines import policy_for
 from clearinghouse.coordination.schemas import (
     ArtifactCreate,
     ArtifactOut,
@@ -30,9 +31,11 @@ router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["cases"])
 
 
 @router.post("/cases", status_code=201, response_model=CaseOut)
-def create_case(body: CaseCreate, p: PrincipalDep, session: SessionDep) -> CaseOut:
+def create_case(
+    body: CaseCreate, p: PrincipalDep, session: SessionDep, svc: ServicesDep
+) -> CaseOut:
     """Open a case over one or more vulnerabilities (coordinators)."""
-    return cases.create_case(session, p, body)
+    return cases.create_case(session, p, body, policy=policy_for(svc.settings))
 
 
 @router.get("/cases", response_model=Page[CaseSummaryOut])
@@ -48,17 +51,17 @@ def list_cases(
 
 
 @router.get("/cases/{case_id}", response_model=CaseOut)
-def get_case(case_id: Id, p: PrincipalDep, session: SessionDep) -> CaseOut:
+def get_case(case_id: Id, p: PrincipalDep, session: SessionDep, svc: ServicesDep) -> CaseOut:
     """The case: in full for its reporters, vendors and coordinators; the early warning for
     the operators' sharing group; 404 for everyone else."""
-    return cases.get_case(session, p, case_id)
+    return cases.get_case(session, p, case_id, policy=policy_for(svc.settings))
 
 
 @router.post("/cases/{case_id}/participants", status_code=201, response_model=CaseOut)
 def add_participant(
-    case_id: Id, body: ParticipantCreate, p: PrincipalDep, session: SessionDep
+    case_id: Id, body: ParticipantCreate, p: PrincipalDep, session: SessionDep, svc: ServicesDep
 ) -> CaseOut:
-    return participants.add_participant(session, p, case_id, body)
+    return participants.add_participant(session, p, case_id, body, policy=policy_for(svc.settings))
 
 
 @router.post("/cases/{case_id}/vendor-status", response_model=VendorStatusOut)
@@ -71,17 +74,17 @@ def post_vendor_status(
 
 @router.post("/cases/{case_id}/transition", response_model=CaseOut)
 def transition(
-    case_id: Id, body: TransitionCreate, p: PrincipalDep, session: SessionDep
+    case_id: Id, body: TransitionCreate, p: PrincipalDep, session: SessionDep, svc: ServicesDep
 ) -> CaseOut:
-    return cases.transition(session, p, case_id, body)
+    return cases.transition(session, p, case_id, body, policy=policy_for(svc.settings))
 
 
 @router.post("/cases/{case_id}/deadline", response_model=CaseOut)
 def adjust_deadline(
-    case_id: Id, body: DeadlineAdjust, p: PrincipalDep, session: SessionDep
+    case_id: Id, body: DeadlineAdjust, p: PrincipalDep, session: SessionDep, svc: ServicesDep
 ) -> CaseOut:
     """A coordinator extends or shortens the disclosure deadline, with a reason (audited)."""
-    return cases.adjust_deadline(session, p, case_id, body)
+    return cases.adjust_deadline(session, p, case_id, body, policy=policy_for(svc.settings))
 
 
 @router.get("/cases/{case_id}/messages", response_model=Page[MessageOut])
