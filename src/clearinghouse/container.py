@@ -85,6 +85,13 @@ DOMAINS: tuple[Domain, ...] = (
         ),
         commands=("clearinghouse.cli.evals",),
     ),
+    # listed before vulns so that `clearinghouse --help` keeps vulns last (test_architecture)
+    Domain(
+        "coordination",
+        models=("clearinghouse.coordination.models",),
+        routes=("clearinghouse.api.routes.cases:router",),
+        commands=("clearinghouse.cli.cases",),
+    ),
     Domain(
         "vulns",
         models=("clearinghouse.vulns.models",),
@@ -92,12 +99,6 @@ DOMAINS: tuple[Domain, ...] = (
         routes=("clearinghouse.api.routes.vulns:router",),
         first_routes=("clearinghouse.api.routes.osv:router",),  # the public OSV queries
         commands=("clearinghouse.cli.vulns", "clearinghouse.cli.validation"),
-    ),
-    Domain(
-        "coordination",
-        models=("clearinghouse.coordination.models",),
-        routes=("clearinghouse.api.routes.cases:router",),
-        commands=("clearinghouse.cli.cases",),
     ),
 )
 
