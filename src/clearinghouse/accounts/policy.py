@@ -488,8 +488,8 @@ def list_scope(p: Principal, kind: str) -> ListScope:
 #   timeline events and artifacts up to TLP:AMBER+STRICT; a TLP:RED item only when their
 #   organisation wrote it or is named among its recipients;
 # - the operators' sharing group gets the early warning only (what is affected, severity,
-#   mitigation), messages and events up to TLP:GREEN (its clearance), and never artifacts
-#   (PoCs, patches), recipes or anything above GREEN;
+#   mitigation) and messages up to TLP:GREEN (its clearance); never artifacts (PoCs,
+#   patches), recipes, the timeline, or anything above GREEN;
 # - coordinator organisations see everything.
 # Listings of a case's items filter in SQL through `case_item_scope` (named conditions
 # "tlp_in" and "red_for_org", spelled by coordination/listing.py).
@@ -523,8 +523,9 @@ def _case_can_see(p: Principal, t: Target) -> bool:
         return True
     if roles & CASE_FULL_ROLES:
         return t.tlp in _FULL_CLEARANCE or (t.tlp == "RED" and _red_for(p, t))
-    # the sharing group: messages and events up to GREEN, never an artifact
-    return t.kind != "case_artifact" and t.tlp in _EARLY_WARNING_CLEARANCE
+    # the sharing group: messages up to GREEN; never an artifact, nor the timeline (its events
+    # name participants and statements the early warning leaves out)
+    return t.kind == "case_message" and t.tlp in _EARLY_WARNING_CLEARANCE
 
 
 def case_view(p: Principal, t: Target) -> str:
@@ -541,7 +542,7 @@ def case_item_scope(p: Principal, case: Target, kind: str) -> ListScope:
     roles = _case_roles(p, case)
     if roles & CASE_FULL_ROLES:
         return _where(("tlp_in", _FULL_CLEARANCE), ("red_for_org", p.org_id))
-    if roles and kind != "case_artifact":
+    if roles and kind == "case_message":
         return _where(("tlp_in", _EARLY_WARNING_CLEARANCE))
     return NOTHING
 
