@@ -285,3 +285,66 @@ def test_artifacts_are_sealed_and_only_for_full_participants(
         from clearinghouse.storage.vault import SealedValue
 
         assert all(secret not in (v.ciphertext or b"") for v in s.scalars(select(SealedValue)))
+
+
+def test_a_refused_change_leaves_nothing_behind(
+    client: TestClient, cast: Cast, services: Services
+) -> None:
+    """The adversary: a shortening that would put the deadline in the past. The adjustment row
+    is written before the check; the refusal must roll it back with its timeline and audit
+    events (one transaction per change)."""
+    from clearinghouse.coordination.models import DeadlineAdjustment, TimelineEvent
+
+    cid = _case(client, cast)["id"]
+    base = f"/api/v1/cases/{cid}"
+    _post(client, cast.coordinator, base + "/transition", {"to": "vendors_notified"})
+
+    def counts() -> tuple[int, int, int]:
+        with services.db.transaction() as s:
+            adjustments = len(list(s.scalars(select(DeadlineAdjustment))))
+            events = len(list(s.scalars(select(TimelineEvent))))
+        return adjustments, events, audit_count(services)
+
+    before = counts()
+    r = _post(client, cast.coordinator, base + "/deadline", {"days": -365, "reason": "now!"})
+    assert r.status_code == 422 and r.json()["code"] == "deadline_in_past"
+    assert counts() == before
+    r = _post(client, cast.coordinator, base + "/deadline", {"days": -30, "reason": "exploited"})
+    assert r.status_code == 200
+    assert r.json()["deadline_detail"]["adjusted_days"] == -30
+    after = counts()
+    assert after[0] == before[0] + 1 and after[1] == before[1] + 1 and after[2] == before[2] + 1
+
+
+def test_vendor_status_hooks_run_in_the_transaction(
+    client: TestClient, cast: Cast, services: Services
+) -> None:
+    """The seam for fix verification and notifications: a hook sees the change, and a hook
+    that refuses rolls the whole change back (status, timeline, audit)."""
+    from clearinghouse.coordination import participants
+    from clearinghouse.core.errors import Conflict
+
+    cid = _case(client, cast)["id"]
+    seen: list[tuple[str, str]] = []
+
+    def watch(session: Any, p: Any, case: Any, row: Any, previous: str) -> None:
+        seen.append((previous, row.status))
+
+    def refuse(session: Any, p: Any, case: Any, row: Any, previous: str) -> None:
+        if row.status == "fixed":
+            raise Conflict("the patch still reproduces", code="fix_not_verified")
+
+    participants.VENDOR_STATUS_HOOKS[:] = [watch, refuse]
+    try:
+        url = f"/api/v1/cases/{cid}/vendor-status"
+        assert _post(client, cast.vendor, url, {"status": "affected"}).status_code == 200
+        before = audit_count(services)
+        fixed = {"status": "fixed", "fix_commits": ["abcdef1"]}
+        r = _post(client, cast.vendor, url, fixed)
+        assert r.status_code == 409 and r.json()["code"] == "fix_not_verified"
+    finally:
+        participants.VENDOR_STATUS_HOOKS.clear()
+    assert seen == [("unknown", "affected"), ("affected", "fixed")]
+    assert audit_count(services) == before
+    case = client.get(f"/api/v1/cases/{cid}", headers=cast.vendor.headers).json()
+    assert case["vendor_statuses"][0]["status"] == "affected"
