@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
-from tests.support.vulns import audit_count, submit
-from tests.support.world import Member, World
 
 from clearinghouse.accounts.models import OrgKind, Role
 from clearinghouse.container import Services
 from clearinghouse.core.clock import utcnow
 from clearinghouse.vulns.models import KevEntry, VulnerabilityAlias
+from tests.support.vulns import audit_count, submit
+from tests.support.world import Member, World
 
 
 class Cast:

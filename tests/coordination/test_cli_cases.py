@@ -11,14 +11,14 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.support.vulns import submit
-from tests.support.world import World
 from typer.testing import CliRunner
 
 from clearinghouse.accounts.models import OrgKind, Role
 from clearinghouse.cli import common
 from clearinghouse.cli.main import app
 from clearinghouse.container import Services
+from tests.support.vulns import submit
+from tests.support.world import World
 
 
 @pytest.fixture

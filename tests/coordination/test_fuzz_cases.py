@@ -12,11 +12,11 @@ import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.support.vulns import submit
-from tests.support.world import World
 
 from clearinghouse.accounts.models import OrgKind, Role
 from clearinghouse.coordination.states import CaseState
+from tests.support.vulns import submit
+from tests.support.world import World
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),

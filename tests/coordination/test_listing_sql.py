@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 
 from sqlalchemy import select
-from tests.support.world import World
 
 from clearinghouse.accounts.models import OrgKind, Role
 from clearinghouse.accounts.policy import Principal, can_see
@@ -24,6 +23,7 @@ from clearinghouse.coordination.schemas import (
 )
 from clearinghouse.vulns import reports
 from clearinghouse.vulns.schemas import ReportCreate
+from tests.support.world import World
 
 REPORT = {
     "title": "overflow in demo",
