@@ -125,6 +125,29 @@ def cna_staff(c: Caller, rel: str) -> str:
     return ALLOW if c.coordinator(Role.member) else FORBID
 
 
+# --- coordination cases (issue 14): "own" is a case the caller's organisation takes part in,
+# in the role its kind plays (vendor: vendor, operator: the sharing group, lab and evaluator:
+# reporter); coordinators see every case; nobody else learns that a case exists.
+def see_case(c: Caller, rel: str) -> bool:
+    return c.kind is OrgKind.coordinator or rel == "own"
+
+
+def case_full(c: Caller, rel: str) -> bool:
+    """Reporters, vendors and coordinators: the full case; the sharing group: early warning."""
+    return c.kind is OrgKind.coordinator or (rel == "own" and c.kind is not OrgKind.operator)
+
+
+def case_writer(c: Caller, rel: str) -> str:
+    return decide(see_case(c, rel), case_full(c, rel) and c.at_least(Role.member))
+
+
+def case_coordinators(c: Caller, rel: str) -> str:
+    return decide(see_case(c, rel), c.coordinator(Role.member))
+
+
+ARTIFACT = {"filename": "poc.bin", "kind": "poc", "content_base64": "UG9D"}
+
+
 @dataclass(frozen=True)
 class Spec:
     expect: Callable[[Caller, str], str]
@@ -476,6 +499,58 @@ SPECS: dict[tuple[str, str], Spec] = {
         body=lambda t: {"decision": "declined", "reason": "declined by mail"},
         mutates=True,
     ),
+    ("POST", "/api/v1/cases"): Spec(
+        lambda c, r: ALLOW if c.coordinator(Role.member) else FORBID,
+        target="case_vuln",
+        body=lambda t: {"vuln_ids": [t["vuln_id"]], "title": "a case", "tlp": "AMBER"},
+        mutates=True,
+    ),
+    ("GET", "/api/v1/cases"): Spec(always),
+    ("GET", "/api/v1/cases/{case_id}"): Spec(
+        lambda c, r: decide(see_case(c, r), True), target="case"
+    ),
+    ("POST", "/api/v1/cases/{case_id}/participants"): Spec(
+        case_coordinators,
+        target="case",
+        body=lambda t: {"org_id": t["new_org_id"], "role": "operator_group"},
+        mutates=True,
+    ),
+    ("POST", "/api/v1/cases/{case_id}/vendor-status"): Spec(
+        lambda c, r: decide(
+            see_case(c, r), r == "own" and c.kind is OrgKind.vendor and c.at_least(Role.member)
+        ),
+        target="case",
+        body=lambda t: {"status": "under_investigation"},
+        mutates=True,
+    ),
+    ("POST", "/api/v1/cases/{case_id}/transition"): Spec(
+        case_coordinators, target="case", body=lambda t: {"to": "vendors_notified"}, mutates=True
+    ),
+    ("POST", "/api/v1/cases/{case_id}/deadline"): Spec(
+        case_coordinators,
+        target="case",
+        state="vendors_notified",
+        body=lambda t: {"days": 5, "reason": "the vendor needs time"},
+        mutates=True,
+    ),
+    ("GET", "/api/v1/cases/{case_id}/messages"): Spec(
+        lambda c, r: decide(see_case(c, r), True), target="case"
+    ),
+    ("POST", "/api/v1/cases/{case_id}/messages"): Spec(
+        case_writer, target="case", body=lambda t: {"body": "hello"}, mutates=True
+    ),
+    ("GET", "/api/v1/cases/{case_id}/timeline"): Spec(
+        lambda c, r: decide(see_case(c, r), True), target="case"
+    ),
+    ("GET", "/api/v1/cases/{case_id}/artifacts"): Spec(
+        lambda c, r: decide(see_case(c, r), case_full(c, r)), target="case"
+    ),
+    ("POST", "/api/v1/cases/{case_id}/artifacts"): Spec(
+        case_writer, target="case", body=lambda t: ARTIFACT, mutates=True
+    ),
+    ("GET", "/api/v1/cases/{case_id}/artifacts/{artifact_id}/content"): Spec(
+        lambda c, r: decide(see_case(c, r), case_full(c, r)), target="case_artifact"
+    ),
 }
 
 
@@ -622,6 +697,8 @@ class Fixtures:
                 t["vuln_id"] = f"TEST-{t['n']}"
             case "vuln_report" | "candidate" | "merge":
                 t.update(self._reported(spec, caller, rel))
+            case "case_vuln" | "case" | "case_artifact":
+                t.update(self._case(spec, caller, rel))
             case "reference_model":
                 from clearinghouse.evals.reference import create_reference_model
                 from clearinghouse.evals.schemas import ReferenceModelCreate
@@ -750,6 +827,60 @@ class Fixtures:
                 d = s.scalars(select(Delivery).where(Delivery.webhook_id == hook.id)).one()
                 d.status = "dead"
                 t["delivery_id"] = d.id
+        return t
+
+    def _case(self, spec: Spec, caller: Caller, rel: str) -> dict[str, str]:
+        """A case reported by another lab with another vendor; for 'own', the caller's
+        organisation joins in the role its kind plays."""
+        from clearinghouse.coordination import artifacts, cases, participants
+        from clearinghouse.coordination.schemas import (
+            ArtifactCreate,
+            CaseCreate,
+            ParticipantCreate,
+            TransitionCreate,
+        )
+        from clearinghouse.vulns.reports import submit_report
+        from clearinghouse.vulns.schemas import ReportCreate as VulnReport
+
+        w, system = self.world, Principal.system()
+        reporter = Principal(None, self.others[OrgKind.lab], OrgKind.lab, Role.member)
+        role = {OrgKind.vendor: "vendor", OrgKind.operator: "operator_group"}.get(
+            caller.kind, "reporter"
+        )
+        with w.services.db.transaction() as s:
+            report = submit_report(
+                s, reporter, w.services.vault, VulnReport.model_validate(VULN_REPORT)
+            )
+            t = {"vuln_id": report.vuln_id, "new_org_id": self.others[OrgKind.operator]}
+            if spec.target == "case_vuln":
+                return t
+            cid = cases.create_case(
+                s, system, CaseCreate(vuln_ids=[report.vuln_id], title="matrix case")
+            ).id
+            t["case_id"] = cid
+            joining = [(self.others[OrgKind.vendor], "vendor")]
+            if rel == "own" and caller.kind is not OrgKind.coordinator:
+                joining.append((self.mine[caller.kind], role))
+            for org, as_role in joining:
+                participants.add_participant(
+                    s,
+                    system,
+                    cid,
+                    ParticipantCreate.model_validate({"org_id": org, "role": as_role}),
+                )
+            if spec.state:
+                cases.transition(
+                    s, system, cid, TransitionCreate.model_validate({"to": spec.state})
+                )
+            if spec.target == "case_artifact":
+                t["artifact_id"] = artifacts.upload(
+                    s,
+                    system,
+                    w.services.blobs,
+                    cid,
+                    ArtifactCreate.model_validate(ARTIFACT),
+                    max_bytes=1024,
+                ).id
         return t
 
     def _submission(self, lab: str, ev: str, spec: Spec) -> dict[str, str]:

@@ -100,6 +100,13 @@ DOMAINS: tuple[Domain, ...] = (
         routes=("clearinghouse.api.routes.cve_ids:router",),
         commands=("clearinghouse.cli.cve_ids",),
     ),
+    # listed before vulns so that `clearinghouse --help` keeps vulns last (test_architecture)
+    Domain(
+        "coordination",
+        models=("clearinghouse.coordination.models",),
+        routes=("clearinghouse.api.routes.cases:router",),
+        commands=("clearinghouse.cli.cases",),
+    ),
     Domain(
         "vulns",
         models=("clearinghouse.vulns.models",),

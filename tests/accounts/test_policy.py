@@ -74,6 +74,7 @@ MEANS: dict[tuple[str, str], Callable[[Target, object], bool]] = {
     ("webhook", "org_id"): lambda t, v: t.org_id == v,
     ("subscription", "org_id"): lambda t, v: t.org_id == v,
     ("delivery", "org_id"): lambda t, v: t.org_id == v,
+    ("case", "participant_org"): lambda t, v: v in {org for org, _ in t.case_parties},
 }
 # Kinds that can_see knows but that are listed under another kind: tokens are listed as the
 # caller's own only (list_scope's `own_token`), a narrower set than may be read one by one.
@@ -128,6 +129,16 @@ TARGETS = [
         Target(kind, f"{kind}_{org}", org_id=org)
         for kind in ("webhook", "subscription", "delivery")
         for org in ORGS
+    ),
+    *(
+        Target("case", f"case_{n}", case_parties=parties)
+        for n, parties in enumerate(
+            [
+                frozenset(),
+                frozenset({("org_vd", "vendor"), ("org_lab", "reporter")}),
+                frozenset({("org_op", "operator_group"), ("org_co", "coordinator")}),
+            ]
+        )
     ),
 ]
 

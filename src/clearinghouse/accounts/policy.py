@@ -96,6 +96,11 @@ class Target:
     public: bool = False  # vuln: published, TLP:CLEAR and out of embargo
     reporter_org_ids: frozenset[str] = frozenset()  # vuln / vuln_report: who reported it
     first_admin: bool = False  # invitation: for the admin of a new organisation (no one in it)
+    # coordination (issue 14): a case's participants as (org id, role); a case item's TLP label
+    # and the named recipients of a TLP:RED item (its author's organisation is `org_id`)
+    case_parties: frozenset[tuple[str, str]] = frozenset()
+    tlp: str | None = None
+    recipient_org_ids: frozenset[str] = frozenset()
 
 
 class Action(StrEnum):
@@ -152,6 +157,15 @@ class Action(StrEnum):
     cve_id_publish = "cve-id:publish"
     cve_id_reject = "cve-id:reject"
     cna_referral_decide = "cna-referral:decide"
+    # coordination (issue 14): cases and what they hold (rules: the block at the end)
+    case_create = "case:create"
+    case_read = "case:read"
+    case_manage = "case:manage"
+    case_adjust_deadline = "case:adjust-deadline"
+    case_vendor_status = "case:vendor-status"
+    case_post_message = "case:post-message"
+    case_upload_artifact = "case:upload-artifact"
+    case_read_artifacts = "case:read-artifacts"
 
 
 READ_ACTIONS = {
@@ -231,6 +245,8 @@ def can_see(p: Principal, t: Target) -> bool:
             # through them, nobody else's (a coordinator who saw or changed another
             # organisation's webhook could read or redirect what that organisation is told).
             return _mine(p, t.org_id)
+        case "case" | "case_message" | "case_event" | "case_artifact":
+            return _case_can_see(p, t)
     return False
 
 
@@ -463,6 +479,7 @@ _COORDINATOR_LISTS_ALL = {
     "vuln",
     "vuln_report",
     "duplicate_candidate",
+    "case",
 }
 
 
@@ -504,4 +521,101 @@ def list_scope(p: Principal, kind: str) -> ListScope:
             return _where(("reporter_org_id", p.org_id))
         case "webhook" | "subscription" | "delivery":  # notifications (issue 14, part 8)
             return _where(("org_id", p.org_id))
+        case "case":
+            return _where(("participant_org", p.org_id))
     return NOTHING
+
+
+# --- coordination (issue 14): cases, their messages, artifacts and timeline ----------------
+#
+# Who sees a case: coordinators (every case) and its participants' organisations; nobody else
+# learns it exists (404). What they see of it depends on their role in it:
+# - reporter, vendor and coordinator participants get the full case, and its messages,
+#   timeline events and artifacts up to TLP:AMBER+STRICT; a TLP:RED item only when their
+#   organisation wrote it or is named among its recipients;
+# - the operators' sharing group gets the early warning only (what is affected, severity,
+#   mitigation) and messages up to TLP:GREEN (its clearance); never artifacts (PoCs,
+#   patches), recipes, the timeline, or anything above GREEN;
+# - coordinator organisations see everything.
+# Listings of a case's items filter in SQL through `case_item_scope` (named conditions
+# "tlp_in" and "red_for_org", spelled by coordination/listing.py).
+
+TLP_ORDER = ("CLEAR", "GREEN", "AMBER", "AMBER+STRICT", "RED")
+CASE_FULL_ROLES = frozenset({"reporter", "vendor", "coordinator"})
+CASE_EARLY_WARNING_ROLES = frozenset({"operator_group"})
+_FULL_CLEARANCE = TLP_ORDER[:4]
+_EARLY_WARNING_CLEARANCE = TLP_ORDER[:2]
+
+
+def _case_roles(p: Principal, t: Target) -> frozenset[str]:
+    return frozenset(role for org, role in t.case_parties if _mine(p, org))
+
+
+def _case_full(p: Principal, t: Target) -> bool:
+    return p.is_kind(OrgKind.coordinator) or bool(_case_roles(p, t) & CASE_FULL_ROLES)
+
+
+def _red_for(p: Principal, t: Target) -> bool:
+    return _mine(p, t.org_id) or (p.org_id is not None and p.org_id in t.recipient_org_ids)
+
+
+def _case_can_see(p: Principal, t: Target) -> bool:
+    if p.is_kind(OrgKind.coordinator):
+        return True
+    roles = _case_roles(p, t)
+    if not roles:
+        return False
+    if t.kind == "case":
+        return True
+    if roles & CASE_FULL_ROLES:
+        return t.tlp in _FULL_CLEARANCE or (t.tlp == "RED" and _red_for(p, t))
+    # the sharing group: messages up to GREEN; never an artifact, nor the timeline (its events
+    # name participants and statements the early warning leaves out)
+    return t.kind == "case_message" and t.tlp in _EARLY_WARNING_CLEARANCE
+
+
+def case_view(p: Principal, t: Target) -> str:
+    """What of a visible case the principal gets: "full", or "early_warning" (the sharing
+    group: affected products, severity, mitigation; no PoC, recipe, messages above GREEN)."""
+    return "full" if p.is_system or _case_full(p, t) else "early_warning"
+
+
+def case_item_scope(p: Principal, case: Target, kind: str) -> ListScope:
+    """Which of a visible case's items (`case_message`, `case_event`, `case_artifact`) a
+    listing may return: exactly those `can_see` shows one by one."""
+    if p.is_system or p.is_kind(OrgKind.coordinator):
+        return EVERYTHING
+    roles = _case_roles(p, case)
+    if roles & CASE_FULL_ROLES:
+        return _where(("tlp_in", _FULL_CLEARANCE), ("red_for_org", p.org_id))
+    if roles and kind == "case_message":
+        return _where(("tlp_in", _EARLY_WARNING_CLEARANCE))
+    return NOTHING
+
+
+def _case_participant(*roles: str, role: Role = Role.member) -> Rule:
+    return lambda p, t: t is not None and bool(_case_roles(p, t) & set(roles)) and p.at_least(role)
+
+
+def _case_full_reader(p: Principal, t: Target | None) -> bool:
+    return t is not None and _case_full(p, t)
+
+
+READ_ACTIONS |= {Action.case_read, Action.case_read_artifacts}
+RULES.update(
+    {
+        Action.case_create: _coordinator(Role.member),
+        Action.case_read: _visible,
+        Action.case_manage: _coordinator(Role.member),
+        Action.case_adjust_deadline: _coordinator(Role.member),
+        # a vendor answers for itself only: its status is posted by its own members
+        Action.case_vendor_status: _case_participant("vendor"),
+        Action.case_post_message: _either(
+            _coordinator(Role.member), _case_participant(*CASE_FULL_ROLES)
+        ),
+        Action.case_upload_artifact: _either(
+            _coordinator(Role.member), _case_participant(*CASE_FULL_ROLES)
+        ),
+        Action.case_read_artifacts: _case_full_reader,
+    }
+)

@@ -88,6 +88,18 @@ class Settings(BaseSettings):
         le=64 * 1024**2,
         description="the largest recipe upload (the archive, or the multipart body) accepted",
     )
+    # --- coordination (issue 14): cases, the disclosure deadline engine -------------------
+    coordination_deadline_policy: Path | None = Field(
+        default=None,
+        description="a YAML file of the disclosure deadline policy (keys of "
+        "coordination.deadlines.DeadlinePolicy); default: the embedded OpenSSF numbers",
+    )
+    coordination_artifact_max_bytes: int = Field(
+        default=16 * 1024**2,
+        ge=1024,
+        le=32 * 1024**2,
+        description="the largest artifact uploaded to a coordination case",
+    )
     log_level: str = "INFO"
     log_format: str = "json"
     allow_private_endpoints: bool | None = Field(

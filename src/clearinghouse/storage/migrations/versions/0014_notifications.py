@@ -10,7 +10,7 @@ Four new tables, nothing existing changes:
   Standard Webhooks `webhook-id`.
 
 Revision ID: 0014
-Revises: 0009
+Revises: 0013
 Create Date: 2026-12-10
 """
 
@@ -23,7 +23,7 @@ from sqlalchemy.dialects import postgresql
 import clearinghouse.storage.base
 
 revision = "0014"
-down_revision = "0009"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,97 @@
+"""Migration 0013 adds the coordination tables: an instance with a reported record upgrades on
+both databases, keeps every row, matches the models (no drift), and downgrades to 0009."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import insert, inspect, select
+
+from clearinghouse.accounts.models import Org
+from clearinghouse.container import metadata
+from clearinghouse.storage import migrate
+from clearinghouse.storage.db import Database
+from clearinghouse.vulns.models import Vulnerability
+from tests.support.databases import blank_database
+
+NOW = datetime(2026, 12, 1, tzinfo=UTC)
+NEW = {
+    "coordination_cases",
+    "coordination_case_vulns",
+    "coordination_participants",
+    "coordination_vendor_statuses",
+    "coordination_messages",
+    "coordination_artifacts",
+    "coordination_audiences",
+    "coordination_timeline",
+    "coordination_deadline_adjustments",
+}
+ROWS: list[tuple[Any, dict[str, Any]]] = [
+    (Org, {"id": "org_v", "name": "vendor", "kind": "vendor", "created_at": NOW}),
+    (
+        Vulnerability,
+        {
+            "id": "CH-2026-00001",
+            "source_id": "CH-2026-00001",
+            "summary": "heap overflow",
+            "details": "",
+            "record": {"id": "CH-2026-00001"},
+            "status": "new",
+            "tlp": "AMBER",
+            "modified": NOW,
+            "created_at": NOW,
+            "updated_at": NOW,
+            "origin": "report",
+            "cwe_ids": [],
+        },
+    ),
+]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def blank_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    with blank_database(request, tmp_path, "m0013") as url:
+        yield url
+
+
+def _dump(db: Database, table: Any) -> list[dict[str, Any]]:
+    with db.engine.connect() as c:
+        return [dict(r._mapping) for r in c.execute(select(table))]
+
+
+def test_0013_adds_the_tables_keeps_every_row_matches_the_models_and_goes_back(
+    blank_url: str,
+) -> None:
+    db = Database(blank_url)
+    try:
+        migrate.upgrade(db, "0009")
+        with db.engine.begin() as c:
+            for model, values in ROWS:
+                c.execute(insert(model.__table__).values(**values))
+        before = {m.__tablename__: _dump(db, m.__table__) for m, _ in ROWS}
+        assert NEW.isdisjoint(inspect(db.engine).get_table_names())
+        migrate.upgrade(db, "0013")
+        assert NEW <= set(inspect(db.engine).get_table_names())
+        assert {m.__tablename__: _dump(db, m.__table__) for m, _ in ROWS} == before
+        with db.engine.connect() as c:
+            drift = [
+                d
+                for d in compare_metadata(MigrationContext.configure(c), metadata())
+                if any(t in repr(d) for t in NEW)
+            ]
+        assert drift == []
+        config = migrate.alembic_config(db.url)
+        with db.engine.begin() as c:
+            config.attributes["connection"] = c
+            command.downgrade(config, "0009")
+        assert NEW.isdisjoint(inspect(db.engine).get_table_names())
+        assert {m.__tablename__: _dump(db, m.__table__) for m, _ in ROWS} == before
+    finally:
+        db.dispose()
