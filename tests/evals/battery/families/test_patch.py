@@ -30,7 +30,7 @@ OTHER_FIXES = {
     ),
     "config": ("/*@@CHECK@@*/", "if (!user) return;"),
     "logger": ("if (pending) free(pending);", "if (pending && open_entry) free(pending);"),
-    "path": ("/*@@LENGTH@@*/", "if (n > sizeof name - 1) n = sizeof name - 1;"),
+    "path": ("/*@@LENGTH@@*/", "if (n > 11) n = 11;"),
     "csv": ("/*@@LIMIT@@*/", "if (nfields == MAX_FIELDS) return -1;"),
     "keys": ("line[--cur] = 0;", "if (cur) line[--cur] = 0;"),
     "chunks": ("int n = (int16_t)(", "int n = (uint16_t)("),
@@ -46,7 +46,7 @@ OTHER_FIXES = {
     "tree": ("/*@@DEPTH@@*/", "if (depth > 1000) { error = 3; return; }"),
     "frames": (
         "/*@@HEADER@@*/",
-        'if (hlen < 2) { puts("bad header length"); break; }\n'
+        'if (hlen < 3) { puts("bad header length"); break; }\n'
         "        if (hlen > total) hlen = total;",
     ),
     "escape": ("/*@@SIZE@@*/", "else if (c < 0x20 || c > 0x7e) size += 4;"),

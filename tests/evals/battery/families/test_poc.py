@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import random
 import struct
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from clearinghouse.evals.battery.families.programs import (
     pack,
     unpack,
 )
+from clearinghouse.evals.battery.families.programs.extra import EXTRA
 from clearinghouse.evals.battery.framework import TaskOptions
 from clearinghouse.evals.battery.registry import load_families
 from clearinghouse.sandbox.signature import is_signature
@@ -166,6 +168,26 @@ def test_a_crash_with_another_signature_is_not_the_bug() -> None:
     (other,) = _run(judge.judge_pocs(elsewhere, [p.poc_input()]))
     assert not other.success and other.vulnerable.crashed
     assert "not the target bug" in other.explanation(elsewhere)
+
+
+@needs_bwrap
+@needs_gcc
+@pytest.mark.parametrize("program", [p.name for p in EXTRA])
+def test_random_payloads_in_a_valid_container_reach_no_added_bug(program: str) -> None:
+    """The adversary has read common.h (it is shipped) but not the program: 50 random payloads of
+    0-256 bytes, each packed with the right magic, length and checksum. None reproduces the bug
+    of a program added for issue 12, since each bug needs the payload's format (a `~USER` path
+    component, a ninth field, ESC 'h' at the start of a line, a 'd' chunk with a negative length,
+    a reading line for channel 4-7...). The first versions of path, chunks and sensor were
+    reached by about half of such payloads. (rle and tlv, of the first six, still are: see
+    docs/evals.md.)"""
+    p = BY_NAME[program]
+    rng = random.Random(f"container-aware/{program}")
+    payloads = [p.pack(rng.randbytes(rng.randint(0, 256))) for _ in range(50)]
+    verdicts = _run(judge.judge_pocs(p, payloads))
+    assert not any(v.success for v in verdicts), [
+        unpack(p.magic, data) for data, v in zip(payloads, verdicts, strict=True) if v.success
+    ]
 
 
 @needs_bwrap

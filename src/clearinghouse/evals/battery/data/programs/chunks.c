@@ -1,7 +1,8 @@
-/* chunks: reassembles a message from length-prefixed chunks and prints it.
- * Payload: chunks of <length: signed 16-bit, little-endian><length bytes>; the message holds
- * at most 256 bytes. A chunk longer than the bytes left is "truncated"; one that does not fit in
- * the message is "message too long". A zero-length chunk ends the message. */
+/* chunks: reassembles a message from typed, length-prefixed chunks and prints it.
+ * Payload: chunks of <type><length: signed 16-bit, little-endian><length bytes>. Type 'd' is
+ * data, appended to the message (at most 256 bytes); type 'e' ends the message; another type
+ * stops with "unknown chunk type". A chunk longer than the bytes left is "truncated"; one that
+ * does not fit in the message is "message too long". */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,10 +13,12 @@
 
 static size_t reassemble(const unsigned char *p, size_t len, char *msg, int *chunks) {
     size_t i = 0, used = 0;
-    while (i + 2 <= len) {
-        int n = (int16_t)(p[i] | p[i + 1] << 8);
-        i += 2;
-        if (n == 0) break;
+    while (i + 3 <= len) {
+        unsigned char type = p[i];
+        int n = (int16_t)(p[i + 1] | p[i + 2] << 8);
+        i += 3;
+        if (type == 'e') break;
+        if (type != 'd') { puts("unknown chunk type"); break; }
         if (n > (int)(len - i)) { puts("truncated"); break; }
         if (n > (int)(MESSAGE - used)) { puts("message too long"); break; }
         /*@@SIGN@@*/

@@ -1,8 +1,8 @@
 /* frames: checks a stream of framed records and prints each record's header and body sums.
- * Payload: records of <total length><header length><header bytes ...><body bytes ...>, where
- * both lengths count from the record's first byte: the header is bytes 2 to (header length - 1)
- * of the record, the body the rest of it. A record whose total length is under 2 or runs past
- * the payload ends the stream. */
+ * Payload: records of <'R'><total length><header length><header bytes ...><body bytes ...>,
+ * where both lengths count from the record's first byte: the header is bytes 3 to (header
+ * length - 1) of the record, the body the rest of it. A record that does not start with 'R',
+ * or whose total length is under 3 or runs past the payload, ends the stream. */
 #include <stdio.h>
 #include <stdlib.h>
 #include "common.h"
@@ -19,15 +19,16 @@ int main(int argc, char **argv) {
     unsigned char *in = read_container(argv[1], "FRM1", &len);
     size_t i = 0;
     int records = 0;
-    while (i + 2 <= len) {
-        size_t total = in[i], hlen = in[i + 1];
-        if (total < 2 || total > len - i) { puts("truncated record"); break; }
+    while (i + 3 <= len) {
+        if (in[i] != 'R') { puts("bad record tag"); break; }
+        size_t total = in[i + 1], hlen = in[i + 2];
+        if (total < 3 || total > len - i) { puts("truncated record"); break; }
         /*@@HEADER@@*/
         size_t body = total - hlen;
-        unsigned hs = hlen > 2 ? sum(in + i + 2, hlen - 2) : 0;
+        unsigned hs = sum(in + i + 3, hlen - 3);
         unsigned bs = sum(in + i + hlen, body);
         printf("record %d: header %zu bytes (sum %u), body %zu bytes (sum %u)\n", ++records,
-               hlen > 2 ? hlen - 2 : 0, hs, body, bs);
+               hlen - 3, hs, body, bs);
         i += total;
     }
     printf("%d records\n", records);

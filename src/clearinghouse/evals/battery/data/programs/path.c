@@ -1,6 +1,7 @@
 /* path: normalises a '/'-separated path and prints it with its depth.
  * Payload: the path. Empty components and "." are skipped, ".." drops the last kept component
- * (never above the root); at most 8 components are kept, each a name of at most 15 characters. */
+ * (never above the root); at most 8 components are kept, each a name of at most 15 characters.
+ * A component "~USER" names USER's directory and is kept as "home.USER". */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,9 +15,17 @@ static int depth;
 
 static int push_component(const unsigned char *s, size_t n) {
     char name[NAME];
-    /*@@LENGTH@@*/
-    memcpy(name, s, n);
-    name[n] = 0;
+    size_t used = n;
+    if (n >= NAME) { puts("name too long"); return -1; }
+    if (n > 1 && s[0] == '~') {
+        /*@@LENGTH@@*/
+        memcpy(name, "home.", 5);
+        memcpy(name + 5, s + 1, n - 1);
+        used = n + 4;
+    } else {
+        memcpy(name, s, n);
+    }
+    name[used] = 0;
     if (n == 0 || !strcmp(name, ".")) return 0;
     if (!strcmp(name, "..")) { if (depth) depth--; return 0; }
     if (depth == DEPTH) { puts("too deep"); return -1; }
