@@ -12,6 +12,7 @@ import pytest
 
 from clearinghouse.evals.battery.families import judge
 from clearinghouse.evals.battery.families.programs import BY_NAME, PROGRAMS, Program, unpack
+from clearinghouse.evals.battery.families.programs.original import ORIGINAL
 from tests.support.needs import needs_bwrap, needs_gcc
 
 pytestmark = [needs_bwrap, needs_gcc]
@@ -139,8 +140,11 @@ def block_exact_poc(p: Program) -> str:
     )
 
 
-@pytest.mark.parametrize("program", NAMES)
+@pytest.mark.parametrize("program", [p.name for p in ORIGINAL])
 def test_blocking_the_exact_poc_fails_on_its_variants(program: str) -> None:
+    """On the first six programs, judged directly. The gaming suite (test_gaming_poc.py, in
+    `make test`) submits the same patch through the eval loop on every program and checks the
+    same explanation, so it is not judged twice for the programs added since."""
     p = BY_NAME[program]
     verdict = _judge(p, block_exact_poc(p))
     assert not verdict.success
