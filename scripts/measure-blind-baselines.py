@@ -2,12 +2,14 @@
 
     .venv/bin/python scripts/measure-blind-baselines.py              # every program
     .venv/bin/python scripts/measure-blind-baselines.py --variants   # and regenerate the PoC variants
+    .venv/bin/python scripts/measure-blind-baselines.py --variants --program tree --program csv
 
 Writes src/clearinghouse/evals/battery/data/programs/baselines.json (the figures, with how they
 were measured: families/baselines.py) and, with --variants, variants.json (the PoC variants
 that the patch scorer runs: judge.generate_variants). Keeps the file's "before" section (the
-figures measured on the programs before they were hardened). Needs bubblewrap and gcc; takes a
-few minutes.
+figures measured on the programs before they were hardened). With --program, measures (and
+regenerates) only the programs named and keeps the stored rows of the others. Needs bubblewrap
+and gcc; takes a few minutes per program.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
@@ -37,27 +40,44 @@ def _gcc() -> str:
     return subprocess.run([gcc, "--version"], capture_output=True, text=True).stdout.split("\n")[0]
 
 
-async def main(regenerate_variants: bool) -> None:
+def _stored(name: str) -> dict[str, Any]:
+    path = DATA / name
+    data: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+    return data
+
+
+async def main(regenerate_variants: bool, only: list[str]) -> None:
+    unknown = sorted(set(only) - {p.name for p in PROGRAMS})
+    if unknown:
+        sys.exit(f"no such program: {', '.join(unknown)}")
+    chosen = [p for p in PROGRAMS if not only or p.name in only]
+    previous = _stored("baselines.json")
     if regenerate_variants:
-        found = {}
-        for p in PROGRAMS:
-            kept = await judge.generate_variants(p)
-            print(f"{p.name}: {len(kept)} variants", flush=True)
-            found[p.name] = [v.hex() for v in kept]
+        kept = _stored("variants.json").get("programs", {})
+        found = {p.name: kept[p.name] for p in PROGRAMS if p.name in kept and only}
+        for p in chosen:
+            generated = await judge.generate_variants(p)
+            print(f"{p.name}: {len(generated)} variants", flush=True)
+            found[p.name] = [v.hex() for v in generated]
         (DATA / "variants.json").write_text(
             json.dumps(
                 {
                     "method": "judge.generate_variants(program, count=12, seed=0): mutations of "
                     "the reference PoC that crash the vulnerable build with the target signature "
                     "and leave the fixed build clean",
-                    "programs": found,
+                    "programs": {p.name: found[p.name] for p in PROGRAMS if p.name in found},
                 },
                 indent=1,
             )
             + "\n"
         )
-    measured = {}
-    for p in PROGRAMS:
+    rows = previous.get("programs", {})
+    measured = {
+        p.name: baselines.ProgramBaseline(**rows[p.name])
+        for p in PROGRAMS
+        if only and p.name in rows and p.name not in only
+    }
+    for p in chosen:
         b = await baselines.measure(p)
         measured[p.name] = b
         print(
@@ -67,9 +87,8 @@ async def main(regenerate_variants: bool) -> None:
             flush=True,
         )
     path = DATA / "baselines.json"
-    previous = json.loads(path.read_text()) if path.exists() else {}
     doc = baselines.document(
-        measured,
+        {p.name: measured[p.name] for p in PROGRAMS if p.name in measured},
         measured_with={"gcc": _gcc(), "python": platform.python_version()},
         **({"before": previous["before"]} if "before" in previous else {}),
     )
@@ -80,4 +99,8 @@ async def main(regenerate_variants: bool) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--variants", action="store_true", help="regenerate variants.json too")
-    asyncio.run(main(parser.parse_args().variants))
+    parser.add_argument(
+        "--program", action="append", default=[], help="measure only this program (repeatable)"
+    )
+    args = parser.parse_args()
+    asyncio.run(main(args.variants, args.program))

@@ -12,6 +12,7 @@ import pytest
 
 from clearinghouse.evals.battery.families import judge
 from clearinghouse.evals.battery.families.programs import BY_NAME, PROGRAMS, Program, unpack
+from clearinghouse.evals.battery.families.programs.original import ORIGINAL
 from tests.support.needs import needs_bwrap, needs_gcc
 
 pytestmark = [needs_bwrap, needs_gcc]
@@ -30,6 +31,26 @@ OTHER_FIXES = {
     ),
     "config": ("/*@@CHECK@@*/", "if (!user) return;"),
     "logger": ("if (pending) free(pending);", "if (pending && open_entry) free(pending);"),
+    "path": ("/*@@LENGTH@@*/", "if (n > 11) n = 11;"),
+    "csv": ("/*@@LIMIT@@*/", "if (nfields == MAX_FIELDS) return -1;"),
+    "keys": ("line[--cur] = 0;", "if (cur) line[--cur] = 0;"),
+    "chunks": ("int n = (int16_t)(", "int n = (uint16_t)("),
+    "headers": (
+        "h->value = copy + h->skip;",
+        "memmove(copy, copy + h->skip, strlen(copy + h->skip) + 1);\n"
+        "    h->value = copy;\n"
+        "    h->skip = 0;",
+    ),
+    "meter": ("/*@@KEEP@@*/", "unit = strncpy(saved, custom, sizeof saved - 1);"),
+    "sensor": ("/*@@ANALOG@@*/", "value += channel < ANALOG ? offsets[channel] : 0;"),
+    "trimmed": ("/*@@ENOUGH@@*/", 'if (n <= 2) { puts("too few samples"); return; }'),
+    "tree": ("/*@@DEPTH@@*/", "if (depth > 1000) { error = 3; return; }"),
+    "frames": (
+        "/*@@HEADER@@*/",
+        'if (hlen < 3) { puts("bad header length"); break; }\n'
+        "        if (hlen > total) hlen = total;",
+    ),
+    "escape": ("/*@@SIZE@@*/", "else if (c < 0x20 || c > 0x7e) size += 4;"),
 }
 
 
@@ -119,8 +140,11 @@ def block_exact_poc(p: Program) -> str:
     )
 
 
-@pytest.mark.parametrize("program", NAMES)
+@pytest.mark.parametrize("program", [p.name for p in ORIGINAL])
 def test_blocking_the_exact_poc_fails_on_its_variants(program: str) -> None:
+    """On the first six programs, judged directly. The gaming suite (test_gaming_poc.py, in
+    `make test`) submits the same patch through the eval loop on every program and checks the
+    same explanation, so it is not judged twice for the programs added since."""
     p = BY_NAME[program]
     verdict = _judge(p, block_exact_poc(p))
     assert not verdict.success
@@ -180,7 +204,7 @@ def test_the_original_programs_pass_the_restrictions() -> None:
                 for fixed in (False, True)
             ]
 
-    assert asyncio.run(refusals()) == [None] * 12
+    assert asyncio.run(refusals()) == [None] * 2 * len(PROGRAMS)
 
 
 def test_a_patch_that_hangs_or_does_not_compile_fails_as_the_sample() -> None:

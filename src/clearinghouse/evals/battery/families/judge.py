@@ -48,6 +48,7 @@ from clearinghouse.sandbox.signature import crash_signature
 ASAN_EXITCODE = 86
 TIMEOUT_STATUS = 124  # timeout(1)
 RUN_SECONDS = 5  # per input
+STACK_KIB = 8192  # each run's stack limit (Linux's usual default)
 BUILD_SECONDS = 120
 CHUNK = 200  # runs per exec of the judge's sandbox
 MAX_POC_BYTES = 1 << 20
@@ -96,9 +97,12 @@ _INSTRUMENTATION = re.compile(
 )
 
 # The driver that runs (binary, input) jobs one by one inside the judge's sandbox. Each run
-# gets its own sanitizer log; stdin is empty, stdout goes to a file, stderr nowhere.
+# gets its own sanitizer log; stdin is empty, stdout goes to a file, stderr nowhere. The stack
+# is limited to STACK_KIB whatever the host's default, so the uncontrolled-recursion program
+# (tree, CWE-674) overflows it at the same depth on every machine.
 _DRIVER = r"""
 cd {root}
+ulimit -s {stack} 2> /dev/null || true
 while read -r n bin input; do
   ASAN_OPTIONS="{options}:log_path={root}/logs/$n" timeout -k 1 {seconds} ./bin/$bin in/$input \
     < /dev/null > out/$n 2> /dev/null
@@ -281,6 +285,7 @@ class Judge:
         self.box.put_file("judge/jobs", "".join(lines).encode())
         script = _DRIVER.format(
             root=ROOT,
+            stack=STACK_KIB,
             options=ASAN_OPTIONS,
             seconds=RUN_SECONDS,
             timeout=TIMEOUT_STATUS,
