@@ -23,7 +23,7 @@ from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match
-from starlette.types import Scope
+from starlette.types import Message, Receive, Scope, Send
 
 GZIP_MIN_BYTES = 500  # as GZipMiddleware: smaller answers gain nothing from compression
 GZIP_LEVEL = 5  # GZipMiddleware's 9 is slower for little gain on large answers (docs/osv.md)
@@ -51,14 +51,28 @@ class PublicRoute(APIRoute):
             return Match.FULL, child
         return match, child
 
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        method = scope["method"]
+        own = self.methods or set()
+        if method == "OPTIONS" and "OPTIONS" not in own:
+            allowed = ", ".join(sorted({*own, "OPTIONS", *(("HEAD",) if "GET" in own else ())}))
+            await preflight(Request(scope), allowed)(scope, receive, send)
+            return
+        if method == "HEAD" and "GET" in own and "HEAD" not in own:
+            # Answered as GET, headers and all (Content-Length included), without the body.
+            async def headers_only(message: Message) -> None:
+                if message["type"] == "http.response.body":
+                    message = {**message, "body": b""}
+                await send(message)
+
+            await super().handle({**scope, "method": "GET"}, receive, headers_only)
+            return
+        await super().handle(scope, receive, send)
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
-        own = self.methods or set()
-        methods = ", ".join(sorted({*own, "OPTIONS", *(("HEAD",) if "GET" in own else ())}))
 
         async def public(request: Request) -> Response:
-            if request.method == "OPTIONS":
-                return preflight(request, methods)
             return finish(request, await handler(request), self.cache_control)
 
         return public
@@ -103,9 +117,6 @@ def finish(request: Request, response: Response, cache_control: str) -> Response
         response.headers["Content-Encoding"] = "gzip"
     response.body = body
     response.headers["Content-Length"] = str(len(body))
-    if request.method == "HEAD":
-        # What GET would send, without the body (Content-Length stays that of the body).
-        response.body = b""
     return response
 
 
