@@ -19,7 +19,7 @@ from clearinghouse.core.memory import collector_paused
 from clearinghouse.storage.db import Database
 from clearinghouse.vulns.errors import FormatError
 from clearinghouse.vulns.intake import csaf, cve5
-from clearinghouse.vulns.intake.common import ImportResult, rejection_reason
+from clearinghouse.vulns.intake.common import ImportResult, normalise_record, rejection_reason
 from clearinghouse.vulns.intake.files import read_records
 from clearinghouse.vulns.intake.kev import import_kev
 from clearinghouse.vulns.osv import canonical
@@ -59,7 +59,7 @@ def _canonical_records(path: Path, fmt: str) -> Iterator[tuple[str, dict[str, An
             continue
         for source, data in pairs:
             try:
-                yield source, canonical(data), ""
+                yield source, normalise_record(canonical(data)), ""
             except (ValidationError, ClearinghouseError) as exc:
                 yield source, None, rejection_reason(exc)
 

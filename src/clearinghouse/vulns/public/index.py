@@ -177,7 +177,6 @@ class PublicIndex:
         leaves them out of queries); it is still served by id and in the modified feed."""
         if record.get("withdrawn"):
             return
-        source_id = osv_id(source_id)
         grouped: dict[tuple[str, str], list[dict[str, Any]]] = {}
         commits: dict[str, list[dict[str, Any]]] = {}
         for aff in record.get("affected") or []:
@@ -266,7 +265,9 @@ class PublicIndex:
 def _batch_json(hits: list[Entry]) -> bytes:
     if not hits:
         return b"{}"
-    return orjson.dumps({"vulns": [{"id": e.source_id, "modified": e.modified} for e in hits]})
+    return orjson.dumps(
+        {"vulns": [{"id": osv_id(e.source_id), "modified": e.modified} for e in hits]}
+    )
 
 
 def affected_commits(affected: dict[str, Any]) -> list[str]:
