@@ -87,9 +87,12 @@ DOMAINS: tuple[Domain, ...] = (
     ),
     Domain(
         "vulns",
-        models=("clearinghouse.vulns.models",),
+        models=("clearinghouse.vulns.models", "clearinghouse.vulns.quality.models"),
         jobs="clearinghouse.vulns.tasks",
-        routes=("clearinghouse.api.routes.vulns:router",),
+        routes=(
+            "clearinghouse.api.routes.vulns:router",
+            "clearinghouse.api.routes.import_findings:router",
+        ),
         first_routes=("clearinghouse.api.routes.osv:router",),  # the public OSV queries
         commands=("clearinghouse.cli.vulns", "clearinghouse.cli.validation"),
     ),

@@ -85,10 +85,10 @@ def test_querybatch_and_get(client: TestClient, loaded: Services) -> None:
     assert client.get("/v1/vulns/PYSEC-A").json()["aliases"] == ["CVE-2026-0001"]
     # Ids only: an alias is looked up separately, and lists every record that carries it.
     assert client.get("/v1/vulns/CVE-2026-0001").status_code == 404
-    assert client.get("/v1/aliases/CVE-2026-0001").json() == {
+    assert client.get("/v1/aliases?alias=CVE-2026-0001").json() == {
         "vulns": [{"id": "PYSEC-A", "modified": "2026-01-01T00:00:00Z"}]
     }
-    assert client.get("/v1/aliases/CVE-1999-0001").json() == {}
+    assert client.get("/v1/aliases?alias=CVE-1999-0001").json() == {}
     missing = client.get("/v1/vulns/NOPE-1")
     assert missing.status_code == 404 and missing.json() == {"code": 5, "message": "Bug not found."}
     too_many = client.post(

@@ -134,7 +134,9 @@ _INSTANT: TypeAdapter[datetime] = TypeAdapter(Instant)
 
 @router.get("/vulns/{vuln_id}", responses={200: _OBJECT, 404: _ERROR}, response_class=JSONResponse)
 def get_vuln(
-    vuln_id: Annotated[str, Path(description="a record's id (not an alias: see /v1/aliases)")],
+    vuln_id: Annotated[
+        str, Path(description="a record's id (not an alias: see /v1/aliases?alias=)")
+    ],
     session: ReadSessionDep,
 ) -> Response:
     """One public record by its id, withdrawn ones included (osv.dev serves them too)."""
@@ -149,13 +151,16 @@ def get_vuln(
     return response
 
 
-@router.get("/aliases/{alias}", responses={200: _OBJECT}, response_class=JSONResponse)
+@router.get("/aliases", responses={200: _OBJECT, 400: _ERROR}, response_class=JSONResponse)
 def by_alias(
-    alias: Annotated[str, Path(description="an alias, such as a CVE id")], session: ReadSessionDep
+    session: ReadSessionDep,
+    alias: Annotated[str | None, Query(description="an alias, such as a CVE id (required)")] = None,
 ) -> Response:
     """`{id, modified}` of every public record that lists `alias` among its aliases (several
-    databases' records may share one CVE). Not part of osv.dev's API; documented in
-    docs/osv.md."""
+    databases' records may share one CVE). Not part of osv.dev's API, whose
+    `/v1/vulns/{id}` takes ids only, as ours does; documented in docs/osv.md."""
+    if not alias:
+        return _error(400, 3, "alias is required")
     rows = queries.by_alias(session, alias) if _VULN_ID.fullmatch(alias) else []
     return _json({"vulns": rows} if rows else {})
 

@@ -229,7 +229,7 @@ def get_public(session: Session, vuln_id: str) -> dict[str, Any] | None:
 
 
 def by_alias(session: Session, alias: str) -> list[dict[str, Any]]:
-    """`GET /v1/aliases/{alias}`: `{id, modified}` of every public record that has `alias`
+    """`GET /v1/aliases?alias=`: `{id, modified}` of every public record that has `alias`
     among its aliases (ten records may share one CVE), by id."""
     if unstorable_text(alias) is not None:
         return []
