@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import gzip
 import json
+from pathlib import Path
 
 import httpx
 from fastapi.testclient import TestClient
 
+from clearinghouse.accounts.policy import Principal
 from clearinghouse.api.http import accepts_gzip
 from clearinghouse.container import Services
+from clearinghouse.vulns.intake.osv import import_file
 from tests.support.server import serving
+from tests.support.vulns import record, write_jsonl
 
 Q = {"package": {"name": "demo", "ecosystem": "PyPI"}}
 IDENTITY = {"Accept-Encoding": "identity"}
@@ -45,7 +49,9 @@ def test_strong_etags_answer_304_and_last_modified(client: TestClient, loaded: S
     assert client.get("/v1/vulns/NOPE-1").headers["cache-control"] == "no-store"
 
 
-def test_gzip_when_accepted_with_its_own_etag(client: TestClient, loaded: Services) -> None:
+def test_gzip_when_accepted_with_its_own_etag(
+    client: TestClient, loaded: Services, tmp_path: Path
+) -> None:
     plain = client.post("/v1/query", json=Q, headers=IDENTITY)
     assert "content-encoding" not in plain.headers
     with client.stream("POST", "/v1/query", json=Q, headers={"Accept-Encoding": "gzip"}) as zipped:
@@ -53,10 +59,21 @@ def test_gzip_when_accepted_with_its_own_etag(client: TestClient, loaded: Servic
     assert zipped.headers["content-encoding"] == "gzip"
     assert json.loads(gzip.decompress(wire)) == plain.json()
     assert int(zipped.headers["content-length"]) == len(wire) < len(plain.content)
-    assert zipped.headers["etag"] != plain.headers["etag"]  # one strong ETag per representation
     assert zipped.headers["vary"] == "Accept-Encoding"
+    # POST answers are not revalidated by anyone: no ETag to compute on a 5 MB batch.
+    assert "etag" not in zipped.headers and "etag" not in plain.headers
     refused = client.post("/v1/query", json=Q, headers={"Accept-Encoding": "gzip;q=0"})
     assert "content-encoding" not in refused.headers
+    # GET: one strong ETag per representation, and either one revalidates.
+    big = record("PYSEC-BIG") | {"details": "x" * 5000}
+    import_file(loaded.db, Principal.system(), write_jsonl(tmp_path / "big.jsonl", [big]))
+    ident = client.get("/v1/vulns/PYSEC-BIG", headers=IDENTITY)
+    with client.stream("GET", "/v1/vulns/PYSEC-BIG", headers={"Accept-Encoding": "gzip"}) as gz:
+        assert json.loads(gzip.decompress(b"".join(gz.iter_raw()))) == ident.json()
+    assert gz.headers["etag"] != ident.headers["etag"]
+    for tag in (gz.headers["etag"], ident.headers["etag"]):
+        again = client.get("/v1/vulns/PYSEC-BIG", headers={"If-None-Match": tag})
+        assert again.status_code == 304
     assert accepts_gzip("br, gzip;q=0.5") and accepts_gzip("*")
     assert not accepts_gzip("gzip;q=0") and not accepts_gzip("identity") and not accepts_gzip("")
 
@@ -81,6 +98,8 @@ def test_cors_preflight_and_head(client: TestClient, loaded: Services) -> None:
     assert "set-cookie" not in hostile.headers
     answer = client.post("/v1/query", json=Q, headers={"Origin": "https://scanner.example"})
     assert answer.headers["access-control-allow-origin"] == "*"
+    error = client.post("/v1/query", content=b"{", headers={"Origin": "https://x.example"})
+    assert error.status_code == 400 and error.headers["access-control-allow-origin"] == "*"
     assert "ETag" in answer.headers["access-control-expose-headers"]
     get = client.get("/v1/vulns/PYSEC-A", headers=IDENTITY)
     head = client.head("/v1/vulns/PYSEC-A", headers=IDENTITY)
