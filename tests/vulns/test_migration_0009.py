@@ -84,7 +84,7 @@ def test_0009_adds_the_tables_keeps_every_row_matches_the_models_and_goes_back(
         before = {m.__tablename__: _dump(db, m.__table__) for m, _ in ROWS}
         assert NEW.isdisjoint(inspect(db.engine).get_table_names())
         migrate.upgrade(db)
-        assert migrate.current(db) == migrate.head(db) == "0009"
+        assert migrate.current(db) == migrate.head(db)  # 0009 or a later head
         assert NEW <= set(inspect(db.engine).get_table_names())
         assert {m.__tablename__: _dump(db, m.__table__) for m, _ in ROWS} == before
         with db.engine.connect() as c:
