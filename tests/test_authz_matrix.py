@@ -366,6 +366,7 @@ SPECS: dict[tuple[str, str], Spec] = {
     ),
     ("GET", "/v1/vulns/{vuln_id}"): Spec(always, target="vuln"),
     ("GET", "/v1/vulns"): Spec(always, query="?modified_since=2000-01-01T00:00:00Z"),
+    ("GET", "/v1/aliases"): Spec(always, query="?alias=CVE-2026-0001"),
     # The knowledge base: any organisation reports; reports and unpublished records are seen
     # by coordinators and the reporting organisation; coordinators (member+) triage and merge.
     ("POST", "/api/v1/reports"): Spec(
@@ -401,6 +402,8 @@ SPECS: dict[tuple[str, str], Spec] = {
     ("GET", "/api/v1/triage/queue"): Spec(coordinators),
     ("GET", "/api/v1/triage/spot-checks"): Spec(coordinators),
     ("GET", "/api/v1/vulns"): Spec(always),
+    # Findings of the records the caller may see (filtered in SQL: tests/vulns/intake).
+    ("GET", "/api/v1/import-findings"): Spec(always),
     ("GET", "/api/v1/vulns/{vuln_id}"): Spec(
         lambda c, r: decide(see_reported(c, r), True), target="vuln_report"
     ),

@@ -109,9 +109,13 @@ DOMAINS: tuple[Domain, ...] = (
     ),
     Domain(
         "vulns",
-        models=("clearinghouse.vulns.models",),
+        models=("clearinghouse.vulns.models", "clearinghouse.vulns.quality.models"),
         jobs="clearinghouse.vulns.tasks",
-        routes=("clearinghouse.api.routes.vulns:router", "clearinghouse.api.routes.taxii:router"),
+        routes=(
+            "clearinghouse.api.routes.vulns:router",
+            "clearinghouse.api.routes.import_findings:router",
+            "clearinghouse.api.routes.taxii:router",
+        ),
         first_routes=("clearinghouse.api.routes.osv:router",),  # the public OSV queries
         commands=("clearinghouse.cli.vulns", "clearinghouse.cli.validation"),
     ),

@@ -195,7 +195,7 @@ def test_a_coordinator_token_imports_scans_and_merges(
     dumped = cli(setup["lab"].token, "dump", str(tmp_path / "d"), "--json")
     assert dumped.exit_code == 0 and json.loads(dumped.stdout) == {"ecosystems": 1, "records": 1}
     exported = cli(setup["lab"].token, "export", a)
-    assert exported.exit_code == 0 and json.loads(exported.stdout)["id"] == a
+    assert exported.exit_code == 0 and json.loads(exported.stdout)["id"] == f"x_{a}"
     with services.db.transaction() as s:
         tags = s.scalars(select(AuditEvent.tag)).all()
     assert (

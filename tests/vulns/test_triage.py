@@ -49,9 +49,9 @@ def test_triage_to_publication_makes_the_record_public(
     out = client.post(path, json={"tlp": "CLEAR", "lift_embargo": True}, headers=coord).json()
     assert out["tlp"] == "CLEAR" and out["embargo_until"] is None
     public = client.get(f"/v1/vulns/{vid}").json()
-    assert public["id"] == vid and public["published"]
+    assert public["id"] == f"x_{vid}" and public["published"]  # the OSV schema's x_ prefix
     hits = client.post("/v1/query", json={"package": {"purl": "pkg:pypi/tinyparse@2.4.0"}}).json()
-    assert [v["id"] for v in hits["vulns"]] == [vid]
+    assert [v["id"] for v in hits["vulns"]] == [f"x_{vid}"]
     # Now everyone sees it in listings, and it is in the public dump.
     assert [
         v["id"]
@@ -60,7 +60,7 @@ def test_triage_to_publication_makes_the_record_public(
     summary = dump(public_records(services.db, Principal.system()), tmp_path / "dump")
     assert summary == {"ecosystems": 1, "records": 1}
     with zipfile.ZipFile(tmp_path / "dump" / "PyPI" / "all.zip") as z:
-        assert z.namelist() == [f"{vid}.json"]
+        assert z.namelist() == [f"x_{vid}.json"]
     tags = [e["tag"] for e in client.get("/api/v1/audit/events?limit=100", headers=coord).json()]
     assert tags.count("vulns:vuln:triage") == 4 and "vulns:report:create" in tags
 

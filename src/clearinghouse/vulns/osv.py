@@ -22,6 +22,67 @@ _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]*-[A-Za-z0-9._:-]+$")
 _TIMESTAMP = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$"
 
 
+# The ecosystems of the OSV schema (ossf/osv-schema `validation/schema.json`, `$defs.ecosystemName`,
+# at commit 51b8156b; the pinned copy under tests/data/osv/ checks this list stays in step). OSV
+# ecosystem names are case-sensitive; an ecosystem may carry a `:suffix` ("Debian:12").
+OSV_ECOSYSTEMS = frozenset(
+    {
+        "AlmaLinux", "Alpaquita", "Alpine", "Android", "Azure Linux",
+        "BellSoft Hardened Containers", "Bioconductor", "Bitnami", "Chainguard", "CleanStart",
+        "ConanCenter", "CRAN", "crates.io", "Debian", "Docker Hardened Images", "Echo",
+        "FreeBSD", "GHC", "GitHub Actions", "Go", "Hackage", "Hex", "Julia", "Kubernetes",
+        "Linux", "Mageia", "Maven", "MinimOS", "npm", "NuGet", "opam", "openEuler", "openSUSE",
+        "OSS-Fuzz", "Packagist", "Photon OS", "Pub", "PyPI", "Red Hat", "Rocky Linux", "Root",
+        "RubyGems", "SUSE", "SwiftURL", "TuxCare", "Ubuntu", "VSCode", "Wolfi",
+    }
+)  # fmt: skip
+_BY_FOLDED = {e.casefold(): e for e in OSV_ECOSYSTEMS}
+
+
+def ecosystem_problem(ecosystem: str) -> str | None:
+    """Why `ecosystem` is not an OSV ecosystem name (None when it is): unknown, miscased, or
+    with an empty `:suffix`."""
+    base, colon, suffix = ecosystem.partition(":")
+    if base in OSV_ECOSYSTEMS and (not colon or suffix):
+        return None
+    if colon and not suffix:
+        return f"ecosystem {ecosystem!r} has an empty suffix"
+    known = _BY_FOLDED.get(base.casefold())
+    hint = (
+        f"; did you mean {known + colon + suffix!r}? (ecosystems are case-sensitive)"
+        if known
+        else ""
+    )
+    return f"unknown ecosystem {ecosystem[:80]!r}{hint}"
+
+
+# The OSV schema's id pattern (`$defs.prefix`): a registered home database prefix, or `x_` for
+# one not (yet) registered, as ours is. Ids are served in this form (`osv_id`).
+_SCHEMA_ID = re.compile(
+    r"^(x_|(ASB-A|PUB-A|ALPINE|ALSA|ALBA|ALEA|AZL|BELL|BIT|CGA|CLEANSTART|CLSA|CURL|CVE|DEBIAN|"
+    r"DHI|DRUPAL|DSA|DLA|ELA|DTSA|ECHO|EEF|FreeBSD|GHSA|GO|GSD|HSEC|JLSEC|KUBE|LBSEC|LSN|MAL|"
+    r"MINI|MGASA|OESA|OSEC|OSV|openSUSE-SU|PHSA|PSF|PYSEC|RHBA|RHEA|RHSA|RLSA|RXSA|RSEC|ROOT|"
+    r"RUSTSEC|SUSE-[SRFO]U|UBUNTU|USN|V8)-)"
+)
+UNREGISTERED_PREFIX = "x_"
+
+
+def osv_id(stored_id: str) -> str:
+    """The id a record is served under: its own when the OSV schema's pattern admits it, else
+    with the schema's prefix for unregistered databases (`CH-2026-00001` → `x_CH-2026-00001`).
+    The stored id stays resolvable (`stored_id`)."""
+    return stored_id if _SCHEMA_ID.match(stored_id) else UNREGISTERED_PREFIX + stored_id
+
+
+def stored_id(served_id: str) -> str:
+    """The inverse of `osv_id`."""
+    if served_id.startswith(UNREGISTERED_PREFIX):
+        inner = served_id[len(UNREGISTERED_PREFIX) :]
+        if not _SCHEMA_ID.match(inner):
+            return inner
+    return served_id
+
+
 class _Open(BaseModel):
     model_config = ConfigDict(extra="allow")
 

@@ -183,7 +183,10 @@ def in_range(version: str, ecosystem: str, range_: dict[str, Any]) -> bool:
 def is_affected(version: str, affected: dict[str, Any]) -> bool:
     """Is `version` affected by one OSV `affected[]` entry (its package's ecosystem, its ranges
     and its explicit `versions`)?"""
-    if version in affected.get("versions", ()):
-        return True
     ecosystem = affected.get("package", {}).get("ecosystem", "")
+    listed = affected.get("versions", ())
+    if version in listed:
+        return True
+    if ecosystem == "Go" and version[:1] == "v" and version[1:] in listed:
+        return True  # Go versions are stored without the "v" (OSV's Go convention); queries may carry it
     return any(in_range(version, ecosystem, r) for r in affected.get("ranges", ()))

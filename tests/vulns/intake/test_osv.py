@@ -10,6 +10,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from clearinghouse.accounts.policy import Principal
@@ -166,3 +167,60 @@ def test_zip_and_gzip_inputs_and_zip_bombs(services: Services, tmp_path: Path) -
     with gzip.open(gz, "wt") as fh:
         fh.write(json.dumps(record("GZ-1")) + "\n")
     assert import_file(services.db, Principal.system(), gz).created == 1
+
+
+def _go_record(rid: str, **dates: str) -> dict:
+    return {
+        "id": rid,
+        "modified": "0001-01-01T00:00:00Z",
+        **dates,
+        "database_specific": {"url": "https://pkg.go.dev/vuln/" + rid},
+        "affected": [
+            {
+                "package": {"ecosystem": "Go", "name": "example.com/mod"},
+                "ranges": [
+                    {"type": "SEMVER", "events": [{"introduced": "v1.0.0"}, {"fixed": "v1.2.4"}]}
+                ],
+                "versions": ["v1.0.0", "v1.1.0"],
+            }
+        ],
+    }
+
+
+def test_go_versions_and_placeholder_dates_are_normalised_at_import(
+    services: Services, tmp_path: Path, client: TestClient
+) -> None:
+    """osv.dev's Go records carry `0001-01-01` dates (which CVE 5 and CSAF validators refuse,
+    and which gave our ids the year 1), and a Go version with a leading "v" is not in OSV's
+    convention (SEMVER ranges have none)."""
+    f = write_jsonl(
+        tmp_path / "go.jsonl",
+        [
+            _go_record("GO-2026-0001", published="2024-05-06T07:08:09Z"),
+            _go_record("GO-2026-0002", published="0001-01-01T00:00:00Z"),
+        ],
+    )
+    assert import_file(services.db, Principal.system(), f).created == 2
+    assert import_file(services.db, Principal.system(), f).unchanged == 2  # deterministic
+    with services.db.transaction() as s:
+        rows = {v.source_id: v for v in s.scalars(select(Vulnerability))}
+        one, two = rows["GO-2026-0001"], rows["GO-2026-0002"]
+        assert one.record["modified"] == "2024-05-06T07:08:09Z" and not one.id.startswith("CH-1-")
+        assert one.record["database_specific"] == {
+            "url": "https://pkg.go.dev/vuln/GO-2026-0001",
+            "placeholder_dates": {"modified": "0001-01-01T00:00:00Z"},
+        }
+        assert "published" not in two.record and two.record["modified"] == "1970-01-01T00:00:00Z"
+        assert two.record["database_specific"]["placeholder_dates"] == {
+            "modified": "0001-01-01T00:00:00Z",
+            "published": "0001-01-01T00:00:00Z",
+        }
+        aff = one.record["affected"][0]
+        assert aff["ranges"][0]["events"] == [{"introduced": "1.0.0"}, {"fixed": "1.2.4"}]
+        assert aff["versions"] == ["1.0.0", "1.1.0"]
+    for version in ("1.1.0", "v1.1.0", "1.2.3", "v1.2.3"):
+        q = {"package": {"ecosystem": "Go", "name": "example.com/mod"}, "version": version}
+        ids = [v["id"] for v in client.post("/v1/query", json=q).json()["vulns"]]
+        assert ids == ["GO-2026-0001", "GO-2026-0002"], version
+    q = {"package": {"ecosystem": "Go", "name": "example.com/mod"}, "version": "1.2.4"}
+    assert client.post("/v1/query", json=q).json() == {}

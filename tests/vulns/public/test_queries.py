@@ -49,12 +49,11 @@ def test_query_contract(client: TestClient, loaded: Services) -> None:
         ).json()
         == {}
     )
-    assert (
-        client.post(
-            "/v1/query", json={"package": {"name": "demo", "ecosystem": "pypi"}, "version": "1.0"}
-        ).json()
-        == {}
-    )  # ecosystems are case-sensitive
+    miscased = client.post(
+        "/v1/query", json={"package": {"name": "demo", "ecosystem": "pypi"}, "version": "1.0"}
+    )  # ecosystems are case-sensitive, and an unknown one is refused, as on osv.dev
+    assert miscased.status_code == 400 and miscased.json()["code"] == 3
+    assert "'PyPI'" in miscased.json()["message"]
     purl = client.post("/v1/query", json={"package": {"purl": "pkg:pypi/other-pkg@0.4"}}).json()
     assert [v["id"] for v in purl["vulns"]] == ["PYSEC-C"]  # PEP 503 name normalisation
     both = client.post(
@@ -84,7 +83,12 @@ def test_querybatch_and_get(client: TestClient, loaded: Services) -> None:
     ]
     assert batch["results"][1] == {}
     assert client.get("/v1/vulns/PYSEC-A").json()["aliases"] == ["CVE-2026-0001"]
-    assert client.get("/v1/vulns/CVE-2026-0001").json()["id"] == "PYSEC-A"  # by alias
+    # Ids only: an alias is looked up separately, and lists every record that carries it.
+    assert client.get("/v1/vulns/CVE-2026-0001").status_code == 404
+    assert client.get("/v1/aliases?alias=CVE-2026-0001").json() == {
+        "vulns": [{"id": "PYSEC-A", "modified": "2026-01-01T00:00:00Z"}]
+    }
+    assert client.get("/v1/aliases?alias=CVE-1999-0001").json() == {}
     missing = client.get("/v1/vulns/NOPE-1")
     assert missing.status_code == 404 and missing.json() == {"code": 5, "message": "Bug not found."}
     too_many = client.post(

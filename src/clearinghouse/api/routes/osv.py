@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import datetime
+from email.utils import format_datetime
 from typing import Annotated, Any, cast
 
 import orjson
@@ -17,6 +18,7 @@ from pydantic import TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from clearinghouse.api.deps import ReadSessionDep
+from clearinghouse.api.http import PublicRoute
 from clearinghouse.container import Services
 from clearinghouse.core.schemas import INSTANT_RANGE, Instant
 from clearinghouse.storage.db import Database
@@ -24,10 +26,12 @@ from clearinghouse.vulns.errors import QueryError
 from clearinghouse.vulns.public import index as public_index
 from clearinghouse.vulns.public import queries
 from clearinghouse.vulns.public.index import PublicIndex
+from clearinghouse.vulns.records import parse_ts
 
 # Every answer of these routes, errors included, is in osv.dev's shape: parameters are read as
 # text and checked here (FastAPI's own validation would answer a problem+json 422).
-router = APIRouter(prefix="/v1", tags=["osv"])
+# HTTP semantics (gzip, ETag/304, Cache-Control, Last-Modified, CORS, HEAD): `api.http`.
+router = APIRouter(prefix="/v1", tags=["osv"], route_class=PublicRoute)
 
 _ERROR = {
     "content": {
@@ -130,22 +134,50 @@ _INSTANT: TypeAdapter[datetime] = TypeAdapter(Instant)
 
 @router.get("/vulns/{vuln_id}", responses={200: _OBJECT, 404: _ERROR}, response_class=JSONResponse)
 def get_vuln(
-    vuln_id: Annotated[str, Path(description="an id or any alias")], session: ReadSessionDep
+    vuln_id: Annotated[
+        str, Path(description="a record's id (not an alias: see /v1/aliases?alias=)")
+    ],
+    session: ReadSessionDep,
 ) -> Response:
+    """One public record by its id, withdrawn ones included (osv.dev serves them too)."""
     # An id of another shape names no record (and may hold what no database stores, a NUL).
     record = queries.get_public(session, vuln_id) if _VULN_ID.fullmatch(vuln_id) else None
-    return _json(record) if record is not None else _error(404, 5, "Bug not found.")
+    if record is None:
+        return _error(404, 5, "Bug not found.")
+    response = _json(record)
+    modified = parse_ts(record["modified"])
+    if modified is not None:
+        response.headers["Last-Modified"] = format_datetime(modified, usegmt=True)
+    return response
+
+
+@router.get("/aliases", responses={200: _OBJECT, 400: _ERROR}, response_class=JSONResponse)
+def by_alias(
+    session: ReadSessionDep,
+    alias: Annotated[str | None, Query(description="an alias, such as a CVE id (required)")] = None,
+) -> Response:
+    """`{id, modified}` of every public record that lists `alias` among its aliases (several
+    databases' records may share one CVE). Not part of osv.dev's API, whose
+    `/v1/vulns/{id}` takes ids only, as ours does; documented in docs/osv.md."""
+    if not alias:
+        return _error(400, 3, "alias is required")
+    rows = queries.by_alias(session, alias) if _VULN_ID.fullmatch(alias) else []
+    return _json({"vulns": rows} if rows else {})
 
 
 @router.get("/vulns", responses={200: _OBJECT, 400: _ERROR}, response_class=JSONResponse)
 def modified_since(
     session: ReadSessionDep,
     modified_since: Annotated[
-        str | None, Query(description="an ISO 8601 time with a timezone (required)")
+        str | None, Query(description="an ISO 8601 time with a timezone (required); inclusive")
     ] = None,
     limit: Annotated[str | None, Query(description="1 to 1000 (default 1000)")] = None,
-) -> JSONResponse:
-    """Incremental sync: `{id, modified}` of public records modified after the given time."""
+    page_token: Annotated[
+        str | None, Query(description="the previous page's next_page_token")
+    ] = None,
+) -> Response:
+    """Incremental sync: `{id, modified}` of public records modified at or after the given
+    time, ordered by (modified, id), with `next_page_token` while more may follow."""
     try:
         since = _INSTANT.validate_python(modified_since)
     except ValidationError:
@@ -157,5 +189,10 @@ def modified_since(
         )
     if limit is not None and not (_LIMIT.fullmatch(limit) and 1 <= int(limit) <= 1000):
         return _error(400, 3, "limit must be an integer from 1 to 1000")
-    rows = queries.modified_since(session, since, limit=int(limit) if limit else 1000)
-    return JSONResponse({"vulns": rows})
+    try:
+        page = queries.modified_since(
+            session, since, limit=int(limit) if limit else 1000, page_token=page_token
+        )
+    except QueryError as exc:
+        return _error(400, 3, exc.detail)
+    return _json(page)

@@ -19,10 +19,12 @@ from clearinghouse.core.memory import collector_paused
 from clearinghouse.storage.db import Database
 from clearinghouse.vulns.errors import FormatError
 from clearinghouse.vulns.intake import csaf, cve5
-from clearinghouse.vulns.intake.common import ImportResult, rejection_reason
+from clearinghouse.vulns.intake.common import ImportResult, normalise_record, rejection_reason
 from clearinghouse.vulns.intake.files import read_records
 from clearinghouse.vulns.intake.kev import import_kev
 from clearinghouse.vulns.osv import canonical
+from clearinghouse.vulns.quality.findings import record_findings
+from clearinghouse.vulns.quality.rules import SCHEMA_REFUSAL
 from clearinghouse.vulns.records import upsert, upsert_batch
 
 FORMATS = ("osv", "kev", "csaf", "cve5")
@@ -59,9 +61,10 @@ def _canonical_records(path: Path, fmt: str) -> Iterator[tuple[str, dict[str, An
             continue
         for source, data in pairs:
             try:
-                yield source, canonical(data), ""
+                yield source, normalise_record(canonical(data)), ""
             except (ValidationError, ClearinghouseError) as exc:
-                yield source, None, rejection_reason(exc)
+                # The quality gate's one refusal: the record breaks the OSV schema.
+                yield source, None, f"{SCHEMA_REFUSAL}: {rejection_reason(exc)}"
 
 
 def _audit_import(
@@ -113,6 +116,7 @@ def import_file(
         try:
             with db.transaction() as session:
                 outcomes = upsert_batch(session, [d for _, d in pending], origin=fmt)
+                record_findings(session, [d["id"] for _, d in pending], origin=fmt)
                 _audit_import(session, p, path, fmt, outcomes)
         except SQLAlchemyError:
             outcomes = []
@@ -120,6 +124,7 @@ def import_file(
                 try:
                     with db.transaction() as session:
                         outcome = upsert(session, doc, origin=fmt)
+                        record_findings(session, [doc["id"]], origin=fmt)
                         _audit_import(session, p, path, fmt, [outcome])
                     outcomes.append(outcome)
                 except (SQLAlchemyError, ClearinghouseError) as exc:
@@ -136,7 +141,11 @@ def import_file(
     with collector_paused():
         for source, doc, reason in _canonical_records(path, fmt):
             if doc is None:
-                result.rejected.append({"source": source, "reason": reason})
+                refusal = reason.startswith(SCHEMA_REFUSAL)
+                result.rejected.append(
+                    {"source": source, "reason": reason}
+                    | ({"code": SCHEMA_REFUSAL} if refusal else {})
+                )
                 continue
             pending.append((source, doc))
             if len(pending) >= IMPORT_BATCH:

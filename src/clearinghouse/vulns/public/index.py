@@ -38,6 +38,8 @@ from clearinghouse.core.errors import InvalidInput
 from clearinghouse.storage.db import Database
 from clearinghouse.vulns import ranges
 from clearinghouse.vulns.models import Vulnerability
+from clearinghouse.vulns.osv import osv_id
+from clearinghouse.vulns.publication.osv import to_osv
 from clearinghouse.vulns.records import normalise_name
 from clearinghouse.vulns.visibility import embargo_over, public_clause, publishable
 
@@ -60,6 +62,9 @@ class Entry:
 class PublicIndex:
     packages: dict[tuple[str, str], dict[str, Entry]] = field(default_factory=dict)
     keys_of: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    # GIT ranges: an affected commit (lowercase hex) → the records that name it (`_add`).
+    commits: dict[str, dict[str, Entry]] = field(default_factory=dict)
+    commits_of: dict[str, list[str]] = field(default_factory=dict)
     generation: datetime | None = None
     probed: Any = None  # the raw generation the last refresh saw (the probe's own type)
     reloads: int = 0  # how many reloads have happened; 0: never loaded
@@ -145,7 +150,9 @@ class PublicIndex:
                         Vulnerability.id.in_(missing), public_clause(utcnow())
                     )
                 ).all()
-            fetched = {vuln_id: orjson.Fragment(orjson.dumps(record)) for vuln_id, record in rows}
+            fetched = {
+                vuln_id: orjson.Fragment(orjson.dumps(to_osv(record))) for vuln_id, record in rows
+            }
             with self.lock:
                 if reloads == self.reloads:
                     self.records.update(fetched)
@@ -160,12 +167,21 @@ class PublicIndex:
         self.records.pop(vuln_id, None)
         for key in self.keys_of.pop(vuln_id, []):
             self.packages.get(key, {}).pop(vuln_id, None)
+        for commit in self.commits_of.pop(vuln_id, []):
+            self.commits.get(commit, {}).pop(vuln_id, None)
 
     def _add(
         self, vuln_id: str, source_id: str, embargo: datetime | None, record: dict[str, Any]
     ) -> None:
+        """Index a public record for matching. A withdrawn record is never matched (osv.dev
+        leaves them out of queries); it is still served by id and in the modified feed."""
+        if record.get("withdrawn"):
+            return
         grouped: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        commits: dict[str, list[dict[str, Any]]] = {}
         for aff in record.get("affected") or []:
+            for commit in affected_commits(aff):
+                commits.setdefault(commit, []).append(aff)
             pkg = aff.get("package") or {}
             if pkg.get("ecosystem") and pkg.get("name"):
                 key = (pkg["ecosystem"], normalise_name(pkg["ecosystem"], pkg["name"]))
@@ -175,6 +191,21 @@ class PublicIndex:
                 vuln_id, source_id, record["modified"], embargo, tuple(affected)
             )
         self.keys_of[vuln_id] = list(grouped)
+        for commit, affected in commits.items():
+            self.commits.setdefault(commit, {})[vuln_id] = Entry(
+                vuln_id, source_id, record["modified"], embargo, tuple(affected)
+            )
+        self.commits_of[vuln_id] = list(commits)
+
+    def commit_lookup(self, commit: str, now: datetime | None = None) -> list[Entry]:
+        """Public records whose GIT ranges name `commit` (lowercase hex) as affected."""
+        entries = list(self.commits.get(commit, {}).values())
+        return _visible(tuple(sorted(entries, key=lambda e: e.source_id)), now or utcnow())
+
+    def commit_answer(self, commit: str, now: datetime) -> orjson.Fragment:
+        """One querybatch result for a commit query (`batch_answer`'s shape)."""
+        hits = self.commit_lookup(commit, now)
+        return orjson.Fragment(_batch_json(hits))
 
     def _matches(self, ecosystem: str, name: str, version: str | None) -> tuple[Entry, ...]:
         """The public records affecting the package (at `version`, when given), embargoed
@@ -217,11 +248,7 @@ class PublicIndex:
         reloads, keep = self.reloads, cacheable(name, version)
         matches = self._matches(ecosystem, name, version)
         hits = _visible(matches, now)
-        answer = orjson.Fragment(
-            orjson.dumps({"vulns": [{"id": e.source_id, "modified": e.modified} for e in hits]})
-            if hits
-            else b"{}"
-        )
+        answer = orjson.Fragment(_batch_json(hits))
         # Valid until the earliest embargo it leaves out ends.
         until = min(
             (e.embargo_until for e in matches if e.embargo_until and e.embargo_until > now),
@@ -233,6 +260,31 @@ class PublicIndex:
                     self.answers.clear()
                 self.answers[key] = (answer, until)
         return answer
+
+
+def _batch_json(hits: list[Entry]) -> bytes:
+    if not hits:
+        return b"{}"
+    return orjson.dumps(
+        {"vulns": [{"id": osv_id(e.source_id), "modified": e.modified} for e in hits]}
+    )
+
+
+def affected_commits(affected: dict[str, Any]) -> list[str]:
+    """The commits a GIT range names as affected: its `introduced` and `last_affected` events
+    (a `fixed` or `limit` commit is the first one NOT affected). Without the repository's
+    commit graph the commits between them are not known; osv.dev computes those by cloning
+    the repository, which this server does not do (docs/osv.md)."""
+    out = []
+    for range_ in affected.get("ranges") or []:
+        if range_.get("type") != "GIT":
+            continue
+        for event in range_.get("events") or []:
+            for kind in ("introduced", "last_affected"):
+                commit = event.get(kind)
+                if isinstance(commit, str) and commit != "0":
+                    out.append(commit.lower())
+    return out
 
 
 def _visible(entries: tuple[Entry, ...], now: datetime) -> list[Entry]:

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import base64
 import functools
-from datetime import datetime
+import re
+from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from clearinghouse.core.clock import utcnow
@@ -18,8 +20,9 @@ from clearinghouse.core.schemas import check_storable, unstorable_text
 from clearinghouse.storage.db import Database
 from clearinghouse.vulns.errors import QueryError
 from clearinghouse.vulns.models import Vulnerability, VulnerabilityAlias
-from clearinghouse.vulns.osv import deeper_than
+from clearinghouse.vulns.osv import deeper_than, ecosystem_problem, osv_id, stored_id
 from clearinghouse.vulns.public import index as public_index
+from clearinghouse.vulns.publication.osv import to_osv
 from clearinghouse.vulns.purls import PurlInvalid, package_of, parse_purl
 from clearinghouse.vulns.records import normalise_name
 from clearinghouse.vulns.schemas import OsvPackage, OsvQuery
@@ -78,16 +81,34 @@ def _resolve(query: dict[str, Any]) -> tuple[str, str, str | None]:
         check_storable([package.name, package.ecosystem, package.purl, version, parsed.page_token])
     except ValueError as exc:
         raise QueryError(str(exc)) from None
+    if parsed.commit is not None:
+        if package.name or package.ecosystem or package.purl or version:
+            raise QueryError("a commit query names no package and no version")
+        return _COMMIT, _commit(parsed.commit), None
     if package.purl:
         ecosystem, name, purl_version = _purl_package(package.purl)
         if purl_version and version:
             raise QueryError("version specified in params and PURL query")
         return ecosystem, name, version or purl_version
-    if parsed.commit:
-        raise QueryError("commit queries are not supported by this server")
     if not package.ecosystem or not package.name:
         raise QueryError("package needs a name and an ecosystem (or a purl)")
+    if (problem := ecosystem_problem(package.ecosystem)) is not None:
+        raise QueryError(problem)
     return package.ecosystem, normalise_name(package.ecosystem, package.name), version
+
+
+# A resolved commit query: (_COMMIT, commit, None). No ecosystem has this name (a purl's
+# package, an unmapped purl's `UNMAPPED`, and checked ecosystems all differ from it).
+_COMMIT = "\0commit"
+UNMAPPED = "\0unmapped"
+_HEX = re.compile(r"[0-9a-f]{7,64}")
+
+
+def _commit(text: str) -> str:
+    commit = text.strip().lower()
+    if not _HEX.fullmatch(commit):
+        raise QueryError("commit must be a hexadecimal git commit hash")
+    return commit
 
 
 @functools.lru_cache(maxsize=20_000)
@@ -101,7 +122,9 @@ def _purl_package(text: str) -> tuple[str, str, str | None]:
         raise QueryError(exc.detail) from None
     pkg = package_of(purl)
     if pkg is None:
-        raise QueryError(f"unsupported purl type {purl.type!r}")
+        # A valid purl of a type no OSV ecosystem covers (`pkg:generic/...`): nothing is known
+        # to affect it. osv.dev answers such a query with no vulnerabilities, not an error.
+        return UNMAPPED, text, None
     ecosystem, name, version = pkg
     return ecosystem, normalise_name(ecosystem, name), version
 
@@ -129,7 +152,7 @@ def query(
     not yet cached."""
     ecosystem, name, version = resolve_query(body)
     index = index or public_index.index_for(db)
-    hits = index.lookup(ecosystem, name, version)
+    hits = _hits(index, ecosystem, name, version, utcnow())
     start = _offset(body.get("page_token"))
     page = hits[start : start + PAGE_SIZE]
     records = index.full_records(db, [e.vuln_id for e in page])
@@ -153,31 +176,117 @@ def querybatch(
         raise QueryError(f"at most {BATCH_MAX} queries per batch")
     index = index or public_index.index_for(db)
     now = utcnow()
-    results = []
-    for q in queries:
+    return {"results": [_batch_item(index, q, now) for q in queries]}
+
+
+def _hits(
+    index: public_index.PublicIndex, ecosystem: str, name: str, version: str | None, now: datetime
+) -> list[public_index.Entry]:
+    if ecosystem == _COMMIT:
+        return index.commit_lookup(name, now)
+    if ecosystem == UNMAPPED:
+        return []
+    return index.lookup(ecosystem, name, version, now)
+
+
+_EMPTY = orjson.Fragment(b"{}")
+
+
+def _batch_item(index: public_index.PublicIndex, q: Any, now: datetime) -> Any:
+    """One querybatch result. A bad query gets its own `{"error": {"code": 3, "message"}}`
+    and the others their answers: one bad item never fails the batch (osv.dev answers per
+    item; clients such as osv-scanner read `vulns` and ignore other keys)."""
+    try:
         if not isinstance(q, dict):
             raise QueryError("each query must be an object")
-        results.append(index.batch_answer(*resolve_query(q), now))
-    return {"results": results}
+        ecosystem, name, version = resolve_query(q)
+    except QueryError as exc:
+        return {"error": {"code": 3, "message": exc.detail}}
+    if ecosystem == _COMMIT:
+        return index.commit_answer(name, now)
+    if ecosystem == UNMAPPED:
+        return _EMPTY
+    return index.batch_answer(ecosystem, name, version, now)
 
 
 def get_public(session: Session, vuln_id: str) -> dict[str, Any] | None:
+    """`GET /v1/vulns/{id}`: the public record with this id (as served, `x_CH-...`, or as
+    stored, `CH-...`, which older links use), withdrawn ones included. Ids only: an alias
+    names records of other databases and may name several (`by_alias`)."""
     if unstorable_text(vuln_id) is not None:
         return None
+    wanted = stored_id(vuln_id)
     vuln = session.scalar(
         select(Vulnerability)
-        .join(VulnerabilityAlias, VulnerabilityAlias.vuln_id == Vulnerability.id)
-        .where(VulnerabilityAlias.alias == vuln_id, public_clause(utcnow()))
+        .where(
+            or_(Vulnerability.source_id == wanted, Vulnerability.id == wanted),
+            public_clause(utcnow()),
+        )
+        .order_by(Vulnerability.source_id != wanted)  # its own id first
         .limit(1)
     )
-    return vuln.record if vuln is not None else None
+    return to_osv(vuln.record) if vuln is not None else None
 
 
-def modified_since(session: Session, since: datetime, *, limit: int = 1000) -> list[dict[str, Any]]:
-    rows = session.scalars(
-        select(Vulnerability)
-        .where(Vulnerability.modified > since, public_clause(utcnow()))
-        .order_by(Vulnerability.modified, Vulnerability.id)
-        .limit(limit)
+def by_alias(session: Session, alias: str) -> list[dict[str, Any]]:
+    """`GET /v1/aliases?alias=`: `{id, modified}` of every public record that has `alias`
+    among its aliases (ten records may share one CVE), by id."""
+    if unstorable_text(alias) is not None:
+        return []
+    rows = session.execute(
+        select(Vulnerability.source_id, Vulnerability.record)
+        .join(VulnerabilityAlias, VulnerabilityAlias.vuln_id == Vulnerability.id)
+        .where(VulnerabilityAlias.alias == alias, public_clause(utcnow()))
+        .order_by(Vulnerability.source_id)
+        .limit(PAGE_SIZE)
+    ).all()
+    return [{"id": osv_id(sid), "modified": record["modified"]} for sid, record in rows]
+
+
+def modified_since(
+    session: Session, since: datetime, *, limit: int = PAGE_SIZE, page_token: str | None = None
+) -> dict[str, Any]:
+    """`GET /v1/vulns?modified_since=`: `{id, modified}` of public records modified at or
+    after `since` (inclusive: a record stamped at the boundary is never skipped), in a stable
+    order, (modified, id), `limit` per page. A full page carries `next_page_token`, the
+    position after its last row, so records that share one timestamp are never lost between
+    pages however many there are."""
+    query = select(Vulnerability.source_id, Vulnerability.modified, Vulnerability.record).where(
+        Vulnerability.modified >= since, public_clause(utcnow())
     )
-    return [{"id": v.source_id, "modified": v.record["modified"]} for v in rows]
+    if page_token is not None:
+        after_modified, after_id = _position(page_token)
+        query = query.where(
+            or_(
+                Vulnerability.modified > after_modified,
+                and_(Vulnerability.modified == after_modified, Vulnerability.source_id > after_id),
+            )
+        )
+    rows = session.execute(
+        query.order_by(Vulnerability.modified, Vulnerability.source_id).limit(limit)
+    ).all()
+    out: dict[str, Any] = {
+        "vulns": [{"id": osv_id(sid), "modified": record["modified"]} for sid, _, record in rows]
+    }
+    if len(rows) == limit:
+        sid, modified, _ = rows[-1]
+        out["next_page_token"] = _position_token(modified, sid)
+    return out
+
+
+def _position_token(modified: datetime, source_id: str) -> str:
+    text = orjson.dumps([modified.astimezone(UTC).isoformat(), source_id])
+    return base64.urlsafe_b64encode(text).decode()
+
+
+def _position(token: str) -> tuple[datetime, str]:
+    """The (modified, id) a page token names; anything else is refused as a bad token."""
+    try:
+        stamp, source_id = orjson.loads(base64.urlsafe_b64decode(token.encode()))
+        when = datetime.fromisoformat(stamp)
+        if not isinstance(source_id, str) or when.tzinfo is None:
+            raise ValueError
+        check_storable([source_id])
+        return when.astimezone(UTC), source_id
+    except (ValueError, TypeError, OverflowError):
+        raise QueryError("invalid page_token") from None

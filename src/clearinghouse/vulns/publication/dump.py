@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from clearinghouse.vulns.publication.osv import to_osv
+
 
 def dump(records: Iterator[dict[str, Any]], out: Path) -> dict[str, int]:
     """Write `out/<Ecosystem>/all.zip` (one `<id>.json` per record), `out/ecosystems.txt` and
@@ -19,7 +21,8 @@ def dump(records: Iterator[dict[str, Any]], out: Path) -> dict[str, int]:
     `modified_id.csv` as osv.dev's bucket has. Files are written beside and renamed into place,
     so a reader never sees half a zip."""
     by_ecosystem: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
-    for record in records:
+    for stored in records:
+        record = to_osv(stored)  # the schema version, and ids in the schema's form
         ecosystems = {
             (a.get("package") or {}).get("ecosystem")
             for a in record.get("affected") or []

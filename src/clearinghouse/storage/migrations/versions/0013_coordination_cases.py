@@ -11,7 +11,7 @@ New tables only, nothing existing changes:
   `coordination_deadline_adjustments`.
 
 Revision ID: 0013
-Revises: 0009
+Revises: 0010
 Create Date: 2026-11-30
 """
 
@@ -25,7 +25,7 @@ from sqlalchemy.dialects import postgresql
 import clearinghouse.storage.base
 
 revision = "0013"
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
