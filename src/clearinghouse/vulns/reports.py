@@ -24,6 +24,7 @@ from clearinghouse.storage import jobs
 from clearinghouse.storage.vault import Vault
 from clearinghouse.vulns import scoring, screening, validations
 from clearinghouse.vulns.catalog import cwe_ids_of
+from clearinghouse.vulns.intake.common import normalise_record
 from clearinghouse.vulns.models import CweEntry, Vulnerability, VulnerabilityReport
 from clearinghouse.vulns.osv import Record
 from clearinghouse.vulns.purls import PURL_ECOSYSTEMS, package_of, parse_purl, purl_for
@@ -81,6 +82,23 @@ def _report_record(vuln_id: str, data: ReportCreate, now: datetime) -> dict[str,
         if version:
             entry["versions"] = [version]
         affected.append(entry)
+    commit = data.target.commit
+    if data.target.repository_url and commit and len(commit) in (40, 64):
+        # A GIT range from the commit the report was made at: commit queries match it. It is
+        # not a bisected origin (`introduced` says "affected from here on, until a fix is
+        # known"), and database_specific.target keeps what the reporter said. A short hash is
+        # no OSV commit, so it stays only there.
+        affected.append(
+            {
+                "ranges": [
+                    {
+                        "type": "GIT",
+                        "repo": data.target.repository_url,
+                        "events": [{"introduced": commit}],
+                    }
+                ]
+            }
+        )
     severity = []
     if data.claimed_cvss:
         scored = scoring.score(data.claimed_cvss)
@@ -105,7 +123,8 @@ def _report_record(vuln_id: str, data: ReportCreate, now: datetime) -> dict[str,
             "target": data.target.model_dump(exclude_none=True),
         },
     }
-    return {k: v for k, v in record.items() if v != []}
+    # In OSV's conventions, as an imported record is (Go versions without the leading "v").
+    return normalise_record({k: v for k, v in record.items() if v != []})
 
 
 @dataclass(frozen=True)

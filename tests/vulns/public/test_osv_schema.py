@@ -120,3 +120,43 @@ def test_api_answers_exports_and_the_dump_validate(
         assert not errors(doc), (doc["id"], errors(doc))
         assert not str(doc.get("published", "2")).startswith("0")
         assert not doc["modified"].startswith("0")
+
+
+def test_native_reports_are_matchable_a_repo_commit_by_commit_and_go_without_v(
+    client: TestClient, people: dict[str, Member]
+) -> None:
+    """A repo+commit report had no `affected` entry (no GIT range), and a Go report kept the
+    purl's "v1.2.3": neither could be matched by an OSV query. Exported as OSV, both now carry
+    what a query matches, and validate."""
+    commit = "c0ffee" + "0" * 34
+    repo = submit(
+        client,
+        people["lab"],
+        target={"repository_url": "https://example.org/acme/tool.git", "commit": commit},
+    )
+    short = submit(
+        client,
+        people["lab"],
+        target={"repository_url": "https://example.org/acme/tool.git", "commit": "c0ffee1"},
+    )
+    go = submit(client, people["lab"], target={"purl": "pkg:golang/example.com/mod@v1.2.3"})
+
+    def exported(rep: dict[str, Any]) -> dict[str, Any]:
+        r = client.get(
+            f"/api/v1/vulns/{rep['vuln_id']}/export?format=osv", headers=people["lab"].headers
+        )
+        assert r.status_code == 200, r.text
+        doc: dict[str, Any] = r.json()
+        assert not errors(doc), errors(doc)
+        return doc
+
+    ranges = [rg for a in exported(repo)["affected"] for rg in a.get("ranges", [])]
+    assert ranges == [
+        {
+            "type": "GIT",
+            "repo": "https://example.org/acme/tool.git",
+            "events": [{"introduced": commit}],
+        }
+    ]
+    assert "affected" not in exported(short)  # a short hash is no OSV commit: not claimed
+    assert exported(go)["affected"][0]["versions"] == ["1.2.3"]
