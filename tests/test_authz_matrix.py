@@ -402,6 +402,11 @@ SPECS: dict[tuple[str, str], Spec] = {
     ("GET", "/api/v1/audit/checkpoints/latest"): Spec(coordinators, target="checkpoint"),
     ("GET", "/api/v1/audit/checkpoint-key"): Spec(always),  # a public key: no token needed
     ("GET", "/api/v1/jobs"): Spec(coordinators),
+    # --- CSAF trusted provider (issue 13, part 3): a restricted (TLP:AMBER) folder's file is
+    # the coordinators' (any role); TLP:CLEAR's folder and security.txt need no token (their
+    # anonymous reads are tested in tests/vulns/publication/test_provider.py).
+    ("GET", "/.well-known/csaf/{path}"): Spec(coordinators, target="csaf_amber"),
+    ("GET", "/.well-known/security.txt"): Spec(always),
     ("GET", "/api/v1/jobs/{job_id}"): Spec(coordinators, target="job"),
 }
 
@@ -567,6 +572,12 @@ class Fixtures:
             case "job":
                 with w.services.db.transaction() as s:
                     t["job_id"] = jobs.enqueue(s, "reviews.lapse_windows", {}).id
+            case "csaf_amber":
+                from clearinghouse.vulns.publication.provider import build
+
+                if not (w.services.settings.var_dir / "csaf" / "state.json").exists():
+                    build(w.services, Principal.system())
+                t["path"] = "amber/index.txt"
             case "checkpoint":
                 from clearinghouse.audit import trail as audit
                 from clearinghouse.audit.schemas import Actor

@@ -89,9 +89,17 @@ DOMAINS: tuple[Domain, ...] = (
         "vulns",
         models=("clearinghouse.vulns.models",),
         jobs="clearinghouse.vulns.tasks",
-        routes=("clearinghouse.api.routes.vulns:router", "clearinghouse.api.routes.taxii:router"),
+        routes=(
+            "clearinghouse.api.routes.vulns:router",
+            "clearinghouse.api.routes.taxii:router",
+            "clearinghouse.api.routes.csaf:router",
+        ),
         first_routes=("clearinghouse.api.routes.osv:router",),  # the public OSV queries
-        commands=("clearinghouse.cli.vulns", "clearinghouse.cli.validation"),
+        commands=(
+            "clearinghouse.cli.vulns",
+            "clearinghouse.cli.validation",
+            "clearinghouse.cli.csaf",
+        ),
     ),
 )
 

@@ -141,6 +141,8 @@ class Action(StrEnum):
     vuln_validation_read = "vuln-report:read-validation"
     vuln_signals_read = "vuln-report:read-signals"
     vuln_signal_override = "vuln-report:override-signal"
+    # --- CSAF trusted provider (issue 13, part 3): the TLP:GREEN/AMBER/RED directories ---
+    csaf_restricted_read = "csaf:read-restricted"
 
 
 READ_ACTIONS = {
@@ -160,6 +162,7 @@ READ_ACTIONS = {
     Action.vuln_read,
     Action.vuln_validation_read,
     Action.vuln_signals_read,
+    Action.csaf_restricted_read,
 }
 
 
@@ -345,6 +348,12 @@ RULES: dict[Action, Rule] = {
     Action.vuln_signal_override: _coordinator(Role.member),
     Action.audit_read: _coordinator(Role.viewer),
     Action.job_read: _coordinator(Role.viewer),
+    # --- CSAF trusted provider (issue 13, part 3) ---
+    # The provider directory's folders above TLP:CLEAR (green, amber, red) hold every published
+    # record of that label, whoever reported it: static files, not filtered per caller. So they
+    # are the coordinators' (any role), who may read every record anyway; a reporter reads its
+    # own restricted records through the API. TLP:CLEAR's folder needs no token at all.
+    Action.csaf_restricted_read: _coordinator(Role.viewer),
 }
 
 
