@@ -96,9 +96,9 @@ DOMAINS: tuple[Domain, ...] = (
         ),
         first_routes=("clearinghouse.api.routes.osv:router",),  # the public OSV queries
         commands=(
+            "clearinghouse.cli.csaf",
             "clearinghouse.cli.vulns",
             "clearinghouse.cli.validation",
-            "clearinghouse.cli.csaf",
         ),
     ),
 )

@@ -19,15 +19,12 @@ from clearinghouse.vulns.publication.provider import serving
 router = APIRouter(tags=["csaf"])
 
 
-@router.get("/.well-known/csaf/{path:path}", response_class=Response)
-def csaf_file(
+def _file(
     path: str,
     request: Request,
     services: ServicesDep,
     p: Annotated[Principal | None, Depends(optional_principal)],
 ) -> Response:
-    """A file of the provider directory: provider-metadata.json, a TLP folder's ROLIE feed,
-    index.txt, changes.csv, a document and its .sha256, .sha512 and .asc, the public key."""
     served = serving.read(services.settings, p, path)
     public = not path.startswith(tuple(f"{f}/" for f in serving.RESTRICTED))
     headers = {
@@ -38,6 +35,32 @@ def csaf_file(
     if request.headers.get("if-none-match") == served.etag:
         return Response(status_code=304, headers=headers)
     return Response(served.body, media_type=served.media_type, headers=headers)
+
+
+MaybePrincipal = Annotated[Principal | None, Depends(optional_principal)]
+
+
+# The directory is at most three deep (<tlp>/<year>/<file>), one route per depth.
+@router.get("/.well-known/csaf/{name}", response_class=Response)
+def csaf_top(name: str, request: Request, services: ServicesDep, p: MaybePrincipal) -> Response:
+    """provider-metadata.json."""
+    return _file(name, request, services, p)
+
+
+@router.get("/.well-known/csaf/{folder}/{name}", response_class=Response)
+def csaf_folder(
+    folder: str, name: str, request: Request, services: ServicesDep, p: MaybePrincipal
+) -> Response:
+    """A TLP folder's ROLIE feed, index.txt or changes.csv; the public key (`openpgp/`)."""
+    return _file(f"{folder}/{name}", request, services, p)
+
+
+@router.get("/.well-known/csaf/{folder}/{year}/{name}", response_class=Response)
+def csaf_document(
+    folder: str, year: str, name: str, request: Request, services: ServicesDep, p: MaybePrincipal
+) -> Response:
+    """A document and its .sha256, .sha512 and .asc."""
+    return _file(f"{folder}/{year}/{name}", request, services, p)
 
 
 @router.get("/.well-known/security.txt", response_class=PlainTextResponse)
