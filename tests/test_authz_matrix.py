@@ -443,6 +443,13 @@ SPECS: dict[tuple[str, str], Spec] = {
     ("GET", "/api/v1/audit/checkpoints/latest"): Spec(coordinators, target="checkpoint"),
     ("GET", "/api/v1/audit/checkpoint-key"): Spec(always),  # a public key: no token needed
     ("GET", "/api/v1/jobs"): Spec(coordinators),
+    # --- CSAF trusted provider (issue 13, part 3): a restricted (TLP:AMBER) folder's file is
+    # the coordinators' (any role); TLP:CLEAR's folder and security.txt need no token (their
+    # anonymous reads are tested in tests/vulns/publication/test_provider.py).
+    ("GET", "/.well-known/csaf/{name}"): Spec(always, target="csaf_meta"),
+    ("GET", "/.well-known/csaf/{folder}/{name}"): Spec(coordinators, target="csaf_index"),
+    ("GET", "/.well-known/csaf/{folder}/{year}/{name}"): Spec(coordinators, target="csaf_amber"),
+    ("GET", "/.well-known/security.txt"): Spec(always),
     ("GET", "/api/v1/jobs/{job_id}"): Spec(coordinators, target="job"),
     # Notifications (issue 14, part 8): an organisation's own webhooks and subscriptions, of
     # every kind of organisation; nobody else sees them, coordinators included. Admins manage
@@ -728,6 +735,28 @@ class Fixtures:
                 t.update(self._notifications(spec, caller, rel))
             case "cve_id" | "cve_id_public" | "cna_referral":
                 t.update(self._cna(spec.target, t["n"]))
+            case "csaf_amber" | "csaf_index" | "csaf_meta":
+                from sqlalchemy import update
+
+                from clearinghouse.vulns.models import Vulnerability
+                from clearinghouse.vulns.publication.provider import build
+
+                www = w.services.settings.var_dir / "csaf" / "www"
+                if not (www / "amber" / "index.txt").exists():
+                    amber = self._build(Spec(always, target="vuln"), caller, rel)["vuln_id"]
+                    with w.services.db.transaction() as s:
+                        s.execute(
+                            update(Vulnerability)
+                            .where(Vulnerability.source_id == amber)
+                            .values(tlp="AMBER")
+                        )
+                    build(w.services, Principal.system())
+                year, name = (www / "amber" / "index.txt").read_text().split()[0].split("/")
+                t.update(folder="amber", year=year, name=name)
+                if spec.target == "csaf_meta":  # the top level: the public metadata
+                    t["name"] = "provider-metadata.json"
+                if spec.target == "csaf_index":  # a folder's file
+                    t["name"] = "index.txt"
             case "checkpoint":
                 from clearinghouse.audit import trail as audit
                 from clearinghouse.audit.schemas import Actor

@@ -115,9 +115,14 @@ DOMAINS: tuple[Domain, ...] = (
             "clearinghouse.api.routes.vulns:router",
             "clearinghouse.api.routes.import_findings:router",
             "clearinghouse.api.routes.taxii:router",
+            "clearinghouse.api.routes.csaf:router",
         ),
         first_routes=("clearinghouse.api.routes.osv:router",),  # the public OSV queries
-        commands=("clearinghouse.cli.vulns", "clearinghouse.cli.validation"),
+        commands=(
+            "clearinghouse.cli.csaf",
+            "clearinghouse.cli.vulns",
+            "clearinghouse.cli.validation",
+        ),
     ),
 )
 

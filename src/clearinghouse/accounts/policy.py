@@ -166,6 +166,8 @@ class Action(StrEnum):
     case_post_message = "case:post-message"
     case_upload_artifact = "case:upload-artifact"
     case_read_artifacts = "case:read-artifacts"
+    # --- CSAF trusted provider (issue 13, part 3): the TLP:GREEN/AMBER/RED directories ---
+    csaf_restricted_read = "csaf:read-restricted"
 
 
 READ_ACTIONS = {
@@ -187,6 +189,7 @@ READ_ACTIONS = {
     Action.vuln_signals_read,
     Action.webhook_read,  # notifications (issue 14, part 8)
     Action.subscription_read,
+    Action.csaf_restricted_read,
 }
 
 
@@ -390,6 +393,12 @@ RULES: dict[Action, Rule] = {
         _mine(p, t.org_id if t else None) and p.at_least(Role.member)
     ),
     Action.subscription_read: _visible,
+    # --- CSAF trusted provider (issue 13, part 3) ---
+    # The provider directory's folders above TLP:CLEAR (green, amber, red) hold every published
+    # record of that label, whoever reported it: static files, not filtered per caller. So they
+    # are the coordinators' (any role), who may read every record anyway; a reporter reads its
+    # own restricted records through the API. TLP:CLEAR's folder needs no token at all.
+    Action.csaf_restricted_read: _coordinator(Role.viewer),
 }
 
 # --- coordination: the clearinghouse as a CNA (issue 14, part 6) ---

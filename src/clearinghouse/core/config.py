@@ -179,6 +179,35 @@ class Settings(BaseSettings):
         description="YAML table of other CNAs' scopes for first refusal (CNA rules 4.2.1); "
         "default: the embedded table coordination/cna/data/cna_scopes.yaml",
     )
+    # --- publication: the CSAF trusted provider (issue 13, part 3) ---
+    csaf_publisher_name: str = Field(
+        default="AI Cyber Clearinghouse",
+        min_length=1,
+        max_length=200,
+        description="CSAF: the publisher's name in documents and provider-metadata.json",
+    )
+    csaf_publisher_namespace: str = Field(
+        default="https://clearinghouse.example.org",
+        pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$",
+        description="CSAF: the publisher's namespace (a URL it controls)",
+    )
+    csaf_contact: str = Field(
+        default="mailto:csaf@clearinghouse.example.org",
+        pattern=r"^(mailto:|https://|tel:)\S{3,200}$",
+        description="CSAF: the contact (the publisher's contact_details and security.txt Contact)",
+    )
+    csaf_base_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^\s/?#]+(/[^\s?#]*[^/\s?#])?$",
+        description="where /.well-known/csaf/ is served (no trailing slash); default the namespace",
+    )
+    csaf_security_txt_days: int = Field(
+        default=180, ge=1, le=365, description="security.txt: Expires this many days ahead"
+    )
+
+    @property
+    def csaf_base(self) -> str:
+        return (self.csaf_base_url or self.csaf_publisher_namespace).rstrip("/")
 
     @field_validator("log_format")
     @classmethod

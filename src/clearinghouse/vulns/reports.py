@@ -24,7 +24,7 @@ from clearinghouse.storage import jobs
 from clearinghouse.storage.vault import Vault
 from clearinghouse.vulns import scoring, screening, validations
 from clearinghouse.vulns.catalog import cwe_ids_of
-from clearinghouse.vulns.intake.common import normalise_record
+from clearinghouse.vulns.conventions import normalise_record
 from clearinghouse.vulns.models import CweEntry, Vulnerability, VulnerabilityReport
 from clearinghouse.vulns.osv import Record
 from clearinghouse.vulns.purls import PURL_ECOSYSTEMS, package_of, parse_purl, purl_for

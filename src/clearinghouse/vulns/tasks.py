@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
@@ -64,4 +66,42 @@ def validate(ctx: JobContext, payload: dict[str, Any]) -> None:
         str(payload["validation_id"]),
         ctx.attempt,
         final=ctx.attempt >= validations.MAX_ATTEMPTS,
+    )
+
+
+# --- the CSAF trusted provider (issue 13, part 3) ---
+CSAF_SYNC = "vulns.csaf_sync"
+
+
+@job_handler(CSAF_SYNC, transactional=False, periodic=True)
+def csaf_sync(ctx: JobContext, payload: dict[str, Any]) -> None:
+    """Bring the CSAF provider directory up to date (`publication/provider/directory.py`):
+    enqueued with `vuln_ids` when records change (`request_csaf_sync`), and every periodic
+    interval without (which also catches embargoes that ended). Idempotent: a record already
+    written from its current version is not touched again."""
+    from clearinghouse.accounts.policy import Principal
+    from clearinghouse.vulns.publication.provider import build
+
+    ids = payload.get("vuln_ids")
+    result = build(
+        ctx.services, Principal.system(), ids=None if ids is None else [str(i) for i in ids]
+    )
+    if result.written or result.removed:
+        log.info("CSAF directory updated", extra=asdict(result))
+
+
+def request_csaf_sync(session: Session, vuln_ids: list[str]) -> None:
+    """Enqueue the directory's update for records that changed, once per record version (the
+    idempotency key names each record and its `updated_at`)."""
+    from clearinghouse.storage import jobs
+
+    stamps = session.execute(
+        select(Vulnerability.id, Vulnerability.updated_at).where(Vulnerability.id.in_(vuln_ids))
+    ).all()
+    key = "|".join(f"{rid}@{ts.isoformat()}" for rid, ts in sorted(stamps))
+    jobs.enqueue(
+        session,
+        CSAF_SYNC,
+        {"vuln_ids": sorted(vuln_ids)},
+        idempotency_key=f"csaf-sync:{hashlib.sha256(key.encode()).hexdigest()}",
     )

@@ -17,9 +17,10 @@ from clearinghouse.core.errors import ClearinghouseError, InvalidInput
 from clearinghouse.core.events import AuditTag
 from clearinghouse.core.memory import collector_paused
 from clearinghouse.storage.db import Database
+from clearinghouse.vulns.conventions import normalise_record
 from clearinghouse.vulns.errors import FormatError
 from clearinghouse.vulns.intake import csaf, cve5
-from clearinghouse.vulns.intake.common import ImportResult, normalise_record, rejection_reason
+from clearinghouse.vulns.intake.common import ImportResult, rejection_reason
 from clearinghouse.vulns.intake.files import read_records
 from clearinghouse.vulns.intake.kev import import_kev
 from clearinghouse.vulns.osv import canonical

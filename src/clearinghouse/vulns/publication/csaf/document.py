@@ -143,8 +143,11 @@ def to_csaf(
     cwe_names: dict[str, str] | None = None,
     version: str = "2.0",
     base_url: str | None = None,
+    publisher: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """A CSAF security advisory, or (vex=True) a CSAF VEX document, for one record."""
+    """A CSAF security advisory, or (vex=True) a CSAF VEX document, for one record.
+    `base_url`: where our provider directory is served; `publisher`: ours from Settings
+    (default the embedded `PUBLISHER`)."""
     if version not in CSAF_VERSIONS:
         raise InvalidInput(
             f"CSAF version must be 2.0 or 2.1, got {version!r}", code="format_unsupported"
@@ -222,7 +225,7 @@ def to_csaf(
         "distribution": {"tlp": {"label": CSAF20_TLP[tlp] if version == "2.0" else str(tlp)}},
         "lang": "en",
         "notes": notes,
-        "publisher": PUBLISHER,
+        "publisher": publisher or PUBLISHER,
         "references": [
             {
                 "category": "self",
