@@ -104,6 +104,7 @@ DOMAINS: tuple[Domain, ...] = (
     Domain(
         "coordination",
         models=("clearinghouse.coordination.models",),
+        jobs="clearinghouse.coordination.tasks",
         routes=("clearinghouse.api.routes.cases:router",),
         commands=("clearinghouse.cli.cases",),
     ),

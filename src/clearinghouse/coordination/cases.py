@@ -4,6 +4,7 @@ issue 14 part 4 calls: `effective_deadline`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -51,6 +52,11 @@ from clearinghouse.vulns.visibility import load_vuln
 
 Policy = deadlines.DeadlinePolicy | None  # the configured policy; None: the embedded defaults
 
+# (session, principal, case, from, to): run in the transaction of every move (notifications:
+# coordination.publication registers the vendors' notification and the early warning).
+MoveHook = Callable[[Session, Principal, Case, CaseState, CaseState], None]
+MOVE_HOOKS: list[MoveHook] = []
+
 
 def create_case(
     session: Session, p: Principal, body: CaseCreate, *, policy: Policy = None
@@ -75,6 +81,7 @@ def create_case(
         state=CaseState.open.value,
         tlp=body.tlp.value,
         embargo_until=body.embargo_until,
+        transparency_notice=body.transparency_notice,
         notified_at=None,
         created_by_org_id=p.org_id,
         created_at=now,
@@ -190,6 +197,8 @@ def move(session: Session, p: Principal, case: Case, to: CaseState, *, reason: s
         {"from": current.value, "to": to.value, "reason": reason},
         tlp=case.tlp,
     )
+    for hook in MOVE_HOOKS:
+        hook(session, p, case, current, to)
 
 
 def require_active(case: Case) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from clearinghouse.storage.base import Base
@@ -23,6 +23,8 @@ class Case(Base):
     tlp: Mapped[str] = mapped_column(String(20))
     embargo_until: Mapped[datetime | None]
     notified_at: Mapped[datetime | None]  # the first vendor notification: the clock starts
+    # Opted in to the metadata-only transparency notice (issue 14 part 4; publication.py).
+    transparency_notice: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_by_org_id: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]

@@ -32,6 +32,10 @@ from clearinghouse.core.events import AuditTag
 # transaction of the change; raising rolls the change back.
 VendorStatusHook = Callable[[Session, Principal, Case, VendorStatus, str], None]
 VENDOR_STATUS_HOOKS: list[VendorStatusHook] = []
+# (session, principal, case, org id, role): run in the transaction of adding a participant
+# (coordination.publication: a vendor or sharing group added to a notified case is told).
+ParticipantHook = Callable[[Session, Principal, Case, str, str], None]
+PARTICIPANT_HOOKS: list[ParticipantHook] = []
 
 DONE = frozenset({VendorStatusValue.fixed.value, VendorStatusValue.not_affected.value})
 
@@ -75,6 +79,8 @@ def add_participant(
         {"org_id": body.org_id, "role": body.role},
         tlp=case.tlp,
     )
+    for hook in PARTICIPANT_HOOKS:
+        hook(session, p, case, body.org_id, body.role)
     return cases.get_case(session, p, case.id, policy=policy)
 
 

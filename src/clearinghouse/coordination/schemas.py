@@ -62,6 +62,8 @@ class CaseCreate(Input):
     title: str = Field(min_length=3, max_length=300)
     tlp: TlpLabel = TlpLabel.amber
     embargo_until: Instant | None = None
+    # the metadata-only transparency notice after the vendors' notification (publication.py)
+    transparency_notice: bool = False
 
 
 class ParticipantCreate(Input):

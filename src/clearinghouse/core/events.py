@@ -28,6 +28,7 @@ class AuditTag(StrEnum):
     COORDINATION_ARTIFACT_UPLOAD = "coordination:artifact:upload"
     COORDINATION_CASE_CREATE = "coordination:case:create"
     COORDINATION_CASE_DEADLINE = "coordination:case:deadline"
+    COORDINATION_CASE_TRANSPARENCY = "coordination:case:transparency-notice"
     COORDINATION_CASE_TRANSITION = "coordination:case:transition"
     COORDINATION_MESSAGE_POST = "coordination:message:post"
     COORDINATION_PARTICIPANT_ADD = "coordination:participant:add"

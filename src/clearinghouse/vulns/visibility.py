@@ -158,7 +158,12 @@ def load_vuln(
     vuln = session.scalar(query)
     if vuln is None:
         raise NotFound(f"no vulnerability with id {vuln_id!r}")
-    authorize(p, action, _target(session, vuln))
+    try:
+        authorize(p, action, _target(session, vuln))
+    except NotFound:
+        # Exactly as for an unknown id: the policy's message names the record's own id, which
+        # would tell a caller who asked by alias which embargoed record it is (issue 14 leak).
+        raise NotFound(f"no vulnerability with id {vuln_id!r}") from None
     return vuln
 
 
