@@ -48,6 +48,7 @@ from clearinghouse.storage.db import Database
 from clearinghouse.vulns.models import Vulnerability, VulnerabilityAlias, VulnerabilityReport
 from clearinghouse.vulns.records import touch
 from clearinghouse.vulns.states import OPEN, VulnStatus
+from clearinghouse.vulns.tasks import request_csaf_sync
 from clearinghouse.vulns.visibility import PUBLIC_TLP
 
 PUBLISHED = "vuln.published"
@@ -57,10 +58,10 @@ TRANSPARENCY_NOTICE = "case.transparency_notice"
 TRANSPARENCY_EVENT = "transparency_notice"
 
 # (session, the ids of the records just published): run in the publication's transaction.
-# The seam for the CSAF provider's "directory changed" job (built elsewhere; none exists in
-# this branch): append a callable that enqueues it.
+# The CSAF provider's directory update is enqueued here (the periodic sync would also find the
+# records, one interval later).
 PublishedHook = Callable[[Session, list[str]], None]
-PUBLISHED_HOOKS: list[PublishedHook] = []
+PUBLISHED_HOOKS: list[PublishedHook] = [request_csaf_sync]
 
 # Records in these states are published with their case; rejected and duplicate ones are not
 # (a rejected claim is no vulnerability; a duplicate's primary record is what goes public).
@@ -108,7 +109,7 @@ def publish_case(
     session.flush()
     for vid in published:
         _announce(session, p, vid)
-    for hook in PUBLISHED_HOOKS:
+    for hook in PUBLISHED_HOOKS if published else ():
         hook(session, published)
     return published
 
