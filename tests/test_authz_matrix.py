@@ -543,6 +543,13 @@ SPECS: dict[tuple[str, str], Spec] = {
         body=lambda t: {"days": 5, "reason": "the vendor needs time"},
         mutates=True,
     ),
+    ("POST", "/api/v1/cases/{case_id}/publish"): Spec(
+        case_coordinators,
+        target="case",
+        state="vendors_notified",
+        body=lambda t: {"reason": "the vendor shipped the fix"},
+        mutates=True,
+    ),
     ("GET", "/api/v1/cases/{case_id}/messages"): Spec(
         lambda c, r: decide(see_case(c, r), True), target="case"
     ),

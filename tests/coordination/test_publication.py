@@ -255,6 +255,28 @@ def test_publish_now_is_a_coordinators_audited_act(services: Services, scene: Sc
     assert "published early: exploited in the wild" in reasons
 
 
+def test_publish_now_over_http_then_the_record_is_in_the_osv_api(
+    client: TestClient, services: Services, scene: Scene
+) -> None:
+    path = f"/api/v1/cases/{scene.case_id}/publish"
+    body = {"reason": "the vendor shipped the fix"}
+    assert client.post(path, json=body, headers=scene.vendor.headers).status_code == 403
+    assert client.post(path, json=body, headers=scene.outsider.headers).status_code == 404
+    assert client.post(path, json={"reason": ""}, headers=scene.coordinator.headers).json()[
+        "code"
+    ] in ("invalid_request", "reason_required")
+    osv_id = client.get(
+        f"/api/v1/vulns/{scene.vuln_id}/export?format=osv", headers=scene.coordinator.headers
+    ).json()["id"]
+    assert client.get(f"/v1/vulns/{osv_id}").status_code == 404  # embargoed until now
+    r = client.post(path, json=body, headers=scene.coordinator.headers)
+    assert r.status_code == 200, r.text
+    assert r.json()["state"] == "published"
+    assert client.get(f"/v1/vulns/{osv_id}").status_code == 200
+    again = client.post(path, json=body, headers=scene.coordinator.headers)
+    assert again.status_code == 409  # published once
+
+
 def test_vendor_notice_and_early_warning(services: Services, scene: Scene) -> None:
     vendor = received(services, scene.vendor.org_id, publication.VENDOR_NOTIFIED)
     assert len(vendor) == 1 and scene.case_id in vendor[0]

@@ -22,6 +22,7 @@ from clearinghouse.coordination.schemas import (
     DeadlineAdjust,
     MessageCreate,
     ParticipantCreate,
+    PublishNow,
     TransitionCreate,
     VendorStatusCreate,
 )
@@ -160,6 +161,23 @@ def deadline(
             cases.adjust_deadline(session, p, case_id, body, policy=policy_for(svc.settings)),
             as_json,
         )
+
+
+@cases_app.command("publish")
+@handles_errors
+def publish(
+    case_id: str,
+    reason: Annotated[str, typer.Option(help="why now, before the deadline (audited)")],
+    token: TokenOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Publish a notified case now (coordinators): its records become public."""
+    from clearinghouse.coordination import publication
+
+    body = PublishNow.model_validate({"reason": reason})
+    with acting(token) as (session, p, svc):
+        publication.publish_now(session, p, case_id, body.reason)
+        emit(cases.get_case(session, p, case_id, policy=policy_for(svc.settings)), as_json)
 
 
 @cases_app.command("message")

@@ -90,6 +90,12 @@ class DeadlineAdjust(Input):
     reason: Reason
 
 
+class PublishNow(Input):
+    """A coordinator publishes a notified case before its deadline."""
+
+    reason: Reason
+
+
 class MessageCreate(Input):
     body: str = Field(min_length=1, max_length=100_000)
     tlp: TlpLabel | None = None  # default: the case's label

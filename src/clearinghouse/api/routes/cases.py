@@ -7,7 +7,14 @@ from fastapi import APIRouter, Response
 
 from clearinghouse.api.deps import Cursor, Id, Limit, PrincipalDep, ServicesDep, SessionDep
 from clearinghouse.api.problems import ERROR_RESPONSES
-from clearinghouse.coordination import artifacts, cases, messages, participants, timeline
+from clearinghouse.coordination import (
+    artifacts,
+    cases,
+    messages,
+    participants,
+    publication,
+    timeline,
+)
 from clearinghouse.coordination.deadlines import policy_for
 from clearinghouse.coordination.schemas import (
     ArtifactCreate,
@@ -19,6 +26,7 @@ from clearinghouse.coordination.schemas import (
     MessageCreate,
     MessageOut,
     ParticipantCreate,
+    PublishNow,
     TimelineEventOut,
     TransitionCreate,
     VendorStatusCreate,
@@ -85,6 +93,16 @@ def adjust_deadline(
 ) -> CaseOut:
     """A coordinator extends or shortens the disclosure deadline, with a reason (audited)."""
     return cases.adjust_deadline(session, p, case_id, body, policy=policy_for(svc.settings))
+
+
+@router.post("/cases/{case_id}/publish", response_model=CaseOut)
+def publish_now(
+    case_id: Id, body: PublishNow, p: PrincipalDep, session: SessionDep, svc: ServicesDep
+) -> CaseOut:
+    """A coordinator publishes a notified case now, before its deadline, with a reason
+    (audited, on the timeline): its records become public, as at the deadline."""
+    publication.publish_now(session, p, case_id, body.reason)
+    return cases.get_case(session, p, case_id, policy=policy_for(svc.settings))
 
 
 @router.get("/cases/{case_id}/messages", response_model=Page[MessageOut])
