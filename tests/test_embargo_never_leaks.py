@@ -21,6 +21,8 @@ from clearinghouse.container import Services
 from clearinghouse.coordination import publication
 from clearinghouse.vulns.publication.dump import dump
 from clearinghouse.vulns.publication.export import EXPORT_FORMATS, public_records
+from clearinghouse.vulns.publication.provider import build
+from clearinghouse.vulns.publication.provider.directory import www
 from tests.coordination.test_publication import MARKER, Scene, build_scene, received
 from tests.support.world import Member, World
 
@@ -30,6 +32,8 @@ ANONYMOUS: dict[str, str] = {}
 # case's ids) or about something else (filled with a placeholder: those routes must still not
 # mention the case). A parameter not listed fails the test, so a new route is classified.
 CASE_PARAMS = {"case_id", "vuln_id", "report_id", "artifact_id", "cid"}
+# The CSAF provider directory: every folder, year and file name of the built directory.
+CSAF_PARAMS = {"folder", "year", "name"}
 OTHER_PARAMS = {
     "job_id",
     "org_id",
@@ -81,14 +85,34 @@ def _values(scene: Scene, param: str, collections: list[str]) -> list[str]:
         "report_id": [scene.report_id],
         "artifact_id": [scene.artifact_id],
         "cid": collections,
+        **CSAF_VALUES,
     }.get(param, ["x0"])
+
+
+# Filled by `_build_csaf` from the directory as built: names the provider actually serves.
+CSAF_VALUES: dict[str, list[str]] = {}
+
+
+def _build_csaf(services: Services) -> None:
+    """Build the CSAF provider directory as the job would, and list what it serves."""
+    build(services, Principal.system())
+    root = www(services.settings)
+    files = [f for f in root.rglob("*") if f.is_file()]
+    CSAF_VALUES.clear()
+    CSAF_VALUES.update(
+        folder=sorted(
+            {f.relative_to(root).parts[0] for f in files if len(f.relative_to(root).parts) > 1}
+        ),
+        year=sorted({f.parent.name for f in files if f.parent.name.isdigit()} or {"2026"}),
+        name=sorted({f.name for f in files}),
+    )
 
 
 def _urls(client: TestClient, scene: Scene, collections: list[str]) -> list[str]:
     urls = []
     for path in _get_routes(client):
         params = re.findall(r"{(\w+)}", path)
-        unknown = set(params) - CASE_PARAMS - OTHER_PARAMS
+        unknown = set(params) - CASE_PARAMS - CSAF_PARAMS - OTHER_PARAMS
         assert not unknown, f"{path}: classify its parameters {unknown} in this test"
         variants = [path]
         for param in params:
@@ -175,6 +199,8 @@ def test_embargo_never_leaks_then_publication_shows_all(
         assert publication.send_transparency_notices(s) == [scene.case_id]
     collections = _collections(client, scene.coordinator)
     assert collections
+    _build_csaf(services)
+    assert CSAF_VALUES["name"]  # provider-metadata.json at least
     strangers: dict[str, tuple[dict[str, str], str | None]] = {
         "outsider": (scene.outsider.headers, scene.outsider.org_id),
         "vendor of another case": (scene.other_vendor.headers, scene.other_vendor.org_id),
@@ -205,7 +231,7 @@ def test_embargo_never_leaks_then_publication_shows_all(
     vid = scene.vuln_id
     for name, (headers, org) in strangers.items():
         r = client.get(f"/v1/vulns/{vid}", headers=headers)
-        assert r.status_code == 200 and r.json()["id"] == vid, (name, r.text)
+        assert r.status_code == 200 and r.json()["id"] == f"x_{vid}", (name, r.text)
         assert any(vid in body for body in _osv_queries(client, headers)), name
         r = client.get("/v1/vulns?modified_since=2000-01-01T00:00:00Z", headers=headers)
         assert vid in r.text, name
@@ -222,6 +248,11 @@ def test_embargo_never_leaks_then_publication_shows_all(
         ]
         assert any(vid in t or "CVE-2099-31337" in t for t in taxii), name
     assert vid in _dump(services, tmp_path / "after")
+    # the CSAF provider's public folder, rebuilt, distributes it (its tracking id names it)
+    _build_csaf(services)
+    index = client.get("/.well-known/csaf/white/index.txt").text.split()
+    documents = [client.get(f"/.well-known/csaf/white/{line}").text for line in index]
+    assert any(vid in d or "CVE-2099-31337" in d for d in documents), index
     # what stays confidential after publication: the case itself and its sealed artifacts
     for name, (headers, _) in strangers.items():
         for url in (f"/api/v1/cases/{scene.case_id}", f"/api/v1/reports/{scene.report_id}"):
