@@ -104,8 +104,12 @@ DOMAINS: tuple[Domain, ...] = (
     Domain(
         "coordination",
         models=("clearinghouse.coordination.models",),
-        routes=("clearinghouse.api.routes.cases:router",),
-        commands=("clearinghouse.cli.cases",),
+        jobs="clearinghouse.coordination.fixes",  # C4: fold into coordination/tasks.py (C3)
+        routes=(
+            "clearinghouse.api.routes.cases:router",
+            "clearinghouse.api.routes.case_fixes:router",
+        ),
+        commands=("clearinghouse.cli.cases", "clearinghouse.cli.case_fixes"),
     ),
     Domain(
         "vulns",
