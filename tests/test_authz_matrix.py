@@ -568,6 +568,27 @@ SPECS: dict[tuple[str, str], Spec] = {
     ("GET", "/api/v1/cases/{case_id}/artifacts/{artifact_id}/content"): Spec(
         lambda c, r: decide(see_case(c, r), case_full(c, r)), target="case_artifact"
     ),
+    # fix verification and the disclosure bundle (issue 14, parts 3 and 7)
+    ("POST", "/api/v1/cases/{case_id}/fixes"): Spec(
+        lambda c, r: decide(
+            see_case(c, r), r == "own" and c.kind is OrgKind.vendor and c.at_least(Role.member)
+        ),
+        target="case",
+        body=lambda t: {"kind": "commit", "commit": "abcdef1"},
+        mutates=True,
+    ),
+    ("GET", "/api/v1/cases/{case_id}/fixes"): Spec(
+        lambda c, r: decide(see_case(c, r), case_full(c, r)), target="case"
+    ),
+    ("POST", "/api/v1/cases/{case_id}/vendors/{vendor_org_id}/fix-override"): Spec(
+        case_coordinators,
+        target="case",
+        body=lambda t: {"reason": "reviewed by hand"},
+        mutates=True,
+    ),
+    ("GET", "/api/v1/cases/{case_id}/bundle"): Spec(
+        lambda c, r: decide(see_case(c, r), case_full(c, r)), target="case"
+    ),
 }
 
 
@@ -897,6 +918,7 @@ class Fixtures:
                 s, system, CaseCreate(vuln_ids=[report.vuln_id], title="matrix case")
             ).id
             t["case_id"] = cid
+            t["vendor_org_id"] = self.others[OrgKind.vendor]
             joining = [(self.others[OrgKind.vendor], "vendor")]
             if rel == "own" and caller.kind is not OrgKind.coordinator:
                 joining.append((self.mine[caller.kind], role))

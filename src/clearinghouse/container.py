@@ -105,8 +105,11 @@ DOMAINS: tuple[Domain, ...] = (
         "coordination",
         models=("clearinghouse.coordination.models",),
         jobs="clearinghouse.coordination.tasks",
-        routes=("clearinghouse.api.routes.cases:router",),
-        commands=("clearinghouse.cli.cases",),
+        routes=(
+            "clearinghouse.api.routes.cases:router",
+            "clearinghouse.api.routes.case_fixes:router",
+        ),
+        commands=("clearinghouse.cli.cases", "clearinghouse.cli.case_fixes"),
     ),
     Domain(
         "vulns",

@@ -193,6 +193,12 @@ def test_vendor_status_drives_state_and_deadline(
     assert r.status_code == 200 and r.json()["deadline_detail"]["adjusted_days"] == 10
     assert audit_count(services) == before + 1
     fixed = {"status": "fixed", "fixed_versions": ["pkg:pypi/demo@1.1"], "fix_commits": ["abcdef1"]}
+    # no recipe to verify the fix against: a coordinator overrides (tests/coordination/test_fixes)
+    override = {"reason": "verified by hand"}
+    r = _post(
+        client, cast.coordinator, f"{base}/vendors/{cast.vendor.org_id}/fix-override", override
+    )
+    assert r.status_code == 200, r.text
     r = _post(client, cast.vendor, base + "/vendor-status", fixed)
     assert r.status_code == 200, r.text
     case = client.get(base, headers=cast.coordinator.headers).json()

@@ -168,6 +168,11 @@ class Action(StrEnum):
     case_read_artifacts = "case:read-artifacts"
     # --- CSAF trusted provider (issue 13, part 3): the TLP:GREEN/AMBER/RED directories ---
     csaf_restricted_read = "csaf:read-restricted"
+    # coordination (issue 14, parts 3 and 7): fix verification and the disclosure bundle
+    case_post_fix = "case:post-fix"
+    case_fix_override = "case:fix-override"
+    case_bundle = "case:bundle"
+    case_bundle_poc = "case:bundle-poc"
 
 
 READ_ACTIONS = {
@@ -626,5 +631,24 @@ RULES.update(
             _coordinator(Role.member), _case_participant(*CASE_FULL_ROLES)
         ),
         Action.case_read_artifacts: _case_full_reader,
+    }
+)
+
+
+# --- coordination: fix verification and the disclosure bundle (issue 14, parts 3 and 7) ---
+# A vendor posts its own fix for verification (its members, like its status); only a
+# coordinator overrides a fix that did not verify (with an audited reason). The disclosure
+# bundle goes to whoever reads the full case (reporters, vendors, coordinators; never the
+# sharing group); the PoC in it is sealed further: coordinators (member or above) and the
+# admins of the case's reporter and vendor organisations only. Everyone else who may have a
+# bundle gets one without the PoC, and its manifest says so.
+RULES.update(
+    {
+        Action.case_post_fix: _case_participant("vendor"),
+        Action.case_fix_override: _coordinator(Role.member),
+        Action.case_bundle: _case_full_reader,
+        Action.case_bundle_poc: _either(
+            _coordinator(Role.member), _case_participant("reporter", "vendor", role=Role.admin)
+        ),
     }
 )

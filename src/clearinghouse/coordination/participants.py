@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from clearinghouse.accounts.models import Org
 from clearinghouse.accounts.policy import Action, Principal
-from clearinghouse.coordination import cases, timeline
+from clearinghouse.coordination import cases, fixes, timeline
 from clearinghouse.coordination.access import load_case
 from clearinghouse.coordination.cases import Policy
 from clearinghouse.coordination.errors import CaseConflict, CaseInputInvalid
@@ -125,6 +125,8 @@ def post_vendor_status(
     )
     for hook in VENDOR_STATUS_HOOKS:
         hook(session, p, case, row, previous)
+    if row.status == VendorStatusValue.fixed.value:  # a fix that verified, or an override
+        fixes.require_verified_fix(session, case, row.vendor_org_id)
     _advance(session, p, case)
     return cases.vendor_status_out(row)
 

@@ -1,11 +1,11 @@
 """Coordination jobs: publication at the deadline and the transparency notices (both periodic;
-docs/coordination.md, "Publication")."""
+docs/coordination.md, "Publication"), and the verification of a vendor's fix."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from clearinghouse.coordination import deadlines, publication
+from clearinghouse.coordination import deadlines, fixes, publication
 from clearinghouse.storage.jobs import JobContext, job_handler
 
 PUBLISH_JOB = "coordination.publish_due"
@@ -23,3 +23,9 @@ def publish_due(ctx: JobContext, payload: dict[str, Any]) -> None:
 @job_handler(TRANSPARENCY_JOB, periodic=True)
 def transparency_notices(ctx: JobContext, payload: dict[str, Any]) -> None:
     publication.send_transparency_notices(ctx.tx)
+
+
+@job_handler(fixes.JOB_KIND, transactional=False, max_attempts=fixes.MAX_ATTEMPTS)
+def verify_fix(ctx: JobContext, payload: dict[str, Any]) -> None:
+    """The case's recipe, re-run against the vendor's fix (`coordination/fixes.py`)."""
+    fixes.run(ctx.services, payload, final=ctx.attempt >= fixes.MAX_ATTEMPTS)
