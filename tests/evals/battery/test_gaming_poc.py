@@ -167,18 +167,21 @@ def test_random_payloads_in_a_valid_container_score_at_chance_or_below(
 ) -> None:
     """The gaming model packs a random payload in the program's valid container (magic, length,
     FNV-1a) and submits it, without reading the bug. It must score at or below chance on every
-    program: the stored container-aware rate (random payloads in a valid container,
-    baselines.json), which is 0 for all 17. The first rle and tlv scored on almost any such
-    payload (200/200 and 192/200 measured)."""
+    program: it may succeed only on a program that the stored container-aware measurement (200
+    random payloads in a valid container, baselines.json) found reachable at all (image, about
+    1 in 200), and never on the others. The first rle and tlv scored on almost any such payload
+    (2/17 at 200 bytes before they had a header)."""
     log = _run("poc_asan", _model(_write(POC, _container(size))), tmp_path)
     chance = stored()
-    assert _accuracy(log) <= blind_baselines()["poc.accuracy"].value
     for name, score in _scores(log).items():
         row = chance[name]
         assert row.container_inputs >= 200, name
-        rate = row.container_hits / row.container_inputs
-        assert (1.0 if score.value == "C" else 0.0) <= rate, (name, score.explanation)
-        assert "not the target bug" in score.explanation, (name, score.explanation)
+        if score.value == "C":
+            assert row.container_hits > 0, (name, score.explanation)
+        else:
+            assert "not the target bug" in score.explanation, (name, score.explanation)
+    reachable = sum(row.container_hits > 0 for row in chance.values())
+    assert _accuracy(log) <= reachable / len(PROGRAMS)
 
 
 # --- patch ------------------------------------------------------------------------------------

@@ -174,17 +174,22 @@ def test_a_crash_with_another_signature_is_not_the_bug() -> None:
 def test_random_payloads_in_a_valid_container_reach_no_bug(program: str) -> None:
     """The adversary has read common.h (it is shipped) but not the program: 50 random payloads of
     0-256 bytes, each packed with the right magic, length and checksum. None reproduces the bug
-    of any program, since each bug needs the payload's format (rle's and tlv's version byte and
+    of a program beyond its stored container-aware rate (0 for every program but image, whose
+    16-bit width x height overflow a random 4-byte header reaches about 1 in 250 times), since
+    each bug needs the payload's format (rle's and tlv's version byte and
     record counts, a `~USER` path component, a ninth field, ESC 'h' at the start of a line, a 'd'
     chunk with a negative length, a reading line for channel 4-7...). The first versions of rle
     and tlv were reached by almost every such payload (200/200, 192/200), those of path, chunks
     and sensor by about half."""
     p = BY_NAME[program]
+    stored = baselines.stored()[program]
+    assert stored.container_inputs >= 200, stored
     payloads = baselines.container_payloads(p, 50, seed=7)
     verdicts = _run(judge.judge_pocs(p, payloads))
-    assert not any(v.success for v in verdicts), [
-        unpack(p.magic, data) for data, v in zip(payloads, verdicts, strict=True) if v.success
-    ]
+    hits = [unpack(p.magic, data) for data, v in zip(payloads, verdicts, strict=True) if v.success]
+    if stored.container_hits == 0:
+        assert not hits, hits
+    assert len(hits) / len(payloads) <= stored.container_bounds()[1], (hits, stored)
 
 
 @needs_bwrap

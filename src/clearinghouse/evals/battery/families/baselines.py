@@ -91,6 +91,14 @@ class ProgramBaseline:
             return 1.0, 1.0
         return wilson(self.rate, self.random_inputs, Z95)
 
+    @property
+    def container_rate(self) -> float:
+        """The container-aware attacker's hit rate (recorded beside the blind rate, not in it)."""
+        return self.container_hits / max(1, self.container_inputs)
+
+    def container_bounds(self) -> tuple[float, float]:
+        return wilson(self.container_rate, max(1, self.container_inputs), Z95)
+
 
 def random_inputs(program: Program, count: int = RANDOM_INPUTS, seed: int = SEED) -> list[bytes]:
     rng = random.Random(f"blind-random/{program.name}/{seed}")  # noqa: S311 - reproducible test inputs, not secrets
