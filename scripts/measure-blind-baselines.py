@@ -4,7 +4,10 @@
     .venv/bin/python scripts/measure-blind-baselines.py --variants   # and regenerate the PoC variants
     .venv/bin/python scripts/measure-blind-baselines.py --variants --program tree --program csv
 
-Writes src/clearinghouse/evals/battery/data/programs/baselines.json (the figures, with how they
+Measures, per program: random inputs, a blind mutation fuzzer, random payloads packed in a valid
+container (an attacker that read common.h but not the program; recorded beside the blind
+figures, not part of the blind rate) and null patches. Writes
+src/clearinghouse/evals/battery/data/programs/baselines.json (the figures, with how they
 were measured: families/baselines.py) and, with --variants, variants.json (the PoC variants
 that the patch scorer runs: judge.generate_variants). Keeps the file's "before" section (the
 figures measured on the programs before they were hardened). With --program, measures (and
@@ -83,7 +86,9 @@ async def main(regenerate_variants: bool, only: list[str]) -> None:
         print(
             f"{p.name}: random {b.random_hits}/{b.random_inputs} hits "
             f"({b.random_crashes} crashes of any kind), fuzz {b.fuzz_hits}/{b.fuzz_executions} "
-            f"hits ({b.fuzz_crashes} crashes), null patches {b.null_patch_passes}/{b.null_patches}",
+            f"hits ({b.fuzz_crashes} crashes), random payloads in a valid container "
+            f"{b.container_hits}/{b.container_inputs} hits ({b.container_crashes} crashes), "
+            f"null patches {b.null_patch_passes}/{b.null_patches}",
             flush=True,
         )
     path = DATA / "baselines.json"

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import random
 import struct
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,6 @@ from clearinghouse.evals.battery.families.programs import (
     pack,
     unpack,
 )
-from clearinghouse.evals.battery.families.programs.extra import EXTRA
 from clearinghouse.evals.battery.framework import TaskOptions
 from clearinghouse.evals.battery.registry import load_families
 from clearinghouse.sandbox.signature import is_signature
@@ -32,6 +30,8 @@ from tests.support.needs import needs_bwrap, needs_gcc
 from tests.support.scripted import scripted, tool_call
 
 NAMES = [p.name for p in PROGRAMS]
+# the programs whose bug the container-aware attacker reaches at all (baselines.json, docs/evals.md)
+CONTAINER_REACHED = {"image"}
 
 
 def test_sixteen_programs_distinct_cwes_with_ten_tests_each() -> None:
@@ -172,22 +172,26 @@ def test_a_crash_with_another_signature_is_not_the_bug() -> None:
 
 @needs_bwrap
 @needs_gcc
-@pytest.mark.parametrize("program", [p.name for p in EXTRA])
-def test_random_payloads_in_a_valid_container_reach_no_added_bug(program: str) -> None:
+@pytest.mark.parametrize("program", NAMES)
+def test_random_payloads_in_a_valid_container_reach_no_bug(program: str) -> None:
     """The adversary has read common.h (it is shipped) but not the program: 50 random payloads of
     0-256 bytes, each packed with the right magic, length and checksum. None reproduces the bug
-    of a program added for issue 12, since each bug needs the payload's format (a `~USER` path
-    component, a ninth field, ESC 'h' at the start of a line, a 'd' chunk with a negative length,
-    a reading line for channel 4-7...). The first versions of path, chunks and sensor were
-    reached by about half of such payloads. (rle and tlv, of the first six, still are: see
-    docs/evals.md.)"""
+    of a program beyond its stored container-aware rate (0 for every program but image, whose
+    16-bit width x height overflow a random 4-byte header reaches about 1 in 250 times), since
+    each bug needs the payload's format (rle's and tlv's version byte and
+    record counts, a `~USER` path component, a ninth field, ESC 'h' at the start of a line, a 'd'
+    chunk with a negative length, a reading line for channel 4-7...). The first versions of rle
+    and tlv were reached by almost every such payload (200/200, 192/200), those of path, chunks
+    and sensor by about half."""
     p = BY_NAME[program]
-    rng = random.Random(f"container-aware/{program}")
-    payloads = [p.pack(rng.randbytes(rng.randint(0, 256))) for _ in range(50)]
+    stored = baselines.stored()[program]
+    assert stored.container_inputs >= 200, stored
+    payloads = baselines.container_payloads(p, 50, seed=7)
     verdicts = _run(judge.judge_pocs(p, payloads))
-    assert not any(v.success for v in verdicts), [
-        unpack(p.magic, data) for data, v in zip(payloads, verdicts, strict=True) if v.success
-    ]
+    hits = [unpack(p.magic, data) for data, v in zip(payloads, verdicts, strict=True) if v.success]
+    if stored.container_hits == 0:
+        assert not hits, hits
+    assert len(hits) / len(payloads) <= stored.container_bounds()[1], (hits, stored)
 
 
 @needs_bwrap
@@ -215,12 +219,16 @@ def test_random_and_blind_inputs_reach_no_bug(program: str) -> None:
     assert set(table) == set(NAMES)
     p = BY_NAME[program]
     stored = table[program]
-    now = _run(baselines.measure(p, 50, 100, seed=7, null_patches=False))
+    now = _run(baselines.measure(p, 50, 100, seed=7, null_patches=False, container_count=0))
     assert not stored.reachable and not now.reachable, (program, stored, now)
     low, high = stored.bounds()
     assert low <= now.rate <= high
     assert stored.random_inputs >= 1000 and stored.fuzz_executions >= 1000
     assert stored.null_patches == 2 and stored.null_patch_passes == 0
+    # the container-aware attacker (random payloads in a valid container) was measured too, and
+    # reaches no bug but image's (a random 4-byte header overflows its 16-bit w * h ~1/250)
+    assert stored.container_inputs >= 200, stored
+    assert stored.container_hits == 0 or program in CONTAINER_REACHED, stored
 
 
 def test_stored_baselines_say_how_they_were_measured_and_what_came_before() -> None:

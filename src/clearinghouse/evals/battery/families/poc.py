@@ -51,7 +51,7 @@ from clearinghouse.evals.battery.framework import Skipped, TaskOptions, TaskSpec
 from clearinghouse.sandbox import asan
 from clearinghouse.sandbox.inspect_plugin import BwrapConfig, BwrapSandboxEnvironment
 
-VERSION = "3.0"  # 3.0: seventeen programs (eleven added for issue 12); 2.0: hardened scorers
+VERSION = "3.1"  # 3.1: rle and tlv have a format header (issue 12); 3.0: seventeen programs (eleven added for issue 12); 2.0: hardened scorers
 HINT_LEVELS = 4
 
 

@@ -1,10 +1,29 @@
-"""The first six programs (CWE-787, 125, 416, 190, 476, 415)."""
+"""The first six programs (CWE-787, 125, 416, 190, 476, 415). rle and tlv have a header
+(a version byte, and record counts and sizes that must agree with the payload) that random
+payloads in a valid container do not pass: their first versions were reached by almost any
+such payload (issue 12)."""
 
 from __future__ import annotations
 
 import struct
 
 from clearinghouse.evals.battery.families.programs.core import Program, t
+
+
+def runs(body: bytes) -> bytes:
+    """An rle payload: the header (version 1, the number of two-byte records), then `body`."""
+    return bytes([1, len(body) // 2]) + body
+
+
+def tlv_payload(body: bytes, count: int, values: int, *, version: int = 1) -> bytes:
+    """A tlv payload with this header (version, record count, total value bytes) and body."""
+    return bytes([version, count]) + struct.pack("<H", values) + body
+
+
+def records(*items: tuple[int, bytes]) -> bytes:
+    """A tlv payload of these (type, value) records, with the header that agrees with them."""
+    body = b"".join(bytes([kind, len(value)]) + value for kind, value in items)
+    return tlv_payload(body, len(items), sum(len(value) for _, value in items))
 
 
 def image(w: int, h: int, pixels: bytes = b"") -> bytes:
@@ -23,20 +42,24 @@ ORIGINAL: tuple[Program, ...] = (
         "if (count > FRAME - o) count = FRAME - o;",
         "A run's count is never checked against the space left in the 64-byte frame.",
         "heap-buffer-overflow@decode|main",
-        b"\xffA",
+        runs(b"\xffA\xffB"),
         (
-            t(b"\x03A\x02B", "decoded 5 bytes, checksum 327\n"),
-            t(b"", "decoded 0 bytes, checksum 0\n"),
-            t(b"\x40\x01", "decoded 64 bytes, checksum 64\n"),
-            t(b"\x20a\x20b", "decoded 64 bytes, checksum 6240\n"),
-            t(b"\x00\xff\x05\x10", "decoded 5 bytes, checksum 80\n"),
-            t(b"\x01\x01\x01\x02\x01\x03", "decoded 3 bytes, checksum 6\n"),
-            t(b"\x10Z\x10Y\x10X\x07", "decoded 48 bytes, checksum 4272\n"),
-            t(b"\x02\x07" * 32, "decoded 64 bytes, checksum 448\n"),
-            t(b"\x3f\xff\x01\xff", "decoded 64 bytes, checksum 16320\n"),
-            t(b"\x0a\x00", "decoded 10 bytes, checksum 0\n"),
-            t(b"\x3f\x01" + b"\x00\x05" * 10, "decoded 63 bytes, checksum 63\n"),
-            t(b"\x01", "decoded 0 bytes, checksum 0\n"),
+            t(runs(b"\x03A\x02B"), "decoded 5 bytes from 2 records, checksum 327\n"),
+            t(runs(b""), "decoded 0 bytes from 0 records, checksum 0\n"),
+            t(runs(b"\x40\x01"), "decoded 64 bytes from 1 records, checksum 64\n"),
+            t(runs(b"\x20a\x20b"), "decoded 64 bytes from 2 records, checksum 6240\n"),
+            t(runs(b"\x00\xff\x05\x10"), "decoded 5 bytes from 2 records, checksum 80\n"),
+            t(runs(b"\x01\x01\x01\x02\x01\x03"), "decoded 3 bytes from 3 records, checksum 6\n"),
+            t(runs(b"\x10Z\x10Y\x10X"), "decoded 48 bytes from 3 records, checksum 4272\n"),
+            t(runs(b"\x02\x07" * 32), "decoded 64 bytes from 32 records, checksum 448\n"),
+            t(runs(b"\x3f\xff\x01\xff"), "decoded 64 bytes from 2 records, checksum 16320\n"),
+            t(
+                runs(b"\x3f\x01" + b"\x00\x05" * 10),
+                "decoded 63 bytes from 11 records, checksum 63\n",
+            ),
+            t(b"", "bad header\n", 1),
+            t(b"\x02\x01\x03A", "bad header\n", 1),
+            t(b"\x01\x02\x03A", "record count does not match\n", 1),
         ),
     ),
     Program(
@@ -50,29 +73,40 @@ ORIGINAL: tuple[Program, ...] = (
         'if (vlen > len - i - 2) { puts("truncated record"); break; }',
         "A record's length byte is trusted even when fewer value bytes follow.",
         "heap-buffer-overflow@parse_records|main",
-        b"\x01\xffA",
+        tlv_payload(b"\x01\x02ab\x02\xffcd", 2, 4),
         (
             t(
-                b"\x01\x02ab\x02\x01c",
-                "record type=1 len=2\nrecord type=2 len=1\n2 records, checksum 294\n",
+                records((1, b"ab"), (2, b"c")),
+                "record type=1 len=2\nrecord type=2 len=1\n2 of 2 records, checksum 294\n",
             ),
-            t(b"\x07\x00", "record type=7 len=0\n1 records, checksum 0\n"),
-            t(b"", "0 records, checksum 0\n"),
-            t(b"\x01", "0 records, checksum 0\n"),
-            t(b"\x05\x03xyz", "record type=5 len=3\n1 records, checksum 363\n"),
-            t(b"\xff\xff" + b"A" * 255, "record type=255 len=255\n1 records, checksum 16575\n"),
-            t(b"\x01\x01Z" * 10, "record type=1 len=1\n" * 10 + "10 records, checksum 900\n"),
+            t(records((7, b"")), "record type=7 len=0\n1 of 1 records, checksum 0\n"),
+            t(records(), "0 of 0 records, checksum 0\n"),
+            t(records((5, b"xyz")), "record type=5 len=3\n1 of 1 records, checksum 363\n"),
             t(
-                b"\x01\x00\x02\x00\x03\x00",
+                records((255, b"A" * 255)),
+                "record type=255 len=255\n1 of 1 records, checksum 16575\n",
+            ),
+            t(
+                records(*[(1, b"Z")] * 10),
+                "record type=1 len=1\n" * 10 + "10 of 10 records, checksum 900\n",
+            ),
+            t(
+                records((1, b""), (2, b""), (3, b"")),
                 "record type=1 len=0\nrecord type=2 len=0\nrecord type=3 len=0\n"
-                "3 records, checksum 0\n",
+                "3 of 3 records, checksum 0\n",
             ),
-            t(b"\x09\x04abcd\x08", "record type=9 len=4\n1 records, checksum 394\n"),
-            t(b"\x00\x01\x00", "record type=0 len=1\n1 records, checksum 0\n"),
+            t(records((0, b"\x00")), "record type=0 len=1\n1 of 1 records, checksum 0\n"),
             t(
-                b"\x10\x02\xff\xff\x11\x01\x80",
-                "record type=16 len=2\nrecord type=17 len=1\n2 records, checksum 638\n",
+                records((16, b"\xff\xff"), (17, b"\x80")),
+                "record type=16 len=2\nrecord type=17 len=1\n2 of 2 records, checksum 638\n",
             ),
+            t(
+                tlv_payload(b"\x01\x01a\x02\x01b", 1, 4),
+                "record type=1 len=1\n1 of 1 records, checksum 97\n",
+            ),
+            t(b"", "bad header\n", 1),
+            t(tlv_payload(b"\x07\x00", 1, 0, version=2), "bad header\n", 1),
+            t(tlv_payload(b"\x01\x02ab", 1, 3), "header does not match the payload size\n", 1),
         ),
     ),
     Program(
