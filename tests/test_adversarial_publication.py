@@ -1,0 +1,194 @@
+"""Adversarial review of the publication and coordination surfaces (issues 13 and 14): each
+test plays one attack that succeeded against the code as merged, and fails if it works again.
+The attacks that failed (the surfaces held) are listed in the review report, not here."""
+
+from __future__ import annotations
+
+import base64
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select
+
+from clearinghouse.accounts.models import OrgKind, Role
+from clearinghouse.accounts.policy import Principal
+from clearinghouse.container import Services
+from clearinghouse.core.clock import utcnow
+from clearinghouse.vulns.models import Vulnerability
+from clearinghouse.vulns.osv import canonical
+from clearinghouse.vulns.publication.provider import build
+from clearinghouse.vulns.publication.taxii import COLLECTIONS, MEDIA_TYPE
+from clearinghouse.vulns.records import upsert
+from clearinghouse.vulns.visibility import Tlp
+from clearinghouse.workers.runner import Worker
+from tests.support.world import World
+
+SYSTEM = Principal.system()
+SECRET = "ADV-SECRET-0001"
+CLEAR = next(cid for cid, tlp in COLLECTIONS.items() if tlp is Tlp.clear)
+TAXII = {"Accept": MEDIA_TYPE}
+
+
+def _public_record(services: Services, rid: str) -> str:
+    """A published TLP:CLEAR record (as an import makes it); its internal id."""
+    with services.db.transaction() as s:
+        upsert(
+            s,
+            canonical(
+                {
+                    "id": rid,
+                    "summary": f"flaw in {rid.lower()}",
+                    "details": "details",
+                    "published": "2025-06-01T00:00:00Z",
+                    "modified": "2026-03-01T00:00:00Z",
+                    "affected": [
+                        {
+                            "package": {"ecosystem": "PyPI", "name": "advpkg"},
+                            "ranges": [
+                                {
+                                    "type": "ECOSYSTEM",
+                                    "events": [{"introduced": "0"}, {"fixed": "2.0"}],
+                                }
+                            ],
+                        }
+                    ],
+                }
+            ),
+        )
+        s.flush()
+        vid = s.scalar(select(Vulnerability.id).where(Vulnerability.source_id == rid))
+    assert vid is not None
+    return vid
+
+
+def _run_queued_jobs(services: Services) -> None:
+    """What the workers do after the change: every job it enqueued (not the periodic ones)."""
+    worker = Worker(services)
+    for _ in range(20):
+        if not worker.run_once():
+            return
+
+
+def _white_document(client: TestClient) -> str | None:
+    """The path of SECRET's document in the public folder, as its index lists it."""
+    index = client.get("/.well-known/csaf/white/index.txt")
+    assert index.status_code == 200, index.text
+    for line in index.text.splitlines():
+        if SECRET.lower() in line:
+            return f"/.well-known/csaf/white/{line}"
+    return None
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"tlp": "AMBER"}, {"embargo_until": "EMBARGO"}],
+    ids=["tlp-raised-to-amber", "re-embargoed"],
+)
+def test_csaf_public_folder_drops_a_record_made_confidential_by_triage(
+    client: TestClient, services: Services, world: World, change: dict[str, str]
+) -> None:
+    """Attack: a published record is in the public CSAF folder; a coordinator raises its TLP to
+    AMBER (or puts it back under embargo, having learnt the fix is not out). An anonymous
+    aggregator keeps downloading the document, its hashes and signature, and the feed and
+    index.txt keep listing it: triage enqueued no directory update, so the TLP:AMBER content
+    stayed public until the next periodic full scan. Fix: triage enqueues the CSAF sync for the
+    record it changed (`vulns/triage.py`), as publication does."""
+    vid = _public_record(services, SECRET)
+    build(services, SYSTEM)
+    doc = _white_document(client)
+    assert doc is not None
+    assert client.get(doc).status_code == 200
+    coordinator = world.member(world.org(OrgKind.coordinator), OrgKind.coordinator, Role.member)
+    if change.get("embargo_until") == "EMBARGO":
+        change = {"embargo_until": (utcnow() + timedelta(days=30)).isoformat()}
+    r = client.post(f"/api/v1/vulns/{vid}/triage", headers=coordinator.headers, json=change)
+    assert r.status_code == 200, r.text
+    _run_queued_jobs(services)
+    for suffix in ("", ".sha256", ".sha512", ".asc"):
+        assert client.get(doc + suffix).status_code == 404, suffix
+    assert SECRET.lower() not in client.get("/.well-known/csaf/white/index.txt").text
+    assert SECRET.lower() not in client.get("/.well-known/csaf/white/changes.csv").text
+    feed = client.get("/.well-known/csaf/white/csaf-feed-tlp-white.json").text
+    assert SECRET.lower() not in feed.lower()
+
+
+# Dates that parse but leave datetime's range when moved to UTC.
+OUT_OF_RANGE = ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"]
+
+
+def _next_token(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize("stamp", OUT_OF_RANGE)
+@pytest.mark.parametrize("route", ["objects", "manifest"])
+def test_taxii_added_after_out_of_datetime_range_is_a_400_not_a_500(
+    client: TestClient, services: Services, route: str, stamp: str
+) -> None:
+    """Attack: an anonymous client sends `added_after=0001-01-01T00:00:00+01:00`: the value
+    parses, but converting it to UTC overflows (OverflowError), which nothing caught: 500."""
+    _public_record(services, SECRET)
+    r = client.get(
+        f"/taxii2/api/collections/{CLEAR}/{route}/", params={"added_after": stamp}, headers=TAXII
+    )
+    assert r.status_code == 400, r.text
+    assert r.headers["content-type"].startswith(MEDIA_TYPE)
+
+
+@pytest.mark.parametrize(
+    "token",
+    [*(f"{s}|x" for s in OUT_OF_RANGE), "2026-01-01T00:00:00Z|a\x00b"],
+    ids=["before-year-1", "after-year-9999", "nul-in-id"],
+)
+def test_taxii_forged_next_token_is_a_400_not_a_500(
+    client: TestClient, services: Services, token: str
+) -> None:
+    """Attack: a forged `next` token (it is base64 of `<timestamp>|<id>`, readable by anyone)
+    holding a timestamp that overflows when moved to UTC (OverflowError), or an id with a NUL
+    (PostgreSQL refuses the parameter: DataError). Both were 500s."""
+    _public_record(services, SECRET)
+    r = client.get(
+        f"/taxii2/api/collections/{CLEAR}/objects/",
+        params={"next": _next_token(token)},
+        headers=TAXII,
+    )
+    assert r.status_code == 400, r.text
+    assert r.json()["error_code"]
+
+
+TEXT = st.text(max_size=40) | st.sampled_from(OUT_OF_RANGE)
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    added_after=st.none() | TEXT,
+    limit=st.none() | st.text(max_size=12),
+    nxt=st.none() | TEXT | TEXT.map(_next_token) | st.binary(max_size=40).map(base64.b64encode),
+    route=st.sampled_from(["objects", "manifest"]),
+)
+def test_fuzz_taxii_paging_parameters_never_5xx(
+    client: TestClient,
+    services: Services,
+    added_after: str | None,
+    limit: str | None,
+    nxt: Any,
+    route: str,
+) -> None:
+    """Hostile `added_after`, `limit` and `next` on the public collection: a TAXII error
+    (4xx, the TAXII media type), never a 5xx."""
+    params = {
+        k: v.decode() if isinstance(v, bytes) else v
+        for k, v in {"added_after": added_after, "limit": limit, "next": nxt}.items()
+        if v is not None
+    }
+    r = client.get(f"/taxii2/api/collections/{CLEAR}/{route}/", params=params, headers=TAXII)
+    assert r.status_code < 500, (params, r.text)
+    assert r.headers["content-type"].startswith(MEDIA_TYPE)
