@@ -25,7 +25,8 @@ from clearinghouse.vulns.publication.taxii import COLLECTIONS, MEDIA_TYPE
 from clearinghouse.vulns.records import upsert
 from clearinghouse.vulns.visibility import Tlp
 from clearinghouse.workers.runner import Worker
-from tests.support.world import World
+from tests.support.vulns import submit
+from tests.support.world import Member, World
 
 SYSTEM = Principal.system()
 SECRET = "ADV-SECRET-0001"
@@ -192,3 +193,72 @@ def test_fuzz_taxii_paging_parameters_never_5xx(
     r = client.get(f"/taxii2/api/collections/{CLEAR}/{route}/", params=params, headers=TAXII)
     assert r.status_code < 500, (params, r.text)
     assert r.headers["content-type"].startswith(MEDIA_TYPE)
+
+
+def _ok(r: Any, code: int = 201) -> dict[str, Any]:
+    assert r.status_code == code, r.text
+    body: dict[str, Any] = r.json()
+    return body
+
+
+def _notified_case(
+    client: TestClient, coordinator: Member, vuln_id: str, vendor: Member, days: int
+) -> str:
+    embargo = (utcnow() + timedelta(days=days)).replace(microsecond=0).isoformat()
+    cid = _ok(
+        client.post(
+            "/api/v1/cases",
+            headers=coordinator.headers,
+            json={"vuln_ids": [vuln_id], "title": f"case for {vuln_id}", "embargo_until": embargo},
+        )
+    )["id"]
+    _ok(
+        client.post(
+            f"/api/v1/cases/{cid}/participants",
+            headers=coordinator.headers,
+            json={"org_id": vendor.org_id, "role": "vendor"},
+        )
+    )
+    _ok(
+        client.post(
+            f"/api/v1/cases/{cid}/transition",
+            headers=coordinator.headers,
+            json={"to": "vendors_notified"},
+        ),
+        200,
+    )
+    return cid
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="finding: publishing one case publishes its records even while another case that "
+    "holds the same record is still under embargo (a record may sit in two cases)",
+)
+def test_publishing_one_case_does_not_break_another_cases_embargo_on_the_same_record(
+    client: TestClient, world: World
+) -> None:
+    """Attack (a coordinator of case A, or case A's deadline): the same report is coordinated
+    in two cases (a library bug: vendor X in case A, 30 days; vendor Y, an ICS vendor, in case
+    B, 120 days). Case A is published; its record becomes public on the OSV API at once,
+    although case B, which still holds it under embargo for vendor Y, is not published."""
+
+    def m(kind: OrgKind) -> Member:
+        return world.member(world.org(kind), kind, Role.member)
+
+    coordinator, reporter = m(OrgKind.coordinator), m(OrgKind.lab)
+    vendor_x, vendor_y = m(OrgKind.vendor), m(OrgKind.vendor)
+    vuln_id = submit(client, reporter, title="overflow in a shared library")["vuln_id"]
+    case_a = _notified_case(client, coordinator, vuln_id, vendor_x, 30)
+    case_b = _notified_case(client, coordinator, vuln_id, vendor_y, 120)
+    r = client.post(
+        f"/api/v1/cases/{case_a}/publish",
+        headers=coordinator.headers,
+        json={"reason": "vendor X shipped the fix"},
+    )
+    case_b_state = _ok(client.get(f"/api/v1/cases/{case_b}", headers=coordinator.headers), 200)
+    assert case_b_state["state"] != "published"
+    public = client.get(f"/v1/vulns/{vuln_id}")
+    # Either the publication is refused, or the record stays out of the public API while
+    # case B's embargo runs.
+    assert r.status_code >= 400 or public.status_code == 404, (r.status_code, public.text[:200])
