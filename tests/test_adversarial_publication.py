@@ -5,6 +5,7 @@ The attacks that failed (the surfaces held) are listed in the review report, not
 from __future__ import annotations
 
 import base64
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -262,3 +263,47 @@ def test_publishing_one_case_does_not_break_another_cases_embargo_on_the_same_re
     # Either the publication is refused, or the record stays out of the public API while
     # case B's embargo runs.
     assert r.status_code >= 400 or public.status_code == 404, (r.status_code, public.text[:200])
+
+
+def _public_view(client: TestClient) -> dict[str, tuple[str, str]]:
+    """What an anonymous client can observe of the directory: ETag and Last-Modified of every
+    public file it can name (metadata, the public key, the public folder's files)."""
+    meta = client.get("/.well-known/csaf/provider-metadata.json")
+    assert meta.status_code == 200, meta.text
+    key = meta.json()["public_openpgp_keys"][0]["url"].split("/.well-known/csaf/", 1)[1]
+    paths = [
+        "provider-metadata.json",
+        key,
+        "white/index.txt",
+        "white/changes.csv",
+        "white/csaf-feed-tlp-white.json",
+    ]
+    out = {}
+    for path in paths:
+        r = client.get(f"/.well-known/csaf/{path}")
+        assert r.status_code == 200, (path, r.text)
+        out[path] = (r.headers["etag"], r.headers["last-modified"])
+    return out
+
+
+def test_publishing_a_restricted_csaf_document_changes_no_public_file(
+    client: TestClient, services: Services
+) -> None:
+    """Attack (ETag / Last-Modified probing): an anonymous client polls the public files with
+    If-None-Match. Every build that wrote a TLP:AMBER document rewrote provider-metadata.json
+    (a new `last_updated`, so a new ETag) and the public key file (a new Last-Modified): the
+    public learnt when a restricted advisory was published or changed. Fix
+    (`provider/directory.py`): the metadata and the key, whose content depends only on the
+    settings and the key, are rewritten only when those change (a full build) or are missing."""
+    _public_record(services, "ADV-PUBLIC-0001")
+    build(services, SYSTEM)
+    before = _public_view(client)
+    vid = _public_record(services, SECRET)
+    with services.db.transaction() as s:
+        vuln = s.get(Vulnerability, vid)
+        assert vuln is not None
+        vuln.tlp = "AMBER"
+    time.sleep(1.1)  # Last-Modified has one-second resolution
+    result = build(services, SYSTEM)
+    assert result.written == 1
+    assert _public_view(client) == before
