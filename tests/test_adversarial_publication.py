@@ -307,3 +307,32 @@ def test_publishing_a_restricted_csaf_document_changes_no_public_file(
     result = build(services, SYSTEM)
     assert result.written == 1
     assert _public_view(client) == before
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="finding: /v1/vulns?modified_since= orders by the record's `modified`; a record "
+    "whose embargo simply ends (no row change) enters the public set with an old `modified`, "
+    "so an incremental mirror never receives it",
+)
+def test_a_record_whose_embargo_ends_reaches_an_incremental_osv_mirror(
+    client: TestClient, services: Services, world: World
+) -> None:
+    """Attack on completeness (a mirror that syncs with modified_since, as osv.dev's importers
+    do): a record under embargo until T is left out; the mirror remembers its last sync time;
+    after T the record is public (/v1/vulns/{id} serves it) but its `modified` predates the
+    mirror's last sync, so no modified_since page ever lists it. TAXII counts such a record as
+    added at the embargo's end; the OSV feed does not."""
+    vid = _public_record(services, SECRET)
+    coordinator = world.member(world.org(OrgKind.coordinator), OrgKind.coordinator, Role.member)
+    embargo = {"embargo_until": (utcnow() + timedelta(seconds=3)).isoformat()}
+    r = client.post(f"/api/v1/vulns/{vid}/triage", headers=coordinator.headers, json=embargo)
+    assert r.status_code == 200, r.text
+    time.sleep(0.1)
+    last_sync = utcnow().isoformat()
+    assert SECRET not in client.get("/v1/vulns", params={"modified_since": last_sync}).text
+    time.sleep(3.5)
+    assert client.get(f"/v1/vulns/{SECRET}").status_code == 200
+    page = client.get("/v1/vulns", params={"modified_since": last_sync})
+    assert page.status_code == 200, page.text
+    assert SECRET in page.text
