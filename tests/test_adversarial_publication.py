@@ -228,7 +228,7 @@ def _notified_case(
         ),
         200,
     )
-    return cid
+    return str(cid)
 
 
 @pytest.mark.xfail(
