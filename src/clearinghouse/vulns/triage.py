@@ -13,6 +13,7 @@ from clearinghouse.vulns.records import touch
 from clearinghouse.vulns.schemas import VulnOut, VulnTriage
 from clearinghouse.vulns.search import vuln_detail
 from clearinghouse.vulns.states import VulnStatus, check_move
+from clearinghouse.vulns.tasks import request_csaf_sync
 from clearinghouse.vulns.visibility import load_vuln
 
 
@@ -37,6 +38,10 @@ def triage(session: Session, p: Principal, vuln_id: str, change: VulnTriage) -> 
         vuln.crash_signature = change.crash_signature
     touch(vuln, now)
     session.flush()
+    if VulnStatus.published.value in (before["status"], vuln.status):
+        # The CSAF directory follows at once: a published record raised above TLP:CLEAR or put
+        # back under embargo leaves the public folder now, not at the next periodic scan.
+        request_csaf_sync(session, [vuln.id])
     audit.record(
         session,
         AuditTag.VULNS_VULN_TRIAGE,

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from clearinghouse.accounts.policy import Action, Principal, Target, authorize, list_scope
 from clearinghouse.core.clock import utcnow
 from clearinghouse.core.errors import ClearinghouseError, InvalidInput, NotFound, Unauthenticated
+from clearinghouse.core.schemas import check_storable
 from clearinghouse.storage.base import UTCDateTime
 from clearinghouse.vulns.models import Vulnerability
 from clearinghouse.vulns.publication.common import NAMESPACE, PUBLISHER
@@ -161,7 +162,10 @@ def parse_added_after(value: str | None) -> datetime | None:
         raise TaxiiBadRequest("added_after is not an RFC 3339 timestamp") from None
     if parsed.tzinfo is None:
         raise TaxiiBadRequest("added_after needs a time zone (e.g. Z)")
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # year 1 east of UTC, year 9999 west of it
+        raise TaxiiBadRequest("added_after is out of range") from None
 
 
 def parse_limit(value: str | None, default: int) -> int:
@@ -180,8 +184,9 @@ def _decode_next(token: str) -> tuple[datetime, str]:
     try:
         text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
         stamp, rid = text.split("|", 1)
+        check_storable([rid])  # a forged token's NUL would reach the database (PostgreSQL: 500)
         return datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone(UTC), rid
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+    except (ValueError, binascii.Error, UnicodeDecodeError, OverflowError):
         raise TaxiiBadRequest("next is not a token this server gave") from None
 
 

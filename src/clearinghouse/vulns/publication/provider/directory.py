@@ -260,8 +260,15 @@ def _build_signed(
         _write(www(settings) / folder / "changes.csv", files.changes_csv(listed))
         body = files.rolie_feed(base, folder, listed, now)
         _write(feed, json.dumps(body, indent=2, ensure_ascii=False).encode())
-    _write(www(settings) / files.key_path(signer.fingerprint), signer.public_key())
-    meta = files.provider_metadata(base, pub, signer.fingerprint, now)
-    _write(www(settings) / "provider-metadata.json", json.dumps(meta, indent=2).encode())
+    # The key and the metadata depend on the settings and the key only: rewritten when those
+    # change (a full build) or are missing, never because a restricted folder changed (a new
+    # ETag or Last-Modified on a public file would tell everyone when that happened).
+    key_file = www(settings) / files.key_path(signer.fingerprint)
+    if full or not key_file.exists():
+        _write(key_file, signer.public_key())
+    metadata_file = www(settings) / "provider-metadata.json"
+    if full or not metadata_file.exists():
+        meta = files.provider_metadata(base, pub, signer.fingerprint, now)
+        _write(metadata_file, json.dumps(meta, indent=2).encode())
     _save_state(settings, config, entries)
     return BuildResult(full, len(entries), written, signed, len(gone), signer.fingerprint)
