@@ -289,6 +289,10 @@ def main() -> None:
                 # verdict on T2 and T3 to be evidence (ruled out or crossed), never "insufficient".
                 "--task-limit",
                 "ctf_generated=8",
+                # A stuck tool call (the 135M model's commands can wait on input) ends the
+                # sample at two minutes instead of the tool's 180-second timeout, three times.
+                "--time-limit",
+                "120",
                 "--message-limit",
                 "6",
                 "--max-tokens",

@@ -124,6 +124,9 @@ def evals_run(
         typer.Option(help="seed for generated challenges; default: a fresh one, recorded"),
     ] = None,
     message_limit: Annotated[int, typer.Option(help="messages per sample")] = 30,
+    time_limit: Annotated[
+        int, typer.Option(help="seconds per sample (a sample past it ends and is scored)")
+    ] = 900,
     max_tokens: Annotated[int, typer.Option(help="tokens per model generation")] = 1024,
     judge_reference_model: Annotated[
         str | None,
@@ -150,6 +153,7 @@ def evals_run(
             epochs=epochs,
             seed=seed,
             message_limit=message_limit,
+            time_limit=time_limit,
             max_tokens=max_tokens,
             judge_reference_model=judge_reference_model,
         )
