@@ -40,6 +40,7 @@ OPERATOR_COMMANDS = {
     "model serve-local": "serves the stand-in model on loopback; no data is touched",
     "sandbox exec": "runs a command in the bubblewrap sandbox; touches no data",
     "validate": "reproduces a recipe directory in the sandbox; touches no database",
+    "cases bundle-verify": "checks a bundle file against its own manifest; touches no data",
 }
 
 

@@ -125,7 +125,7 @@ def test_the_bundle_holds_the_exports_the_patch_and_a_manifest_that_verifies(
     for path, digest in listed.items():
         assert hashlib.sha256(files[path]).hexdigest() == digest
     osv = json.loads(files[f"records/{vuln}.osv.json"])
-    assert osv["id"] == vuln
+    assert osv["id"] == f"x_{vuln}"  # the OSV form of our id (docs/osv.md)
     csaf = json.loads(files[f"records/{vuln}.csaf.json"])
     assert csaf["document"]["csaf_version"] == "2.0"
     assert csaf["document"]["distribution"]["tlp"]["label"] in ("AMBER", "RED", "GREEN", "WHITE")

@@ -13,10 +13,11 @@ from fastapi.responses import PlainTextResponse, Response
 
 from clearinghouse.accounts.policy import Principal
 from clearinghouse.api.deps import ServicesDep
+from clearinghouse.api.problems import ERROR_RESPONSES
 from clearinghouse.api.routes.taxii import optional_principal
 from clearinghouse.vulns.publication.provider import serving
 
-router = APIRouter(tags=["csaf"])
+router = APIRouter(tags=["csaf"], responses=ERROR_RESPONSES)
 
 
 def _file(

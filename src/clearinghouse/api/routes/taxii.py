@@ -20,9 +20,19 @@ from clearinghouse.api.deps import ReadSessionDep, ServicesDep
 from clearinghouse.core.errors import ClearinghouseError, Unauthenticated
 from clearinghouse.vulns.publication import taxii
 
-router = APIRouter(prefix="/taxii2", tags=["taxii"])
 _bearer = HTTPBearer(auto_error=False)
 _TAXII = {"content": {taxii.MEDIA_TYPE: {"schema": {"type": "object"}}}}
+# TAXII error messages (in the TAXII media type), for every route.
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"description": why, **_TAXII}
+    for status, why in (
+        (400, "a bad filter or paging value"),
+        (401, "a restricted collection without a valid token"),
+        (404, "an unknown collection, or one the caller may not see"),
+        (406, "an Accept header without the TAXII media type"),
+    )
+}
+router = APIRouter(prefix="/taxii2", tags=["taxii"], responses=_ERRORS)
 
 
 def optional_principal(
