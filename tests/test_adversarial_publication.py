@@ -309,12 +309,6 @@ def test_publishing_a_restricted_csaf_document_changes_no_public_file(
     assert _public_view(client) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding: /v1/vulns?modified_since= orders by the record's `modified`; a record "
-    "whose embargo simply ends (no row change) enters the public set with an old `modified`, "
-    "so an incremental mirror never receives it",
-)
 def test_a_record_whose_embargo_ends_reaches_an_incremental_osv_mirror(
     client: TestClient, services: Services, world: World
 ) -> None:
