@@ -111,6 +111,13 @@ DOMAINS: tuple[Domain, ...] = (
         ),
         commands=("clearinghouse.cli.cases", "clearinghouse.cli.case_fixes"),
     ),
+    Domain(  # operator inventories (issue 15); before vulns (tests/test_architecture.py)
+        "inventory",
+        models=("clearinghouse.inventory.models",),
+        jobs="clearinghouse.inventory.tasks",
+        routes=("clearinghouse.api.routes.assets:router",),
+        commands=("clearinghouse.cli.inventory",),
+    ),
     Domain(
         "vulns",
         models=("clearinghouse.vulns.models", "clearinghouse.vulns.quality.models"),

@@ -1,0 +1,1 @@
+"""Operator inventories (issue 15): assets, SBOMs and their components, exposures."""
