@@ -17,7 +17,7 @@ from alembic import op
 import clearinghouse.storage.base
 
 revision = "0020"
-down_revision = "0017"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 
