@@ -1,0 +1,1 @@
+"""Operator inventories: assets, SBOMs, exposure matching and prioritisation (issue 15)."""
