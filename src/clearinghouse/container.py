@@ -116,7 +116,7 @@ DOMAINS: tuple[Domain, ...] = (
     ),
     Domain(  # operator inventories (issue 15); before vulns (tests/test_architecture.py)
         "inventory",
-        models=("clearinghouse.inventory.models",),
+        models=("clearinghouse.inventory.models", "clearinghouse.inventory.epss_models"),
         jobs="clearinghouse.inventory.tasks",
         routes=("clearinghouse.api.routes.assets:router",),
         commands=("clearinghouse.cli.inventory",),

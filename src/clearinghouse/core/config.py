@@ -13,6 +13,7 @@ import hashlib
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -50,6 +51,19 @@ def decode_key(raw: str) -> bytes:
             code="master_key_invalid",
         )
     return key
+
+
+# inventory (issue 15): the due-date policies' keys and defaults (inventory/due.py).
+DueOutcome = Literal["Act", "Attend", "Track*", "Track"]
+DueSeverity = Literal["critical", "high", "medium", "low", "unknown"]
+
+
+def default_due_ssvc_days() -> dict[DueOutcome, int]:
+    return {"Act": 3, "Attend": 14, "Track*": 60, "Track": 180}
+
+
+def default_due_severity_days() -> dict[DueSeverity, int]:
+    return {"critical": 15, "high": 30, "medium": 90, "low": 180, "unknown": 90}
 
 
 class Settings(BaseSettings):
@@ -222,6 +236,21 @@ class Settings(BaseSettings):
     )
     web_login_window_seconds: int = Field(
         default=900, ge=1, le=86400, description="the window of web_login_max_failures"
+    )
+
+    # --- inventory (issue 15): exposure due dates (inventory/due.py; docs/inventory.md,
+    # "Prioritisation"). Days from when an exposure opens; the earliest applicable date wins. ---
+    inventory_due_use_kev: bool = Field(
+        default=True,
+        description="a KEV-listed exposure is due by the KEV entry's dueDate (CISA BOD 22-01)",
+    )
+    inventory_due_ssvc_days: dict[DueOutcome, Annotated[int, Field(ge=0, le=3650)]] = Field(
+        default_factory=default_due_ssvc_days,
+        description="days to remediate per SSVC outcome (JSON); an outcome left out has none",
+    )
+    inventory_due_severity_days: dict[DueSeverity, Annotated[int, Field(ge=0, le=3650)]] = Field(
+        default_factory=default_due_severity_days,
+        description="days to remediate per severity when no SSVC outcome is known (JSON)",
     )
 
     @property

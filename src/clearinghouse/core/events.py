@@ -47,6 +47,7 @@ class AuditTag(StrEnum):
     EVALS_REFERENCE_MODEL_CREATE = "evals:reference-model:create"
     EVALS_RUN_CREATE = "evals:run:create"
     EVALS_RUN_FINISH = "evals:run:finish"
+    INVENTORY_EPSS_IMPORT = "inventory:epss:import"  # issue 15: EPSS scores (inventory/epss.py)
     NOTIFICATIONS_DELIVERY_DEAD = "notifications:delivery:dead"
     NOTIFICATIONS_DELIVERY_DELIVERED = "notifications:delivery:delivered"
     NOTIFICATIONS_DELIVERY_REDELIVER = "notifications:delivery:redeliver"
