@@ -9,9 +9,12 @@ from typing import Any
 from clearinghouse.audit import trail as audit
 from clearinghouse.audit.schemas import Actor
 from clearinghouse.core.events import AuditTag
-from clearinghouse.inventory.matching import apply
+from clearinghouse.inventory.matching import apply, sync
 from clearinghouse.inventory.sboms.intake import MATCH_SBOM_JOB
+from clearinghouse.storage import jobs
 from clearinghouse.storage.jobs import JobContext, job_handler
+
+SYNC_VULNS_JOB = "inventory.sync_vulns"
 
 
 @job_handler(MATCH_SBOM_JOB)
@@ -39,3 +42,21 @@ def match_vuln(ctx: JobContext, payload: dict[str, Any]) -> None:
             subject_id=payload["vuln_id"],
             data=result,
         )
+
+
+@job_handler(SYNC_VULNS_JOB, periodic=True)
+def sync_vulns(ctx: JobContext, payload: dict[str, Any]) -> None:
+    """Records changed since the last run, and embargoes that ended since, against the
+    components (inventory.matching.sync); a full batch queues the next run at once."""
+    result = sync.sync_vulns(ctx.tx)
+    if result.opened or result.closed:
+        audit.record(
+            ctx.tx,
+            AuditTag.INVENTORY_VULN_MATCH,
+            actor=Actor(),
+            subject_type="inventory",
+            subject_id="sync",
+            data={"matched": result.matched, "opened": result.opened, "closed": result.closed},
+        )
+    if result.more:
+        jobs.enqueue(ctx.tx, SYNC_VULNS_JOB, {})
