@@ -116,6 +116,7 @@ DOMAINS: tuple[Domain, ...] = (
             "clearinghouse.api.routes.case_fixes:router",
         ),
         commands=("clearinghouse.cli.cases", "clearinghouse.cli.case_fixes"),
+        pages=("clearinghouse.web.cases:router", "clearinghouse.web.vendor:router"),
     ),
     Domain(  # operator inventories (issue 15); before vulns (tests/test_architecture.py)
         "inventory",
@@ -134,6 +135,7 @@ DOMAINS: tuple[Domain, ...] = (
             "clearinghouse.api.routes.taxii:router",
             "clearinghouse.api.routes.csaf:router",
         ),
+        pages=("clearinghouse.web.triage:router",),
         first_routes=("clearinghouse.api.routes.osv:router",),  # the public OSV queries
         pages=("clearinghouse.web.advisories:router",),
         commands=(
