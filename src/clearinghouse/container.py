@@ -135,9 +135,8 @@ DOMAINS: tuple[Domain, ...] = (
             "clearinghouse.api.routes.taxii:router",
             "clearinghouse.api.routes.csaf:router",
         ),
-        pages=("clearinghouse.web.triage:router",),
         first_routes=("clearinghouse.api.routes.osv:router",),  # the public OSV queries
-        pages=("clearinghouse.web.advisories:router",),
+        pages=("clearinghouse.web.advisories:router", "clearinghouse.web.triage:router"),
         commands=(
             "clearinghouse.cli.csaf",
             "clearinghouse.cli.vulns",
