@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from clearinghouse.accounts.models import OrgKind
 from clearinghouse.accounts.policy import TLP_ORDER, Action, Principal, Target
 from clearinghouse.api.deps import Cursor, Id, ServicesDep
+from clearinghouse.container import Services
 from clearinghouse.coordination import cases, fixes, messages, participants, publication, timeline
 from clearinghouse.coordination.access import load_case
 from clearinghouse.coordination.deadlines import policy_for
@@ -242,7 +243,7 @@ def deadline_rows(
 
 
 @panel(OrgKind.coordinator, order=20)
-def cases_panel(session: Session, p: Principal) -> Panel | None:
+def cases_panel(session: Session, p: Principal, services: Services) -> Panel | None:
     """Notified cases and their deadlines (overdue: past the deadline, not yet published), and
     the open cases whose vendors have not been told yet."""
     if not allowed(p, Action.case_create):
@@ -253,7 +254,7 @@ def cases_panel(session: Session, p: Principal) -> Panel | None:
         for c in cases.list_cases(session, p, state=state, limit=PANEL_CASES, cursor=None).items
     ]
     waiting = cases.list_cases(session, p, state=CaseState.open, limit=PANEL_CASES, cursor=None)
-    rows = deadline_rows(session, p, None, running[:PANEL_CASES])
+    rows = deadline_rows(session, p, policy_for(services.settings), running[:PANEL_CASES])
     now = utcnow()
     overdue = sum(1 for c in rows if c.deadline is not None and c.deadline <= now)
     ctx = {"rows": rows, "waiting": waiting.items, "now": now}

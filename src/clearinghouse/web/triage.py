@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from clearinghouse.accounts.models import OrgKind
 from clearinghouse.accounts.policy import Action, Principal
 from clearinghouse.api.deps import Cursor, Id
+from clearinghouse.container import Services
 from clearinghouse.core.tlp import Tlp
 from clearinghouse.vulns import reports, screening, search, validations
 from clearinghouse.vulns import triage as workflow
@@ -142,7 +143,7 @@ PANEL_ITEMS = 5
 
 
 @panel(OrgKind.coordinator, order=10)
-def triage_panel(session: Session, p: Principal) -> Panel | None:
+def triage_panel(session: Session, p: Principal, services: Services) -> Panel | None:
     """The top of the triage queue: what needs the coordinator's action first."""
     if not allowed(p, Action.vuln_signals_read):
         return None

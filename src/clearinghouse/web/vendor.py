@@ -17,6 +17,7 @@ from starlette.datastructures import UploadFile
 from clearinghouse.accounts.models import OrgKind
 from clearinghouse.accounts.policy import Principal
 from clearinghouse.api.deps import Cursor, Id, ServicesDep
+from clearinghouse.container import Services
 from clearinghouse.coordination import artifacts, cases, fixes, participants
 from clearinghouse.coordination.errors import CaseInputInvalid
 from clearinghouse.coordination.fixes import FixKind, FixPost
@@ -116,7 +117,7 @@ PANEL_CASES = 10
 
 
 @panel(OrgKind.vendor, order=10)
-def vendor_panel(session: Session, p: Principal) -> Panel | None:
+def vendor_panel(session: Session, p: Principal, services: Services) -> Panel | None:
     """The vendor's cases that wait for its status (overdue: past the first-response date or
     the disclosure deadline)."""
     page = cases.list_cases(session, p, state=None, limit=PANEL_CASES, cursor=None)
