@@ -9,7 +9,8 @@ the same program sinks to the bottom of the evidence-ranked queue, with the reas
 
 `python scripts/demo.py validation` runs only that last part (no model needed), and
 `python scripts/demo.py coordination` it and the coordinated disclosure that follows
-(scripts/demo_coordination.py).
+(scripts/demo_coordination.py); `python scripts/demo.py inventory` the operator's inventory
+(scripts/demo_inventory.py).
 """
 
 from __future__ import annotations
@@ -25,11 +26,13 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from demo_coordination import coordination_part, deadline_policy
+from demo_inventory import inventory_part
 
 ROOT = Path(__file__).resolve().parents[1]
 VAR = ROOT / "var" / "demo"
@@ -92,6 +95,18 @@ def main() -> None:
         out = subprocess.run(
             [*CLI, *args, "--json"], env=env, check=True, capture_output=True, text=True
         )
+        return json.loads(out.stdout)
+
+    def cli(token: str | None, *args: str) -> Any:
+        """The CLI with `--json`, acting with `token` (None: the coordinator's)."""
+        out = subprocess.run(
+            [*CLI, *args, "--json"],
+            env={**env, **({"CLEARINGHOUSE_TOKEN": token} if token else {})},
+            capture_output=True,
+            text=True,
+        )
+        if out.returncode != 0:
+            raise SystemExit(f"clearinghouse {' '.join(args)}: {out.stderr[-2000:]}")
         return json.loads(out.stdout)
 
     try:
@@ -403,6 +418,8 @@ def main() -> None:
             coordination_part(
                 step, call, join, lambda: start_worker(env), str(reproduced["vuln_id"])
             )
+        if SHARED.is_dir():
+            inventory_part(step, call, join, cli, VAR)
 
         step("The review window")
         print(f"  submission        {sub['id']}  ({sub['model_name']} {sub['model_version']})")
@@ -622,6 +639,18 @@ def part_only(part: str) -> None:
         )
         return json.loads(out.stdout)
 
+    def cli(token: str | None, *args: str) -> Any:
+        """The CLI with `--json`, acting with `token` (None: the coordinator's)."""
+        out = subprocess.run(
+            [*CLI, *args, "--json"],
+            env={**env, **({"CLEARINGHOUSE_TOKEN": token} if token else {})},
+            capture_output=True,
+            text=True,
+        )
+        if out.returncode != 0:
+            raise SystemExit(f"clearinghouse {' '.join(args)}: {out.stderr[-2000:]}")
+        return json.loads(out.stdout)
+
     run("db", "upgrade")
     boot = run("admin", "bootstrap", "--org-name", "National Clearinghouse", "--email", "a@x.gov")
     env["CLEARINGHOUSE_TOKEN"] = boot["token"]
@@ -657,8 +686,17 @@ def part_only(part: str) -> None:
             "POST", "/api/v1/orgs", json={"name": "Evaluation Agency", "kind": "evaluator"}
         )
         started = time.monotonic()
-        reproduced = validation_part(run, call, join(agency["id"], "eval@agency.example"))
+        reproduced = (
+            validation_part(run, call, join(agency["id"], "eval@agency.example"))
+            if part != "inventory"
+            else None
+        )
         print(f"\nvalidation part: {time.monotonic() - started:.1f}s")
+        if part == "inventory":
+            step("Import the PyPA advisories (../shared/data/osv-pypa)")
+            print(run("vulns", "import", str(SHARED / "osv-pypa" / "osv-pypa.jsonl.gz")))
+            inventory_part(step, call, join, cli, VAR)
+            return
         if part == "coordination" and reproduced is not None:
             started = time.monotonic()
             coordination_part(
@@ -671,7 +709,7 @@ def part_only(part: str) -> None:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] in (["validation"], ["coordination"]):
+    if sys.argv[1:] in (["validation"], ["coordination"], ["inventory"]):
         part_only(sys.argv[1])
     else:
         main()
