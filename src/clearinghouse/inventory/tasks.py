@@ -39,3 +39,7 @@ def match_vuln(ctx: JobContext, payload: dict[str, Any]) -> None:
             subject_id=payload["vuln_id"],
             data=result,
         )
+
+
+# exposures (helper I3): the reprioritisation job and the early-warning hooks register here
+from clearinghouse.inventory import prioritise_tasks  # noqa: E402, F401
