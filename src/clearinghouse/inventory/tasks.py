@@ -42,4 +42,4 @@ def match_vuln(ctx: JobContext, payload: dict[str, Any]) -> None:
 
 
 # exposures (helper I3): the reprioritisation job and the early-warning hooks register here
-from clearinghouse.inventory import prioritise_tasks  # noqa: E402, F401
+from clearinghouse.inventory import early_warning, prioritise_tasks  # noqa: E402, F401

@@ -62,11 +62,10 @@ MAX_BYTES = 16 * 1024**2
 SCHEMA = Path(__file__).parent / "data" / "openvex_json_schema_0_2_0.json"
 
 # The exports' mappings, read backwards. CycloneDX's `code_not_present` stands for two of the
-# shared labels; read back, it is the broader one (the vulnerable code is not present).
+# shared labels (component_not_present, vulnerable_code_not_present); read back it is the
+# second, which is what CycloneDX says ("the code has been removed or tree-shaken").
 _FROM_CDX_STATE = {v: k for k, v in _CDX_STATE.items()}
-_FROM_CDX_JUSTIFICATION = {
-    v: k for k, v in reversed(list(_CDX_JUSTIFICATION.items()))
-}  # first listed wins
+_FROM_CDX_JUSTIFICATION = {v: k for k, v in _CDX_JUSTIFICATION.items()}  # the last listed wins
 _FROM_CSAF_STATUS = {v: k for k, v in _CSAF_STATUS.items()}
 
 
@@ -249,7 +248,9 @@ def _csaf(doc: dict[str, Any]) -> list[Statement]:
                 p = Product(
                     name=base.name,
                     purl=base.purl,
-                    version=base.version or (info.get("version") if base.purl else None),
+                    # the export writes "unspecified" for a product with no version
+                    version=base.version
+                    or (info.get("version") if info.get("version") != "unspecified" else None),
                     vers=info.get("vers"),
                 )
                 source = {"vulnerability": v.get("cve"), "product_id": pid, "status": csaf_status}
