@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from clearinghouse.accounts.policy import Principal
@@ -130,29 +130,29 @@ def warn(session: Session, p: Principal, case: Case, org_id: str) -> list[str]:
     return [e.id for e in opened]
 
 
-def disclose(session: Session, vuln_ids: list[str]) -> int:
+def disclose(session: Session, vuln_ids: list[str]) -> None:
     """Published records: their early warnings become full exposures, and every other
-    operator's components are matched (queued). Returns how many exposures changed."""
+    operator's components are matched (queued)."""
     if not vuln_ids:
-        return 0
+        return
     now = utcnow()
-    changed = session.execute(
-        update(Exposure)
-        .where(Exposure.vuln_id.in_(vuln_ids), Exposure.detail == EARLY_WARNING)
-        .values(detail="full", updated_at=now)
-        .execution_options(synchronize_session="fetch")
-    ).rowcount
+    warned = list(
+        session.scalars(
+            select(Exposure).where(Exposure.vuln_id.in_(vuln_ids), Exposure.detail == EARLY_WARNING)
+        )
+    )
+    for e in warned:
+        e.detail, e.updated_at = "full", now
     apply.enqueue_match_vuln(session, vuln_ids)
-    if changed:
+    if warned:
         audit.record(
             session,
             AuditTag.INVENTORY_EXPOSURE_DISCLOSE,
             actor=Principal.system().actor,
             subject_type="vuln",
             subject_id=vuln_ids[0],
-            data={"vuln_ids": vuln_ids, "exposures": changed},
+            data={"vuln_ids": vuln_ids, "exposures": [e.id for e in warned]},
         )
-    return int(changed or 0)
 
 
 def _group(session: Session, case_id: str) -> list[str]:
