@@ -1,8 +1,9 @@
-"""The `inventory.reprioritise` job: after an EPSS or KEV import, the standing exposures'
-priorities (SSVC, EPSS, KEV, due date) are computed again (`inventory.prioritise`).
+"""The `inventory.reprioritise` job's body: after an EPSS or KEV import, the standing
+exposures' priorities (SSVC, EPSS, KEV, due date) are computed again (`inventory.prioritise`).
 
-Importing this module registers the handler (`inventory.tasks` imports it). Callers queue it
-with `request_reprioritise` in their own transaction; one job per import (idempotency key).
+The handler is registered in `inventory.tasks` (the domain's one jobs module) and calls `run`.
+Callers queue it with `request_reprioritise` in their own transaction; one job per import (the
+idempotency key).
 """
 
 from __future__ import annotations
@@ -14,12 +15,12 @@ from sqlalchemy.orm import Session
 
 from clearinghouse.audit import trail as audit
 from clearinghouse.audit.schemas import Actor
+from clearinghouse.core.config import Settings
 from clearinghouse.core.events import AuditTag
 from clearinghouse.inventory.due import DuePolicy
 from clearinghouse.inventory.models import OPEN_STATUSES, Exposure, ExposureStatus
 from clearinghouse.inventory.prioritise import prioritise
 from clearinghouse.storage import jobs
-from clearinghouse.storage.jobs import JobContext, job_handler
 
 REPRIORITISE_JOB = "inventory.reprioritise"
 CHUNK = 500
@@ -53,11 +54,11 @@ def reprioritise_all(session: Session, policy: DuePolicy | None = None) -> dict[
         last = chunk[-1].id
 
 
-@job_handler(REPRIORITISE_JOB)
-def reprioritise(ctx: JobContext, payload: dict[str, Any]) -> None:
-    result = reprioritise_all(ctx.tx, DuePolicy.from_settings(ctx.services.settings))
+def run(session: Session, settings: Settings, payload: dict[str, Any]) -> None:
+    """The job: every standing exposure reprioritised, with one audit event."""
+    result = reprioritise_all(session, DuePolicy.from_settings(settings))
     audit.record(
-        ctx.tx,
+        session,
         AuditTag.INVENTORY_EXPOSURE_REPRIORITISE,
         actor=Actor(),
         subject_type="inventory",

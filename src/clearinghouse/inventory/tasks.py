@@ -9,6 +9,10 @@ from typing import Any
 from clearinghouse.audit import trail as audit
 from clearinghouse.audit.schemas import Actor
 from clearinghouse.core.events import AuditTag
+from clearinghouse.inventory import (
+    early_warning,  # noqa: F401  (registers its case hooks)
+    prioritise_tasks,
+)
 from clearinghouse.inventory.matching import apply
 from clearinghouse.inventory.sboms.intake import MATCH_SBOM_JOB
 from clearinghouse.storage.jobs import JobContext, job_handler
@@ -41,5 +45,7 @@ def match_vuln(ctx: JobContext, payload: dict[str, Any]) -> None:
         )
 
 
-# exposures (helper I3): the reprioritisation job and the early-warning hooks register here
-from clearinghouse.inventory import early_warning, prioritise_tasks  # noqa: E402, F401
+# exposures (helper I3): priorities again after an EPSS or KEV import
+@job_handler(prioritise_tasks.REPRIORITISE_JOB)
+def reprioritise(ctx: JobContext, payload: dict[str, Any]) -> None:
+    prioritise_tasks.run(ctx.tx, ctx.services.settings, payload)
