@@ -231,6 +231,12 @@ BAD = {
             "vulnerabilities": [{"id": "CVE-2026-0400", "analysis": {"state": "whatever"}}],
         }
     ).encode(),
+    "openvex with a NUL": _openvex(
+        "CVE-2026-0400",
+        "pkg:pypi/tinyparse@1.5",
+        justification="component_not_present",
+        impact_statement="nul \u0000 here",
+    ),
     "cyclonedx 1.2": b'{"bomFormat": "CycloneDX", "specVersion": "1.2", "version": 1}',
     "csaf not vex": json.dumps(
         {"document": {"csaf_version": "2.0", "category": "csaf_base"}}

@@ -43,6 +43,7 @@ from clearinghouse.audit import trail as audit
 from clearinghouse.core.clock import utcnow
 from clearinghouse.core.errors import InvalidInput
 from clearinghouse.core.events import AuditTag
+from clearinghouse.core.schemas import check_storable
 from clearinghouse.inventory import assets
 from clearinghouse.inventory.exposures import TRANSITIONS, apply_status
 from clearinghouse.inventory.models import Exposure, ExposureStatus
@@ -272,6 +273,10 @@ def parse(data: bytes) -> VexDocument:
         raise VexInvalid("the document is not UTF-8 JSON (CycloneDX VEX is read as JSON)") from None
     if not isinstance(doc, dict):
         raise VexInvalid("the document is not a JSON object")
+    try:  # its statements are kept as evidence: no NUL, no lone surrogate
+        check_storable(doc)
+    except ValueError as exc:
+        raise VexInvalid(f"the document holds text that cannot be stored: {exc}") from None
     digest = hashlib.sha256(data).hexdigest()
     if str(doc.get("@context", "")).startswith("https://openvex.dev/ns"):
         return VexDocument("openvex", digest, tuple(_openvex(doc)))
