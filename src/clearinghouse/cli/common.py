@@ -34,7 +34,10 @@ def _require_token(value: str | None) -> str | None:
     """Default deny: a command that acts for someone refuses before it parses anything else, so
     no command ever runs as the system for want of a token."""
     if not value:
-        fail(Unauthenticated("pass --token or set CLEARINGHOUSE_TOKEN"))
+        # Runs while the options are parsed, before the command's own `--json` is known.
+        fail(
+            Unauthenticated("pass --token or set CLEARINGHOUSE_TOKEN"), as_json="--json" in sys.argv
+        )
     return value
 
 
@@ -63,7 +66,13 @@ def services() -> Services:
     return _services
 
 
-def fail(exc: ClearinghouseError) -> None:
+def fail(exc: ClearinghouseError, *, as_json: bool = False) -> None:
+    """Exit 1 with the error on stderr: readable text, or with `--json` one JSON object with
+    the same stable machine `code` the API's problem+json carries."""
+    if as_json:
+        problem = {"code": exc.code, "status": exc.status, "title": exc.title, "detail": exc.detail}
+        sys.stderr.write(json.dumps({"error": problem}) + "\n")
+        raise typer.Exit(1)
     err.print(f"[bold red]error[/]: {escape(exc.diagnostics())}", highlight=False, soft_wrap=True)
     raise typer.Exit(1)
 
@@ -82,8 +91,7 @@ def acting(token: str | None) -> Iterator[tuple[Session, Principal, Services]]:
     """A transaction, acting as the token's principal (policy applies as over HTTP)."""
     svc = services()
     if not token:
-        fail(Unauthenticated("pass --token or set CLEARINGHOUSE_TOKEN"))
-    assert token is not None
+        raise Unauthenticated("pass --token or set CLEARINGHOUSE_TOKEN")
     with svc.db.transaction() as session:
         principal = accounts.authenticate(session, token)
     with svc.db.transaction() as session:
@@ -142,15 +150,16 @@ def handles_errors(fn: F) -> F:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        as_json = bool(kwargs.get("as_json"))
         try:
             return fn(*args, **kwargs)
         except ClearinghouseError as exc:
-            fail(exc)
+            fail(exc, as_json=as_json)
         except ValidationError as exc:  # a request schema built from the options
             problems = "; ".join(
                 f"{'.'.join(str(x) for x in e['loc']) or 'input'}: {e['msg']}"
                 for e in exc.errors(include_input=False, include_url=False)
             )
-            fail(InvalidInput(problems))
+            fail(InvalidInput(problems), as_json=as_json)
 
     return wrapper  # type: ignore[return-value]

@@ -47,7 +47,6 @@ class AuditTag(StrEnum):
     EVALS_REFERENCE_MODEL_CREATE = "evals:reference-model:create"
     EVALS_RUN_CREATE = "evals:run:create"
     EVALS_RUN_FINISH = "evals:run:finish"
-    INVENTORY_EPSS_IMPORT = "inventory:epss:import"  # issue 15: EPSS scores (inventory/epss.py)
     # inventory (issue 15)
     INVENTORY_ASSET_CREATE = "inventory:asset:create"
     INVENTORY_SBOM_UPLOAD = "inventory:sbom:upload"
@@ -59,6 +58,7 @@ class AuditTag(StrEnum):
     INVENTORY_EXPOSURE_REPRIORITISE = "inventory:exposure:reprioritise"
     INVENTORY_EXPOSURE_EARLY_WARNING = "inventory:exposure:early-warning"
     INVENTORY_EXPOSURE_DISCLOSE = "inventory:exposure:disclose"
+    INVENTORY_EPSS_IMPORT = "inventory:epss:import"  # issue 15: EPSS scores (inventory/epss.py)
     NOTIFICATIONS_DELIVERY_DEAD = "notifications:delivery:dead"
     NOTIFICATIONS_DELIVERY_DELIVERED = "notifications:delivery:delivered"
     NOTIFICATIONS_DELIVERY_REDELIVER = "notifications:delivery:redeliver"

@@ -172,3 +172,15 @@ class ExposureEvent(Base):
     to_status: Mapped[str] = mapped_column(String(16))
     note: Mapped[str] = mapped_column(Text, default="")
     evidence: Mapped[dict[str, Any]]
+
+
+class VulnSync(Base):
+    """Where the periodic `inventory.sync_vulns` job is (one row): the newest record change it
+    has matched (`updated_mark`, a record's `updated_at`), and when it last ran (`checked_at`:
+    embargoes that ended since then are matched too, as an embargo ends by the clock)."""
+
+    __tablename__ = "inventory_vuln_sync"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    updated_mark: Mapped[datetime]
+    checked_at: Mapped[datetime]

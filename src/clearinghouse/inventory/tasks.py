@@ -13,9 +13,12 @@ from clearinghouse.inventory import (
     early_warning,  # noqa: F401  (registers its case hooks)
     prioritise_tasks,
 )
-from clearinghouse.inventory.matching import apply
+from clearinghouse.inventory.matching import apply, sync
 from clearinghouse.inventory.sboms.intake import MATCH_SBOM_JOB
+from clearinghouse.storage import jobs
 from clearinghouse.storage.jobs import JobContext, job_handler
+
+SYNC_VULNS_JOB = "inventory.sync_vulns"
 
 
 @job_handler(MATCH_SBOM_JOB)
@@ -43,6 +46,24 @@ def match_vuln(ctx: JobContext, payload: dict[str, Any]) -> None:
             subject_id=payload["vuln_id"],
             data=result,
         )
+
+
+@job_handler(SYNC_VULNS_JOB, periodic=True)
+def sync_vulns(ctx: JobContext, payload: dict[str, Any]) -> None:
+    """Records changed since the last run, and embargoes that ended since, against the
+    components (inventory.matching.sync); a full batch queues the next run at once."""
+    result = sync.sync_vulns(ctx.tx)
+    if result.opened or result.closed:
+        audit.record(
+            ctx.tx,
+            AuditTag.INVENTORY_VULN_MATCH,
+            actor=Actor(),
+            subject_type="inventory",
+            subject_id="sync",
+            data={"matched": result.matched, "opened": result.opened, "closed": result.closed},
+        )
+    if result.more:
+        jobs.enqueue(ctx.tx, SYNC_VULNS_JOB, {})
 
 
 # exposures (helper I3): priorities again after an EPSS or KEV import
