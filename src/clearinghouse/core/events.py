@@ -52,6 +52,12 @@ class AuditTag(StrEnum):
     INVENTORY_SBOM_UPLOAD = "inventory:sbom:upload"
     INVENTORY_SBOM_MATCH = "inventory:sbom:match"
     INVENTORY_VULN_MATCH = "inventory:vuln:match"
+    # inventory exposures (issue 15, helper I3): status changes, VEX, priorities, early warning
+    INVENTORY_EXPOSURE_STATUS = "inventory:exposure:status"
+    INVENTORY_EXPOSURE_VEX = "inventory:exposure:vex"
+    INVENTORY_EXPOSURE_REPRIORITISE = "inventory:exposure:reprioritise"
+    INVENTORY_EXPOSURE_EARLY_WARNING = "inventory:exposure:early-warning"
+    INVENTORY_EXPOSURE_DISCLOSE = "inventory:exposure:disclose"
     INVENTORY_EPSS_IMPORT = "inventory:epss:import"  # issue 15: EPSS scores (inventory/epss.py)
     NOTIFICATIONS_DELIVERY_DEAD = "notifications:delivery:dead"
     NOTIFICATIONS_DELIVERY_DELIVERED = "notifications:delivery:delivered"

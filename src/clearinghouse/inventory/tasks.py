@@ -9,6 +9,10 @@ from typing import Any
 from clearinghouse.audit import trail as audit
 from clearinghouse.audit.schemas import Actor
 from clearinghouse.core.events import AuditTag
+from clearinghouse.inventory import (
+    early_warning,  # noqa: F401  (registers its case hooks)
+    prioritise_tasks,
+)
 from clearinghouse.inventory.matching import apply, sync
 from clearinghouse.inventory.sboms.intake import MATCH_SBOM_JOB
 from clearinghouse.storage import jobs
@@ -60,3 +64,9 @@ def sync_vulns(ctx: JobContext, payload: dict[str, Any]) -> None:
         )
     if result.more:
         jobs.enqueue(ctx.tx, SYNC_VULNS_JOB, {})
+
+
+# exposures (helper I3): priorities again after an EPSS or KEV import
+@job_handler(prioritise_tasks.REPRIORITISE_JOB)
+def reprioritise(ctx: JobContext, payload: dict[str, Any]) -> None:
+    prioritise_tasks.run(ctx.tx, ctx.services.settings, payload)
