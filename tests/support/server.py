@@ -14,7 +14,7 @@ import httpx
 
 
 @contextmanager
-def serving(cli_env: dict[str, str]) -> Iterator[str]:
+def serving(cli_env: dict[str, str], *, start_timeout: float = 30) -> Iterator[str]:
     """`clearinghouse serve` against the test database; yields its base URL once it is ready."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -27,7 +27,7 @@ def serving(cli_env: dict[str, str]) -> Iterator[str]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + start_timeout
         while True:
             try:
                 if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
