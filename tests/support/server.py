@@ -19,7 +19,7 @@ START_SECONDS = 120
 
 
 @contextmanager
-def serving(cli_env: dict[str, str]) -> Iterator[str]:
+def serving(cli_env: dict[str, str], *, start_timeout: float = START_SECONDS) -> Iterator[str]:
     """`clearinghouse serve` against the test database; yields its base URL once it is ready."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -33,7 +33,7 @@ def serving(cli_env: dict[str, str]) -> Iterator[str]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + START_SECONDS
+        deadline = time.monotonic() + start_timeout
         while True:
             try:
                 if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
