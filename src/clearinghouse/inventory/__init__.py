@@ -1,1 +1,1 @@
-"""Operator inventories: assets, SBOMs, exposure matching and prioritisation (issue 15)."""
+"""Operator inventories (issue 15): assets, SBOMs and their components, exposures."""
