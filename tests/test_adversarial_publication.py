@@ -19,12 +19,12 @@ from clearinghouse.accounts.models import OrgKind, Role
 from clearinghouse.accounts.policy import Principal
 from clearinghouse.container import Services
 from clearinghouse.core.clock import utcnow
+from clearinghouse.core.tlp import Tlp
 from clearinghouse.vulns.models import Vulnerability
 from clearinghouse.vulns.osv import canonical
 from clearinghouse.vulns.publication.provider import build
 from clearinghouse.vulns.publication.taxii import COLLECTIONS, MEDIA_TYPE
 from clearinghouse.vulns.records import upsert
-from clearinghouse.vulns.visibility import Tlp
 from clearinghouse.workers.runner import Worker
 from tests.support.vulns import submit
 from tests.support.world import Member, World
@@ -231,18 +231,14 @@ def _notified_case(
     return str(cid)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding: publishing one case publishes its records even while another case that "
-    "holds the same record is still under embargo (a record may sit in two cases)",
-)
 def test_publishing_one_case_does_not_break_another_cases_embargo_on_the_same_record(
     client: TestClient, world: World
 ) -> None:
     """Attack (a coordinator of case A, or case A's deadline): the same report is coordinated
     in two cases (a library bug: vendor X in case A, 30 days; vendor Y, an ICS vendor, in case
-    B, 120 days). Case A is published; its record becomes public on the OSV API at once,
-    although case B, which still holds it under embargo for vendor Y, is not published."""
+    B, 120 days). Publishing case A would make the record public at once, although case B
+    still holds it under embargo for vendor Y. The second case is refused: a record is
+    coordinated in one active case at a time (as in VINCE), and vendor Y joins case A."""
 
     def m(kind: OrgKind) -> Member:
         return world.member(world.org(kind), kind, Role.member)
@@ -251,18 +247,38 @@ def test_publishing_one_case_does_not_break_another_cases_embargo_on_the_same_re
     vendor_x, vendor_y = m(OrgKind.vendor), m(OrgKind.vendor)
     vuln_id = submit(client, reporter, title="overflow in a shared library")["vuln_id"]
     case_a = _notified_case(client, coordinator, vuln_id, vendor_x, 30)
-    case_b = _notified_case(client, coordinator, vuln_id, vendor_y, 120)
-    r = client.post(
-        f"/api/v1/cases/{case_a}/publish",
+    embargo = (utcnow() + timedelta(days=120)).replace(microsecond=0).isoformat()
+    second = client.post(
+        "/api/v1/cases",
         headers=coordinator.headers,
-        json={"reason": "vendor X shipped the fix"},
+        json={"vuln_ids": [vuln_id], "title": "case B", "embargo_until": embargo},
     )
-    case_b_state = _ok(client.get(f"/api/v1/cases/{case_b}", headers=coordinator.headers), 200)
-    assert case_b_state["state"] != "published"
-    public = client.get(f"/v1/vulns/{vuln_id}")
-    # Either the publication is refused, or the record stays out of the public API while
-    # case B's embargo runs.
-    assert r.status_code >= 400 or public.status_code == 404, (r.status_code, public.text[:200])
+    assert second.status_code == 409, second.text
+    assert second.json()["code"] == "vuln_in_active_case" and case_a in second.json()["detail"]
+    _ok(
+        client.post(
+            f"/api/v1/cases/{case_a}/participants",
+            headers=coordinator.headers,
+            json={"org_id": vendor_y.org_id, "role": "vendor"},
+        )
+    )
+    assert client.get(f"/v1/vulns/{vuln_id}").status_code == 404
+    # Once case A is published, the record may be coordinated again (a regression, say).
+    _ok(
+        client.post(
+            f"/api/v1/cases/{case_a}/publish",
+            headers=coordinator.headers,
+            json={"reason": "both vendors shipped the fix"},
+        ),
+        200,
+    )
+    _ok(
+        client.post(
+            "/api/v1/cases",
+            headers=coordinator.headers,
+            json={"vuln_ids": [vuln_id], "title": "a regression of the same bug"},
+        )
+    )
 
 
 def _public_view(client: TestClient) -> dict[str, tuple[str, str]]:
@@ -309,12 +325,6 @@ def test_publishing_a_restricted_csaf_document_changes_no_public_file(
     assert _public_view(client) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding: /v1/vulns?modified_since= orders by the record's `modified`; a record "
-    "whose embargo simply ends (no row change) enters the public set with an old `modified`, "
-    "so an incremental mirror never receives it",
-)
 def test_a_record_whose_embargo_ends_reaches_an_incremental_osv_mirror(
     client: TestClient, services: Services, world: World
 ) -> None:

@@ -64,14 +64,14 @@ def _registers_jobs(tree: ast.Module) -> bool:
     )
 
 
-def _routers(tree: ast.Module) -> list[str]:
-    """Module-level names bound to `APIRouter(...)`."""
+def _routers(tree: ast.Module, factory: str = "APIRouter") -> list[str]:
+    """Module-level names bound to `APIRouter(...)` (or to another router factory's call)."""
     return [
         target.id
         for node in tree.body
         if isinstance(node, ast.Assign)
         and isinstance(node.value, ast.Call)
-        and getattr(node.value.func, "id", None) == "APIRouter"
+        and getattr(node.value.func, "id", None) == factory
         for target in node.targets
         if isinstance(target, ast.Name)
     ]
@@ -95,6 +95,7 @@ def test_every_table_handler_router_and_command_module_is_declared_in_domains() 
     declared_jobs = {d.jobs for d in DOMAINS if d.jobs}
     declared_routes = {r for d in DOMAINS for r in (*d.first_routes, *d.routes)}
     declared_commands = {m for d in DOMAINS for m in d.commands}
+    declared_pages = {r for d in DOMAINS for r in d.pages}
 
     with_tables = {name for name, tree in modules.items() if _defines_tables(tree)}
     with_handlers = {
@@ -111,11 +112,18 @@ def test_every_table_handler_router_and_command_module_is_declared_in_domains() 
         for name, tree in modules.items()
         if name.startswith("clearinghouse.cli.") and _registers_commands(tree)
     }
+    pages = {
+        f"{name}:{attr}"
+        for name, tree in modules.items()
+        if name.startswith("clearinghouse.web.")
+        for attr in _routers(tree, "page_router")
+    }
 
     assert with_tables == declared_models
     assert with_handlers == declared_jobs
     assert routers == declared_routes
     assert commands == declared_commands
+    assert pages == declared_pages and pages, "web page routers are declared as `pages`"
     assert len({d.name for d in DOMAINS}) == len(DOMAINS)
     for ref in (*declared_models, *declared_jobs, *declared_commands):
         importlib.import_module(ref)  # each names a module that exists

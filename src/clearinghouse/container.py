@@ -42,6 +42,7 @@ class Domain:
     routes: tuple[str, ...] = ()  # its FastAPI routers, "module:attribute", in order
     first_routes: tuple[str, ...] = ()  # routers matched before all others: the hottest
     commands: tuple[str, ...] = ()  # CLI modules whose `register(app)` adds their commands
+    pages: tuple[str, ...] = ()  # its web pages' routers (web.routing.page_router), in order
 
 
 # In this order: tables are imported, handlers loaded, routers included (each domain's
@@ -60,6 +61,8 @@ DOMAINS: tuple[Domain, ...] = (
         routes=("clearinghouse.api.routes.ops:router",),
         commands=("clearinghouse.cli.ops",),
     ),
+    # the web interface's own pages: front page, dashboard, static files (docs/web.md)
+    Domain("web", pages=("clearinghouse.web.home:router",)),
     Domain(
         "accounts",
         models=("clearinghouse.accounts.models",),
@@ -110,6 +113,13 @@ DOMAINS: tuple[Domain, ...] = (
             "clearinghouse.api.routes.case_fixes:router",
         ),
         commands=("clearinghouse.cli.cases", "clearinghouse.cli.case_fixes"),
+    ),
+    Domain(  # operator inventories (issue 15); before vulns (tests/test_architecture.py)
+        "inventory",
+        models=("clearinghouse.inventory.models", "clearinghouse.inventory.epss_models"),
+        jobs="clearinghouse.inventory.tasks",
+        routes=("clearinghouse.api.routes.assets:router",),
+        commands=("clearinghouse.cli.inventory",),
     ),
     Domain(
         "vulns",

@@ -288,6 +288,28 @@ def test_vendor_notice_and_early_warning(services: Services, scene: Scene) -> No
     for stranger in (scene.outsider, scene.other_vendor, scene.outside_operator):
         for kind in (publication.EARLY_WARNING, publication.VENDOR_NOTIFIED):
             assert received(services, stranger.org_id, kind) == []
+    with services.db.transaction() as s:
+        (n,) = s.scalars(select(Notification).where(Notification.kind == publication.EARLY_WARNING))
+        # Labelled AMBER (the case's label): never GREEN, which would let the operator pass
+        # word of an embargoed vulnerability to its whole community.
+        assert n.variants["early_warning"]["tlp"] == "AMBER"
+
+
+@pytest.mark.parametrize(
+    ("case_label", "warning_label"),
+    [
+        ("CLEAR", "AMBER"),
+        ("GREEN", "AMBER"),
+        ("AMBER", "AMBER"),
+        ("AMBER+STRICT", "AMBER+STRICT"),
+        ("RED", "RED"),
+    ],
+)
+def test_the_early_warning_is_amber_or_the_cases_stricter_label(
+    case_label: str, warning_label: str
+) -> None:
+    case = Case(tlp=case_label)
+    assert publication.early_warning_tlp(case) == warning_label
 
 
 def test_transparency_notice_metadata_only(

@@ -16,7 +16,8 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import update
 
 from clearinghouse.core.clock import utcnow
-from clearinghouse.notifications.outbox import EVERYONE, Meta, Tlp, Variant, emit
+from clearinghouse.core.tlp import Tlp
+from clearinghouse.notifications.outbox import EVERYONE, Meta, Variant, emit
 from clearinghouse.storage.jobs import Job
 from clearinghouse.storage.services import Services
 from clearinghouse.workers.runner import Worker
@@ -115,7 +116,7 @@ def emit_public(services: Services, kind: str = "vuln.published", **payload: Any
             s,
             kind,
             "CH-2026-0001",
-            {"public": Variant(payload or {"summary": "public summary"}, Tlp.CLEAR)},
+            {"public": Variant(payload or {"summary": "public summary"}, Tlp.clear)},
             {EVERYONE: "public"},
             Meta(severity="high", purls=["pkg:pypi/demo@1.0"]),
         ).id

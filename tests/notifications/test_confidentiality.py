@@ -11,10 +11,11 @@ from sqlalchemy import select
 
 from clearinghouse.accounts.models import OrgKind, Role
 from clearinghouse.core.clock import utcnow
+from clearinghouse.core.tlp import Tlp
 from clearinghouse.notifications import digests
 from clearinghouse.notifications.errors import Overshare
 from clearinghouse.notifications.models import Delivery, Notification
-from clearinghouse.notifications.outbox import EVERYONE, Meta, Tlp, Variant, emit
+from clearinghouse.notifications.outbox import EVERYONE, Meta, Variant, emit
 from clearinghouse.storage.services import Services
 from tests.notifications.support import drain, receiver, smtp_server
 from tests.support.world import World
@@ -38,7 +39,7 @@ def _subscribe_everything(client: TestClient, world: World, url: str) -> tuple[s
 
 
 def _embargoed(services: Services, cleared_org: str, *, everyone: bool = False) -> None:
-    variants = {"full": Variant({"details": SECRET}, Tlp.AMBER)}
+    variants = {"full": Variant({"details": SECRET}, Tlp.amber)}
     audience = {cleared_org: "full"}
     if everyone:
         audience[EVERYONE] = "full"
@@ -76,7 +77,7 @@ def test_emitting_embargoed_content_to_everyone_is_refused_and_rolls_back(
     with services.db.transaction() as s:
         assert s.scalars(select(Notification)).all() == []
     with pytest.raises(Overshare), services.db.transaction() as s:  # AMBER to everyone, no embargo
-        emit(s, "case.updated", "C", {"a": Variant({"x": 1}, Tlp.AMBER)}, {EVERYONE: "a"})
+        emit(s, "case.updated", "C", {"a": Variant({"x": 1}, Tlp.amber)}, {EVERYONE: "a"})
 
 
 def test_a_forged_outbox_row_still_overshares_nothing(
@@ -106,8 +107,8 @@ def test_each_organisation_gets_only_its_variant_digest_included(
                 "vuln.published",
                 "CH-1",
                 {
-                    "public": Variant({"summary": "a parser flaw, fixed in 2.0"}, Tlp.CLEAR),
-                    "full": Variant({"details": SECRET}, Tlp.AMBER),
+                    "public": Variant({"summary": "a parser flaw, fixed in 2.0"}, Tlp.clear),
+                    "full": Variant({"details": SECRET}, Tlp.amber),
                 },
                 {EVERYONE: "public", vendor: "full"},
             )

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from clearinghouse.accounts.policy import Principal
 from clearinghouse.container import Services
 from clearinghouse.core.clock import utcnow
+from clearinghouse.core.tlp import Tlp
 from clearinghouse.vulns.intake.osv import import_file
 from clearinghouse.vulns.models import Vulnerability
 from clearinghouse.vulns.public import index as public_index
@@ -23,7 +24,7 @@ from clearinghouse.vulns.publication.dump import dump
 from clearinghouse.vulns.publication.export import public_records
 from clearinghouse.vulns.records import upsert_batch
 from clearinghouse.vulns.states import VulnStatus
-from clearinghouse.vulns.visibility import Tlp, is_public, public_clause, publishable
+from clearinghouse.vulns.visibility import is_public, public_clause, publishable
 from tests.support.vulns import record, submit
 from tests.support.world import Member
 

@@ -53,6 +53,8 @@ class User(Base):
     email: Mapped[str] = mapped_column(String(320), index=True)
     created_at: Mapped[datetime]
     disabled_at: Mapped[datetime | None]
+    # argon2id (accounts/passwords.py); None: this user signs in with API tokens only
+    password_hash: Mapped[str | None] = mapped_column(String(200), default=None)
 
     membership: Mapped[Membership] = relationship(
         lazy="joined", uselist=False, back_populates="user"
@@ -121,3 +123,30 @@ class Invitation(Base):
     expires_at: Mapped[datetime]
     accepted_at: Mapped[datetime | None]
     accepted_user_id: Mapped[str | None] = mapped_column(String(40))
+
+
+class WebSession(Base):
+    """A browser's sign-in (accounts/web_sessions.py). Only SHA-256 hashes of the cookie's
+    secret and of the session's CSRF token are stored: a copy of the table signs no one in."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    csrf_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]  # the absolute expiry; the idle one is last_seen_at + idle
+    last_seen_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class LoginFailure(Base):
+    """One failed web sign-in, for the rate limit per e-mail and client address. `key_hash`
+    is the SHA-256 of both (no address or e-mail is kept here; the audit trail has them)."""
+
+    __tablename__ = "web_login_failures"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64), index=True)
+    failed_at: Mapped[datetime]

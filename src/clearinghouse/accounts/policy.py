@@ -40,6 +40,7 @@ from sqlalchemy import ColumnElement, false, or_, true
 
 from clearinghouse.accounts.models import OrgKind, Role, Scope
 from clearinghouse.audit.schemas import Actor
+from clearinghouse.core import tlp
 from clearinghouse.core.errors import NotFound, PermissionDenied
 
 
@@ -554,7 +555,7 @@ def list_scope(p: Principal, kind: str) -> ListScope:
 # Listings of a case's items filter in SQL through `case_item_scope` (named conditions
 # "tlp_in" and "red_for_org", spelled by coordination/listing.py).
 
-TLP_ORDER = ("CLEAR", "GREEN", "AMBER", "AMBER+STRICT", "RED")
+TLP_ORDER = tuple(label.value for label in tlp.ORDER)  # CLEAR … RED (core.tlp)
 CASE_FULL_ROLES = frozenset({"reporter", "vendor", "coordinator"})
 CASE_EARLY_WARNING_ROLES = frozenset({"operator_group"})
 _FULL_CLEARANCE = TLP_ORDER[:4]

@@ -147,4 +147,10 @@ def create_app(services: Services | None = None) -> FastAPI:
         if not isinstance(router, APIRouter):
             raise TypeError(f"{ref} is not an APIRouter")
         app.include_router(router)
+    # Every domain's web pages (docs/web.md): HTML, kept out of the OpenAPI document.
+    for ref in (ref for domain in DOMAINS for ref in domain.pages):
+        router = load(ref)
+        if not isinstance(router, APIRouter):
+            raise TypeError(f"{ref} is not an APIRouter")
+        app.include_router(router, include_in_schema=False)
     return app

@@ -1,5 +1,5 @@
-"""HTTP semantics for the public, read-only, unauthenticated routes (the OSV API; meant also for
-the CSAF provider directory and TAXII): gzip when the client accepts it, strong ETags with 304
+"""HTTP semantics for the public, read-only routes (the OSV API, the CSAF provider directory and
+TAXII; the last two also serve restricted files to a bearer token): gzip when the client accepts it, strong ETags with 304
 on `If-None-Match`, `Last-Modified` with 304 on `If-Modified-Since`, `Cache-Control`, CORS for
 browsers (preflight `OPTIONS` answered, not 405) and `HEAD` wherever `GET` is.
 
@@ -106,10 +106,20 @@ def finish(request: Request, response: Response, cache_control: str) -> Response
         response.headers.setdefault("Cache-Control", "no-store")
         return response
     compress = len(body) >= GZIP_MIN_BYTES and accepts_gzip(request.headers.get("accept-encoding"))
-    response.headers["Vary"] = "Accept-Encoding"
+    vary = ["Accept-Encoding"]
+    if "authorization" in request.headers:
+        # An answer to a request with credentials (a restricted CSAF folder, a TAXII collection
+        # above TLP:CLEAR) is the caller's alone: `public` would let a shared cache keep it
+        # (RFC 9111 §3.5) and serve it to the next client.
+        cache_control = "private, no-store"
+        vary.append("Authorization")
+    response.headers["Vary"] = ", ".join(vary)
     if request.method == "GET":  # HEAD arrives here as GET (PublicRoute.handle)
         response.headers.setdefault("Cache-Control", cache_control)
-        digest = hashlib.sha256(body).hexdigest()[:40]
+        # A route that knows its representation's digest sets it (the CSAF directory: the
+        # file's SHA-256, as in its `.sha256`); otherwise the body's.
+        own = response.headers.get("etag", "").strip('"')
+        digest = own or hashlib.sha256(body).hexdigest()[:40]
         # A strong ETag names one representation: the gzip one differs from the identity one.
         response.headers["ETag"] = f'"{digest}-gz"' if compress else f'"{digest}"'
         if _not_modified(request, digest, response):

@@ -67,13 +67,15 @@ def create_case(
     vuln_ids: list[str] = []
     for requested in body.vuln_ids:
         try:
-            vuln = load_vuln(session, p, requested, Action.vuln_read)
+            # Locked: two cases opened at once for one record must not both pass the check.
+            vuln = load_vuln(session, p, requested, Action.vuln_read, for_update=True)
         except NotFound as exc:
             raise CaseInputInvalid(
                 f"no vulnerability {requested!r} that you may see", code="vuln_unknown"
             ) from exc
         if vuln.id not in vuln_ids:
             vuln_ids.append(vuln.id)
+    _refuse_records_in_active_cases(session, vuln_ids)
     now = utcnow()
     case = Case(
         id=new_id("case"),
@@ -114,6 +116,29 @@ def create_case(
     )
     target = Target("case", case.id, case_parties=frozenset(roles.items()))
     return _out(session, p, case, target, policy)
+
+
+def _refuse_records_in_active_cases(session: Session, vuln_ids: list[str]) -> None:
+    """A record is coordinated in one active case at a time, as in VINCE (one case per report,
+    as many vendors as it needs). Publication makes a case's records public; a second case
+    holding the same record under a longer embargo (another vendor's) would be broken by the
+    first case's publication. Another vendor joins the existing case instead."""
+    held = session.execute(
+        select(CaseVuln.vuln_id, Case.id)
+        .join(Case, Case.id == CaseVuln.case_id)
+        .where(
+            CaseVuln.vuln_id.in_(vuln_ids),
+            Case.state.not_in([CaseState.published.value, CaseState.closed.value]),
+        )
+        .order_by(CaseVuln.vuln_id)
+    ).first()
+    if held is not None:
+        vuln_id, case_id = held
+        raise CaseConflict(
+            f"{vuln_id} is already coordinated in the active case {case_id}: add the vendor "
+            "to that case (its publication would end any second case's embargo)",
+            code="vuln_in_active_case",
+        )
 
 
 def get_case(session: Session, p: Principal, case_id: str, *, policy: Policy = None) -> CaseOut:

@@ -12,15 +12,16 @@ from clearinghouse.coordination import cases, timeline
 from clearinghouse.coordination.access import add_audience, item_clause, load_case, parties
 from clearinghouse.coordination.errors import CaseInputInvalid
 from clearinghouse.coordination.models import Case, Message
-from clearinghouse.coordination.schemas import MessageCreate, MessageOut, TlpLabel
+from clearinghouse.coordination.schemas import MessageCreate, MessageOut
 from clearinghouse.core.clock import utcnow
 from clearinghouse.core.events import AuditTag
 from clearinghouse.core.ids import new_id
 from clearinghouse.core.pagination import Page, paginate
+from clearinghouse.core.tlp import Tlp
 from clearinghouse.storage.vault import Vault
 
 
-def label_for(case: Case, requested: TlpLabel | None) -> str:
+def label_for(case: Case, requested: Tlp | None) -> str:
     """The item's TLP: the case's by default; refused when looser than the case's."""
     label = requested.value if requested else case.tlp
     if TLP_ORDER.index(label) < TLP_ORDER.index(case.tlp):
@@ -31,7 +32,7 @@ def label_for(case: Case, requested: TlpLabel | None) -> str:
 
 
 def check_recipients(session: Session, case: Case, tlp: str, recipients: list[str]) -> list[str]:
-    if recipients and tlp != TlpLabel.red.value:
+    if recipients and tlp != Tlp.red.value:
         raise CaseInputInvalid(
             "named recipients are for TLP:RED items only", code="recipients_need_red"
         )

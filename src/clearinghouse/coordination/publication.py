@@ -43,7 +43,8 @@ from clearinghouse.coordination.models import (
 from clearinghouse.coordination.states import NOTIFIED, CaseState
 from clearinghouse.core.clock import isoformat, utcnow
 from clearinghouse.core.events import AuditTag
-from clearinghouse.notifications.outbox import EVERYONE, Meta, Tlp, Variant, emit
+from clearinghouse.core.tlp import Tlp
+from clearinghouse.notifications.outbox import EVERYONE, Meta, Variant, emit
 from clearinghouse.storage.db import Database
 from clearinghouse.vulns.models import Vulnerability, VulnerabilityAlias, VulnerabilityReport
 from clearinghouse.vulns.records import touch
@@ -179,7 +180,7 @@ def _announce(session: Session, p: Principal, vuln_id: str) -> None:
                     "affected": record.get("affected") or [],
                     "severity": record.get("severity") or [],
                 },
-                Tlp.CLEAR,
+                Tlp.clear,
             )
         },
         {EVERYONE: "public"},
@@ -240,12 +241,19 @@ def _early_warning(session: Session, case: Case, org_id: str) -> dict[str, Any]:
     }
 
 
+def early_warning_tlp(case: Case) -> Tlp:
+    return Tlp(case.tlp).at_least(Tlp.amber)
+
+
 def _warn_group(session: Session, p: Principal, case: Case, org_id: str) -> None:
     emit(
         session,
         EARLY_WARNING,
         case.id,
-        {"early_warning": Variant(_early_warning(session, case, org_id), Tlp.GREEN)},
+        # TLP:AMBER (need to know, within the operator's organisation), or the case's own
+        # label when that is stricter: the warning is about an embargoed vulnerability, and
+        # GREEN would let the operator pass it on to its whole community.
+        {"early_warning": Variant(_early_warning(session, case, org_id), early_warning_tlp(case))},
         {org_id: "early_warning"},
         Meta(embargo_until=case.embargo_until, actor=p.actor),
     )
@@ -377,7 +385,7 @@ def send_transparency_notices(session: Session) -> list[str]:
             session,
             TRANSPARENCY_NOTICE,
             f"transparency notice {case.id}",
-            {"public": Variant(notice, Tlp.CLEAR)},
+            {"public": Variant(notice, Tlp.clear)},
             {EVERYONE: "public"},
             Meta(actor=p.actor),
         )

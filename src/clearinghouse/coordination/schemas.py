@@ -10,16 +10,7 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from clearinghouse.coordination.states import CaseState
 from clearinghouse.core.schemas import Input, Instant
-
-
-class TlpLabel(StrEnum):
-    """TLP 2.0 (the values are the labels as written)."""
-
-    clear = "CLEAR"
-    green = "GREEN"
-    amber = "AMBER"
-    amber_strict = "AMBER+STRICT"
-    red = "RED"
+from clearinghouse.core.tlp import Tlp
 
 
 class ParticipantRole(StrEnum):
@@ -60,7 +51,7 @@ Reason = Annotated[str, StringConstraints(min_length=3, max_length=5000)]
 class CaseCreate(Input):
     vuln_ids: list[VulnId] = Field(min_length=1, max_length=50)
     title: str = Field(min_length=3, max_length=300)
-    tlp: TlpLabel = TlpLabel.amber
+    tlp: Tlp = Tlp.amber
     embargo_until: Instant | None = None
     # the metadata-only transparency notice after the vendors' notification (publication.py)
     transparency_notice: bool = False
@@ -98,7 +89,7 @@ class PublishNow(Input):
 
 class MessageCreate(Input):
     body: str = Field(min_length=1, max_length=100_000)
-    tlp: TlpLabel | None = None  # default: the case's label
+    tlp: Tlp | None = None  # default: the case's label
     recipient_org_ids: list[OrgId] = Field(default_factory=list, max_length=50)
 
 
@@ -108,7 +99,7 @@ class ArtifactCreate(Input):
     media_type: str = Field(
         default="application/octet-stream", max_length=120, pattern=r"^[\w.+-]+/[\w.+-]+$"
     )
-    tlp: TlpLabel | None = None
+    tlp: Tlp | None = None
     content_base64: str = Field(min_length=1, max_length=45_000_000)
 
 

@@ -219,6 +219,25 @@ class Settings(BaseSettings):
         default=180, ge=1, le=365, description="security.txt: Expires this many days ahead"
     )
 
+    # --- the web interface (issue 16; docs/web.md): sign-in sessions and their cookie ---
+    web_insecure_cookies: bool | None = Field(
+        default=None,
+        description="serve the session cookie without Secure and without the __Host- prefix "
+        "(name ch_session), for plain http://127.0.0.1; default: on outside production only",
+    )
+    web_session_idle_minutes: int = Field(
+        default=60, ge=1, le=24 * 60, description="a web session ends after this long unused"
+    )
+    web_session_absolute_hours: int = Field(
+        default=12, ge=1, le=24 * 30, description="a web session ends this long after sign-in"
+    )
+    web_login_max_failures: int = Field(
+        default=5, ge=1, le=1000, description="failed sign-ins per e-mail and address per window"
+    )
+    web_login_window_seconds: int = Field(
+        default=900, ge=1, le=86400, description="the window of web_login_max_failures"
+    )
+
     # --- inventory (issue 15): exposure due dates (inventory/due.py; docs/inventory.md,
     # "Prioritisation"). Days from when an exposure opens; the earliest applicable date wins. ---
     inventory_due_use_kev: bool = Field(
@@ -248,6 +267,13 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.env is Environment.production
+
+    @property
+    def web_cookie_secure(self) -> bool:
+        """The session cookie is `__Host-ch_session`, Secure (HTTPS only), unless insecure dev."""
+        if self.web_insecure_cookies is None:
+            return self.is_production
+        return not self.web_insecure_cookies
 
     @property
     def effective_database_url(self) -> str:
@@ -296,6 +322,11 @@ class Settings(BaseSettings):
         if self.allow_private_endpoints:
             raise ConfigurationError(
                 "CLEARINGHOUSE_ALLOW_PRIVATE_ENDPOINTS must not be enabled in production",
+                code="insecure_setting",
+            )
+        if self.web_insecure_cookies:
+            raise ConfigurationError(
+                "CLEARINGHOUSE_WEB_INSECURE_COOKIES must not be enabled in production",
                 code="insecure_setting",
             )
         if self.database_url is None:

@@ -13,6 +13,11 @@ class AuditTag(StrEnum):
     ACCOUNTS_INVITATION_CREATE = "accounts:invitation:create"
     ACCOUNTS_INVITATION_REFUSE = "accounts:invitation:refuse"
     ACCOUNTS_ORG_CREATE = "accounts:org:create"
+    # the web interface's sign-in (issue 16; docs/web.md)
+    ACCOUNTS_PASSWORD_SET = "accounts:password:set"
+    ACCOUNTS_SIGNIN = "accounts:web-session:create"
+    ACCOUNTS_SIGNIN_FAIL = "accounts:web-session:refuse"
+    ACCOUNTS_SIGNOUT = "accounts:web-session:revoke"
     ACCOUNTS_TOKEN_CREATE = "accounts:token:create"
     ACCOUNTS_TOKEN_REVOKE = "accounts:token:revoke"
     ACCOUNTS_USER_CREATE = "accounts:user:create"

@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -25,6 +24,7 @@ from clearinghouse.core.clock import utcnow
 from clearinghouse.core.events import AuditTag
 from clearinghouse.core.ids import new_id
 from clearinghouse.core.schemas import check_storable
+from clearinghouse.core.tlp import Tlp
 from clearinghouse.notifications.errors import Overshare
 from clearinghouse.notifications.filters import Severity, valid_kind
 from clearinghouse.notifications.models import Notification
@@ -34,17 +34,7 @@ EVERYONE = "*"
 FANOUT_JOB = "notifications.fanout"
 
 
-class Tlp(StrEnum):
-    """TLP 2.0 labels."""
-
-    CLEAR = "CLEAR"
-    GREEN = "GREEN"
-    AMBER = "AMBER"
-    AMBER_STRICT = "AMBER+STRICT"
-    RED = "RED"
-
-
-BROADCASTABLE = {Tlp.CLEAR, Tlp.GREEN}
+BROADCASTABLE = {Tlp.clear, Tlp.green}
 
 
 @dataclass(frozen=True)
@@ -52,7 +42,7 @@ class Variant:
     """One version of an event's content and the TLP label it carries."""
 
     payload: Mapping[str, Any]
-    tlp: Tlp = Tlp.CLEAR
+    tlp: Tlp = Tlp.clear
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from clearinghouse.core.clock import utcnow
+from clearinghouse.core.tlp import Tlp
 from clearinghouse.vulns.catalog import cwe_ids_of
 from clearinghouse.vulns.models import (
     AffectedPackage,
@@ -22,7 +23,6 @@ from clearinghouse.vulns.models import (
     VulnerabilityAlias,
 )
 from clearinghouse.vulns.states import VulnStatus
-from clearinghouse.vulns.visibility import Tlp
 
 
 def normalise_name(ecosystem: str, name: str) -> str:

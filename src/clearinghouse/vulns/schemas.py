@@ -8,10 +8,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from clearinghouse.core.schemas import Input, Instant
+from clearinghouse.core.tlp import Tlp
 from clearinghouse.sandbox.signature import is_signature
 from clearinghouse.vulns.catalog import CWE_PATTERN
 from clearinghouse.vulns.states import VulnStatus
-from clearinghouse.vulns.visibility import Tlp
 
 
 class Provenance(Input):

@@ -15,6 +15,7 @@ from clearinghouse.accounts.policy import Action, Principal, list_scope
 from clearinghouse.core.errors import InvalidInput
 from clearinghouse.core.pagination import paginate
 from clearinghouse.core.schemas import unstorable_text
+from clearinghouse.core.tlp import Tlp
 from clearinghouse.vulns import scoring, validations
 from clearinghouse.vulns.catalog import cwe_names, is_cwe_id, kev_flags
 from clearinghouse.vulns.models import (
@@ -36,7 +37,6 @@ from clearinghouse.vulns.schemas import (
 from clearinghouse.vulns.states import VulnStatus
 from clearinghouse.vulns.visibility import (
     VULN_CONDITIONS,
-    Tlp,
     load_vuln,
     visible_duplicate_of,
 )

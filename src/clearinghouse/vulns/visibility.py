@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import ColumnElement, not_, or_, select
@@ -28,33 +27,9 @@ from clearinghouse.accounts.policy import (
 from clearinghouse.core.clock import utcnow
 from clearinghouse.core.errors import NotFound
 from clearinghouse.core.schemas import unstorable_text
+from clearinghouse.core.tlp import Tlp
 from clearinghouse.vulns.models import Vulnerability, VulnerabilityAlias, VulnerabilityReport
 from clearinghouse.vulns.states import VulnStatus
-
-
-class Tlp(StrEnum):
-    """Traffic Light Protocol 2.0 labels."""
-
-    clear = "CLEAR"
-    green = "GREEN"
-    amber = "AMBER"
-    amber_strict = "AMBER+STRICT"
-    red = "RED"
-
-    @classmethod
-    def of_label(cls, label: object) -> Tlp:
-        """The label an imported document carries; TLP 1.0's WHITE (CSAF 2.0) is CLEAR, and
-        an unknown label is treated as the most restrictive, RED."""
-        text = str(label or "CLEAR").upper()
-        text = _TLP1.get(text, text)
-        try:
-            return cls(text)
-        except ValueError:
-            return cls.red
-
-
-# CSAF 2.0 carries TLP 1.0 labels; WHITE became CLEAR in TLP 2.0.
-_TLP1 = {"WHITE": "CLEAR"}
 
 PUBLIC_STATUS = VulnStatus.published
 PUBLIC_TLP = Tlp.clear

@@ -345,6 +345,19 @@ def test_headers_and_security_txt(client: TestClient, services: Services) -> Non
         ).status_code
         == 304
     )
+    # api.http's semantics, as on the OSV API: gzip with its own strong ETag, CORS, HEAD.
+    zipped = client.get("/.well-known/csaf/white/index.txt", headers={"Accept-Encoding": "gzip"})
+    assert zipped.headers["access-control-allow-origin"] == "*"
+    if len(r.content) >= 500:
+        assert zipped.headers["content-encoding"] == "gzip"
+        assert zipped.headers["etag"] == r.headers["etag"][:-1] + '-gz"'
+    head = client.head("/.well-known/csaf/provider-metadata.json")
+    assert head.status_code == 200 and head.content == b"" and int(head.headers["content-length"])
+    pre = client.options(
+        "/.well-known/csaf/provider-metadata.json",
+        headers={"Origin": "https://reader.example", "Access-Control-Request-Method": "GET"},
+    )
+    assert pre.status_code == 204 and "access-control-allow-credentials" not in pre.headers
     txt = client.get("/.well-known/security.txt").text
     assert "CSAF: https://clearinghouse.example.org/.well-known/csaf/provider-metadata.json" in txt
     assert txt.startswith("Contact: mailto:") and "\nExpires: " in txt

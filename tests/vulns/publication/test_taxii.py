@@ -171,3 +171,34 @@ def test_unknown_collections_are_404_and_writes_are_refused(server: str) -> None
         assert r.status_code == 404, (cid, r.status_code)
     post = httpx.post(f"{server}/taxii2/api/collections/{CLEAR}/objects/", json={"objects": []})
     assert post.status_code == 405
+
+
+def test_http_semantics_gzip_etags_cors_head_and_private_answers(
+    server: str, people: dict[str, Member]
+) -> None:
+    """As on the OSV API (`api.http`): a TAXII client or a browser gets gzip, a strong ETag and
+    304, CORS with a preflight, and HEAD; an answer to a token is never cacheable by others."""
+    url = f"{server}/taxii2/api/collections/{CLEAR}/objects/"
+    accept = {"Accept": MEDIA_TYPE}
+    first = httpx.get(url, headers=accept | {"Accept-Encoding": "gzip"})
+    assert first.status_code == 200 and first.headers["content-encoding"] == "gzip"
+    assert first.headers["access-control-allow-origin"] == "*"
+    assert first.headers["cache-control"].startswith("public")
+    again = httpx.get(url, headers=accept | {"If-None-Match": first.headers["etag"]})
+    assert again.status_code == 304 and again.content == b""
+    head = httpx.head(url, headers=accept)
+    assert head.status_code == 200 and head.content == b"" and head.headers["etag"]
+    pre = httpx.options(
+        url,
+        headers={"Origin": "https://reader.example", "Access-Control-Request-Method": "GET"},
+    )
+    assert pre.status_code == 204 and "GET" in pre.headers["access-control-allow-methods"]
+    assert "access-control-allow-credentials" not in pre.headers
+    amber = httpx.get(
+        f"{server}/taxii2/api/collections/{AMBER}/objects/",
+        headers=accept | {"Authorization": f"Bearer {people['coordinator'].token}"},
+    )
+    assert amber.status_code == 200 and "AMBER-1" in amber.text
+    # RFC 9111 §3.5: `public` would let a shared cache keep this and serve it to anyone.
+    assert amber.headers["cache-control"] == "private, no-store"
+    assert "Authorization" in amber.headers["vary"]

@@ -1,8 +1,11 @@
 """The CSAF trusted provider (`vulns/publication/provider/`): `/.well-known/csaf/...` served
 from the built directory, and `/.well-known/security.txt` with its `CSAF:` line. The TLP:CLEAR
 folder (`white/`), the metadata and the public key need no token; the other TLP folders take
-`Authorization: Bearer` and the policy decides (`csaf:read-restricted`). Headers: Content-Type,
-ETag (the file's SHA-256, with 304 on If-None-Match), Last-Modified, Cache-Control."""
+`Authorization: Bearer` and the policy decides (`csaf:read-restricted`). HTTP semantics are
+`api.http.PublicRoute`'s, as on the OSV API: gzip when accepted, strong ETags with 304,
+Last-Modified (the file's), Cache-Control (`private, no-store` for the restricted folders), CORS
+with preflight (aggregators and browsers read the directory; no credentials are ever allowed
+cross-origin, and tokens travel only in `Authorization`), and HEAD."""
 
 from __future__ import annotations
 
@@ -13,11 +16,12 @@ from fastapi.responses import PlainTextResponse, Response
 
 from clearinghouse.accounts.policy import Principal
 from clearinghouse.api.deps import ServicesDep
+from clearinghouse.api.http import PublicRoute
 from clearinghouse.api.problems import ERROR_RESPONSES
 from clearinghouse.api.routes.taxii import optional_principal
 from clearinghouse.vulns.publication.provider import serving
 
-router = APIRouter(tags=["csaf"], responses=ERROR_RESPONSES)
+router = APIRouter(tags=["csaf"], responses=ERROR_RESPONSES, route_class=PublicRoute)
 
 
 def _file(
@@ -33,8 +37,6 @@ def _file(
         "Last-Modified": served.last_modified,
         "Cache-Control": "public, max-age=300" if public else "private, no-store",
     }
-    if request.headers.get("if-none-match") == served.etag:
-        return Response(status_code=304, headers=headers)
     return Response(served.body, media_type=served.media_type, headers=headers)
 
 

@@ -17,6 +17,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from clearinghouse.accounts import tokens as accounts
 from clearinghouse.accounts.policy import Principal
 from clearinghouse.api.deps import ReadSessionDep, ServicesDep
+from clearinghouse.api.http import PublicRoute
 from clearinghouse.core.errors import ClearinghouseError, Unauthenticated
 from clearinghouse.vulns.publication import taxii
 
@@ -32,7 +33,9 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         (406, "an Accept header without the TAXII media type"),
     )
 }
-router = APIRouter(prefix="/taxii2", tags=["taxii"], responses=_ERRORS)
+# HTTP semantics as on the OSV API (`api.http.PublicRoute`): gzip, strong ETags with 304,
+# Cache-Control, CORS with preflight (no credentials cross-origin), HEAD.
+router = APIRouter(prefix="/taxii2", tags=["taxii"], responses=_ERRORS, route_class=PublicRoute)
 
 
 def optional_principal(

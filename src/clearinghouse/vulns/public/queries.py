@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 from pydantic import ValidationError
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, case, or_, select
 from sqlalchemy.orm import Session
 
 from clearinghouse.core.clock import utcnow
@@ -243,35 +243,56 @@ def by_alias(session: Session, alias: str) -> list[dict[str, Any]]:
     return [{"id": osv_id(sid), "modified": record["modified"]} for sid, record in rows]
 
 
+# When a record last changed for the public: its `modified`, or the end of its embargo when
+# that came later. An embargo ends by the clock and changes no row, so a record that was
+# embargoed at a mirror's last sync enters the public set with a `modified` older than that
+# sync; ordered by `modified` alone, no incremental page would ever list it.
+FEED_TIME = case(
+    (Vulnerability.embargo_until > Vulnerability.modified, Vulnerability.embargo_until),
+    else_=Vulnerability.modified,
+)
+
+
 def modified_since(
     session: Session, since: datetime, *, limit: int = PAGE_SIZE, page_token: str | None = None
 ) -> dict[str, Any]:
-    """`GET /v1/vulns?modified_since=`: `{id, modified}` of public records modified at or
-    after `since` (inclusive: a record stamped at the boundary is never skipped), in a stable
-    order, (modified, id), `limit` per page. A full page carries `next_page_token`, the
-    position after its last row, so records that share one timestamp are never lost between
-    pages however many there are."""
-    query = select(Vulnerability.source_id, Vulnerability.modified, Vulnerability.record).where(
-        Vulnerability.modified >= since, public_clause(utcnow())
+    """`GET /v1/vulns?modified_since=`: `{id, modified}` of public records that changed for
+    the public at or after `since` (`FEED_TIME`; inclusive: a record stamped at the boundary is
+    never skipped), in a stable order, (that time, id), `limit` per page. A full page carries
+    `next_page_token`, the position after its last row, so records that share one timestamp
+    are never lost between pages however many there are. `modified` in the answer is that
+    time: the embargo's end for a record that became public by the clock."""
+    query = select(
+        Vulnerability.source_id, FEED_TIME, Vulnerability.modified, Vulnerability.record
+    ).where(
+        or_(Vulnerability.modified >= since, Vulnerability.embargo_until >= since),
+        FEED_TIME >= since,
+        public_clause(utcnow()),
     )
     if page_token is not None:
-        after_modified, after_id = _position(page_token)
+        after, after_id = _position(page_token)
         query = query.where(
-            or_(
-                Vulnerability.modified > after_modified,
-                and_(Vulnerability.modified == after_modified, Vulnerability.source_id > after_id),
-            )
+            or_(FEED_TIME > after, and_(FEED_TIME == after, Vulnerability.source_id > after_id))
         )
-    rows = session.execute(
-        query.order_by(Vulnerability.modified, Vulnerability.source_id).limit(limit)
-    ).all()
+    rows = session.execute(query.order_by(FEED_TIME, Vulnerability.source_id).limit(limit)).all()
     out: dict[str, Any] = {
-        "vulns": [{"id": osv_id(sid), "modified": record["modified"]} for sid, _, record in rows]
+        "vulns": [
+            {"id": osv_id(sid), "modified": record["modified"] if at == mod else _osv_time(at)}
+            for sid, at, mod, record in rows
+        ]
     }
     if len(rows) == limit:
-        sid, modified, _ = rows[-1]
-        out["next_page_token"] = _position_token(modified, sid)
+        sid, at, _, _ = rows[-1]
+        out["next_page_token"] = _position_token(at, sid)
     return out
+
+
+def _osv_time(at: datetime) -> str:
+    """RFC 3339 in UTC, as OSV writes times (microseconds kept only when there are some)."""
+    at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+    return at.isoformat(timespec="microseconds" if at.microsecond else "seconds").replace(
+        "+00:00", "Z"
+    )
 
 
 def _position_token(modified: datetime, source_id: str) -> str:

@@ -9,9 +9,9 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from clearinghouse.core.tlp import Tlp
 from clearinghouse.vulns.publication.common import NAMESPACE, cve_of, cwes_of, iso
 from clearinghouse.vulns.publication.vex import VexStatus, product_statuses
-from clearinghouse.vulns.visibility import Tlp
 
 # OASIS TLP 2.0 marking definitions (cti-stix-common-objects, extension-definition-specifications
 # /tlp-2.0): fixed ids, shared by everyone who exchanges STIX, so they are data, not generated.

@@ -34,12 +34,13 @@ from clearinghouse.accounts.policy import Action, Principal, Target, authorize, 
 from clearinghouse.core.clock import utcnow
 from clearinghouse.core.errors import ClearinghouseError, InvalidInput, NotFound, Unauthenticated
 from clearinghouse.core.schemas import check_storable
+from clearinghouse.core.tlp import Tlp
 from clearinghouse.storage.base import UTCDateTime
 from clearinghouse.vulns.models import Vulnerability
 from clearinghouse.vulns.publication.common import NAMESPACE, PUBLISHER
 from clearinghouse.vulns.publication.stix import to_stix
 from clearinghouse.vulns.states import VulnStatus
-from clearinghouse.vulns.visibility import VULN_CONDITIONS, Tlp
+from clearinghouse.vulns.visibility import VULN_CONDITIONS
 
 MEDIA_TYPE = "application/taxii+json;version=2.1"
 STIX_MEDIA_TYPE = "application/stix+json;version=2.1"

@@ -16,7 +16,7 @@ from alembic import op
 import clearinghouse.storage.base
 
 revision = "0019"
-down_revision = "0017"
+down_revision = "0020"
 branch_labels = None
 depends_on = None
 

@@ -12,9 +12,9 @@ from datetime import datetime
 from typing import Any
 
 from clearinghouse.core.errors import InvalidInput
+from clearinghouse.core.tlp import Tlp
 from clearinghouse.vulns.publication.common import PUBLISHER, cve_of, cwes_of, iso
 from clearinghouse.vulns.publication.csaf.tree import products_of
-from clearinghouse.vulns.visibility import Tlp
 
 CSAF_VERSIONS = ("2.0", "2.1")
 SCHEMA_21 = "https://docs.oasis-open.org/csaf/csaf/v2.1/schema/csaf.json"

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from clearinghouse.core.tlp import Tlp
 from clearinghouse.vulns.publication.csaf import tlp_folder
-from clearinghouse.vulns.visibility import Tlp
 
 WELL_KNOWN = "/.well-known/csaf"
 CSAF20_SCHEMA = "https://docs.oasis-open.org/csaf/csaf/v2.0/csaf_json_schema.json"
