@@ -281,7 +281,6 @@ def measure(method: str, advs: Any, components: list[Component]) -> dict[str, An
 def fill(path: Path, pool: list[Component], rows: int) -> Any:
     """A migrated SQLite database with `rows` component rows drawn from `pool`, in SBOMs of
     1,000 components on 1 asset each, of one operator. Returns the Database."""
-    from clearinghouse.inventory.models import Asset, Component, Sbom
     from sqlalchemy import insert
 
     from clearinghouse.accounts.models import OrgKind
@@ -290,6 +289,7 @@ def fill(path: Path, pool: list[Component], rows: int) -> Any:
     from clearinghouse.accounts.schemas import OrgCreate
     from clearinghouse.core.clock import utcnow
     from clearinghouse.core.ids import new_id
+    from clearinghouse.inventory.models import Asset, Component, Sbom
     from clearinghouse.storage import migrate
     from clearinghouse.storage.db import Database
 
