@@ -26,9 +26,10 @@ from clearinghouse.container import build_services
 from clearinghouse.core.clock import utcnow
 from clearinghouse.core.config import Environment, Settings
 from clearinghouse.core.ids import new_id
+from clearinghouse.core.tlp import Tlp
 from clearinghouse.notifications.fanout import fan_out
 from clearinghouse.notifications.models import WebhookEndpoint
-from clearinghouse.notifications.outbox import EVERYONE, Tlp, Variant, emit
+from clearinghouse.notifications.outbox import EVERYONE, Variant, emit
 from clearinghouse.storage import migrate
 from clearinghouse.storage.jobs import Job
 from clearinghouse.workers.runner import Worker
@@ -76,7 +77,7 @@ def main(subscribers: int = 10_000, sample: int = 300) -> None:
                         s,
                         "vuln.published",
                         "CH-1",
-                        {"p": Variant({"summary": "x"}, Tlp.CLEAR)},
+                        {"p": Variant({"summary": "x"}, Tlp.clear)},
                         {EVERYONE: "p"},
                     )
                 with services.db.transaction() as s:

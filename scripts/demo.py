@@ -7,7 +7,9 @@ clearinghouse: advisories, a model's report, triage, and validation by reproduct
 report with a recipe is reproduced and its fix confirmed in the sandbox; an invented report about
 the same program sinks to the bottom of the evidence-ranked queue, with the reason).
 
-`python scripts/demo.py validation` runs only that last part (no model needed).
+`python scripts/demo.py validation` runs only that last part (no model needed), and
+`python scripts/demo.py coordination` it and the coordinated disclosure that follows
+(scripts/demo_coordination.py).
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from demo_coordination import coordination_part, deadline_policy
 
 ROOT = Path(__file__).resolve().parents[1]
 VAR = ROOT / "var" / "demo"
@@ -62,12 +67,25 @@ def wait_for(
     raise SystemExit(f"{url} did not become ready within {timeout}s")
 
 
+def start_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """A long-running worker, as a deployment has, that runs the periodic jobs (publication at
+    the deadline) every 2 s instead of every minute."""
+    log = (VAR / "worker.log").open("ab")
+    return subprocess.Popen(
+        [*CLI, "worker"],
+        env={**env, "CLEARINGHOUSE_PERIODIC_INTERVAL_SECONDS": "2"},
+        stdout=log,
+        stderr=log,
+    )
+
+
 def main() -> None:
     if VAR.exists():
         shutil.rmtree(VAR)
     VAR.mkdir(parents=True)
     env = {**os.environ, "CLEARINGHOUSE_VAR_DIR": str(VAR), "CLEARINGHOUSE_LOG_FORMAT": "json"}
     env.pop("CLEARINGHOUSE_DATABASE_URL", None)
+    env["CLEARINGHOUSE_COORDINATION_DEADLINE_POLICY"] = str(deadline_policy(VAR))
     procs: list[subprocess.Popen[bytes]] = []
 
     def run(*args: str) -> dict:
@@ -364,7 +382,7 @@ def main() -> None:
         sub = call("GET", f"/api/v1/submissions/{sub['id']}", token=lab_token)
 
         clearinghouse_part(run, call, ev_token)
-        validation_part(run, call, ev_token)
+        reproduced = validation_part(run, call, ev_token)
 
         step(
             "Run the background worker (dedup scan of the new report, lapse check, retention) "
@@ -380,6 +398,11 @@ def main() -> None:
         print(f"duplicate candidates for the coordinators: {len(found)}")
         for c in found[:3]:
             print(f"  {c['vuln_a']} ~ {c['vuln_b']}  rule {c['rule']}  score {c['score']}")
+
+        if reproduced is not None:
+            coordination_part(
+                step, call, join, lambda: start_worker(env), str(reproduced["vuln_id"])
+            )
 
         step("The review window")
         print(f"  submission        {sub['id']}  ({sub['model_name']} {sub['model_version']})")
@@ -485,14 +508,15 @@ def clearinghouse_part(run, call, ev_token: str) -> None:  # type: ignore[no-unt
     print(f"CSAF 2.0 advisory: {path}")
 
 
-def validation_part(run, call, ev_token: str) -> None:  # type: ignore[no-untyped-def]
-    """Validation by reproduction and the evidence-ranked triage queue (issue 11)."""
+def validation_part(run, call, ev_token: str) -> dict | None:  # type: ignore[no-untyped-def]
+    """Validation by reproduction and the evidence-ranked triage queue (issue 11). Returns the
+    reproduced report (None when the sandbox is not installed)."""
     import io
     import tarfile
 
     if shutil.which("bwrap") is None or shutil.which("gcc") is None:
         print("(bubblewrap or gcc not installed: skipping validation by reproduction)")
-        return
+        return None
     recipe_dir = ROOT / "examples" / "recipes" / "c-heap-overflow"
     corpus = ROOT / "tests" / "data" / "triage_corpus" / "reports"
     genuine = json.loads((corpus / "g01-records-off-by-one.json").read_text())
@@ -579,15 +603,18 @@ def validation_part(run, call, ev_token: str) -> None:  # type: ignore[no-untype
     print(f"\nwhy #{bottom['position']}: {bottom['why'][:300]}")
     picks = call("GET", "/api/v1/triage/spot-checks")
     print(f"\nspot-check sample of the likely-invalid reports: {[p['report_id'] for p in picks]}")
+    return dict(report)
 
 
-def validation_only() -> None:
-    """Bootstrap an instance, start the API, and run the validation part alone."""
+def part_only(part: str) -> None:
+    """Bootstrap an instance, start the API, and run the validation part alone (`validation`),
+    or it and the coordinated disclosure of its reproduced report (`coordination`)."""
     if VAR.exists():
         shutil.rmtree(VAR)
     VAR.mkdir(parents=True)
     env = {**os.environ, "CLEARINGHOUSE_VAR_DIR": str(VAR), "CLEARINGHOUSE_LOG_FORMAT": "json"}
     env.pop("CLEARINGHOUSE_DATABASE_URL", None)
+    env["CLEARINGHOUSE_COORDINATION_DEADLINE_POLICY"] = str(deadline_policy(VAR))
 
     def run(*args: str) -> dict:
         out = subprocess.run(
@@ -615,27 +642,36 @@ def validation_only() -> None:
                 raise SystemExit(f"{method} {path} -> {r.status_code} {r.text}")
             return r.json()
 
+        def join(org_id: str, email: str) -> str:
+            invite = call(
+                "POST",
+                f"/api/v1/orgs/{org_id}/invitations",
+                json={"email": email, "role": "admin"},
+            )
+            accepted = httpx.post(
+                f"{base}/api/v1/invitations/accept", json={"code": invite["code"]}, timeout=30
+            )
+            return str(accepted.json()["token"])
+
         agency = call(
             "POST", "/api/v1/orgs", json={"name": "Evaluation Agency", "kind": "evaluator"}
         )
-        invite = call(
-            "POST",
-            f"/api/v1/orgs/{agency['id']}/invitations",
-            json={"email": "eval@agency.example", "role": "admin"},
-        )
-        accepted = httpx.post(
-            f"{base}/api/v1/invitations/accept", json={"code": invite["code"]}, timeout=30
-        )
         started = time.monotonic()
-        validation_part(run, call, str(accepted.json()["token"]))
+        reproduced = validation_part(run, call, join(agency["id"], "eval@agency.example"))
         print(f"\nvalidation part: {time.monotonic() - started:.1f}s")
+        if part == "coordination" and reproduced is not None:
+            started = time.monotonic()
+            coordination_part(
+                step, call, join, lambda: start_worker(env), str(reproduced["vuln_id"])
+            )
+            print(f"\ncoordination part: {time.monotonic() - started:.1f}s")
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=10)
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] == ["validation"]:
-        validation_only()
+    if sys.argv[1:] in (["validation"], ["coordination"]):
+        part_only(sys.argv[1])
     else:
         main()

@@ -148,6 +148,36 @@ def case_coordinators(c: Caller, rel: str) -> str:
 ARTIFACT = {"filename": "poc.bin", "kind": "poc", "content_base64": "UG9D"}
 
 
+# --- inventory (issue 15): an operator's assets, SBOMs and components. "own" is an asset of
+# the caller's organisation when it is an operator; every other kind has no assets, so its
+# "own" and "other" are another operator's. Coordinators see every operator's inventory and
+# (members) write it on an operator's behalf; nobody else learns that an asset exists.
+def see_asset(c: Caller, rel: str) -> bool:
+    return c.kind is OrgKind.coordinator or (c.kind is OrgKind.operator and rel == "own")
+
+
+def inventory_writer(c: Caller, rel: str) -> str:
+    return decide(see_asset(c, rel), c.at_least(Role.member))
+
+
+def asset_create(c: Caller, rel: str) -> str:
+    """The body names the organisation: the caller's own ('own', or an operator for a
+    coordinator) or another of its kind. Only operators' own members and coordinator members
+    register; other kinds see their own organisation but may not (403)."""
+    if c.kind is OrgKind.coordinator:
+        return ALLOW if c.at_least(Role.member) else FORBID
+    if rel == "other":
+        return HIDE
+    return ALLOW if c.kind is OrgKind.operator and c.at_least(Role.member) else FORBID
+
+
+ASSET = {"name": "scada historian", "sector": "energy", "criticality": "high"}
+SBOM = (
+    b'{"bomFormat": "CycloneDX", "specVersion": "1.5", "version": 1, "components": '
+    b'[{"type": "library", "name": "demo", "version": "1.0", "purl": "pkg:pypi/demo@1.0"}]}'
+)
+
+
 @dataclass(frozen=True)
 class Spec:
     expect: Callable[[Caller, str], str]
@@ -157,6 +187,7 @@ class Spec:
     mutates: bool = False
     query: str = ""
     upload: Callable[[dict[str, str]], bytes] | None = None  # a raw archive body instead of JSON
+    files: Callable[[dict[str, str]], dict[str, Any]] | None = None  # a multipart body instead
 
 
 def _release() -> str:
@@ -589,6 +620,26 @@ SPECS: dict[tuple[str, str], Spec] = {
     ("GET", "/api/v1/cases/{case_id}/bundle"): Spec(
         lambda c, r: decide(see_case(c, r), case_full(c, r)), target="case"
     ),
+    # inventory (issue 15)
+    ("POST", "/api/v1/assets"): Spec(
+        asset_create,
+        target="asset_org",
+        body=lambda t: {"org_id": t["org_id"], **ASSET},
+        mutates=True,
+    ),
+    ("GET", "/api/v1/assets"): Spec(always),
+    ("GET", "/api/v1/assets/{asset_id}"): Spec(
+        lambda c, r: decide(see_asset(c, r), True), target="asset"
+    ),
+    ("POST", "/api/v1/assets/{asset_id}/sboms"): Spec(
+        inventory_writer, target="asset", files=lambda t: {"file": ("bom.json", SBOM)}, mutates=True
+    ),
+    ("GET", "/api/v1/assets/{asset_id}/sboms"): Spec(
+        lambda c, r: decide(see_asset(c, r), True), target="asset"
+    ),
+    ("GET", "/api/v1/sboms/{sbom_id}/components"): Spec(
+        lambda c, r: decide(see_asset(c, r), True), target="sbom"
+    ),
 }
 
 
@@ -761,6 +812,13 @@ class Fixtures:
                     t["job_id"] = jobs.enqueue(s, "reviews.lapse_windows", {}).id
             case "webhook" | "dead_delivery" | "subscription":
                 t.update(self._notifications(spec, caller, rel))
+            case "asset_org":  # inventory (issue 15): whose asset the body registers
+                coordinator = caller.kind is OrgKind.coordinator
+                t["org_id"] = (
+                    self.others[OrgKind.operator] if coordinator else self.org_for(caller, rel)
+                )
+            case "asset" | "sbom":
+                t.update(self._inventory(spec, caller, rel))
             case "cve_id" | "cve_id_public" | "cna_referral":
                 t.update(self._cna(spec.target, t["n"]))
             case "csaf_amber" | "csaf_index" | "csaf_meta":
@@ -889,6 +947,26 @@ class Fixtures:
                 t["delivery_id"] = d.id
         return t
 
+    def _inventory(self, spec: Spec, caller: Caller, rel: str) -> dict[str, str]:
+        """An asset (and, for 'sbom', its SBOM) of the caller's operator ('own') or of another
+        operator."""
+        from clearinghouse.inventory import assets
+        from clearinghouse.inventory.schemas import AssetCreate
+
+        mine = caller.kind is OrgKind.operator and rel == "own"
+        org = self.mine[OrgKind.operator] if mine else self.others[OrgKind.operator]
+        with self.world.services.db.transaction() as s:
+            body = AssetCreate.model_validate({"org_id": org, **ASSET})
+            t = {"asset_id": assets.create_asset(s, Principal.system(), body).id}
+        if spec.target == "sbom":
+            from clearinghouse.inventory.sboms import intake
+
+            with self.world.services.db.transaction() as s:
+                t["sbom_id"] = intake.upload(
+                    s, Principal.system(), self.world.services.settings, t["asset_id"], SBOM
+                ).id
+        return t
+
     def _case(self, spec: Spec, caller: Caller, rel: str) -> dict[str, str]:
         """A case reported by another lab with another vendor; for 'own', the caller's
         organisation joins in the role its kind plays."""
@@ -989,6 +1067,8 @@ def _call(
     url = path.format(**t) + spec.query
     body = spec.body(t) if spec.body else None
     headers = member.headers if member else {}
+    if spec.files is not None:
+        return client.request(method, url, headers=headers, files=spec.files(t))
     if spec.upload is not None:
         headers = {**headers, "Content-Type": "application/gzip"}
         return client.request(method, url, headers=headers, content=spec.upload(t))

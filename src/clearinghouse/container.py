@@ -69,6 +69,7 @@ DOMAINS: tuple[Domain, ...] = (
         jobs="clearinghouse.accounts.tasks",
         routes=("clearinghouse.api.routes.accounts:router",),
         commands=("clearinghouse.cli.accounts",),
+        pages=("clearinghouse.web.auth:router",),
     ),
     Domain("audit", models=("clearinghouse.audit.models",), jobs="clearinghouse.audit.tasks"),
     Domain(
@@ -77,6 +78,7 @@ DOMAINS: tuple[Domain, ...] = (
         jobs="clearinghouse.reviews.tasks",
         routes=("clearinghouse.api.routes.reviews:router",),
         commands=("clearinghouse.cli.reviews",),
+        pages=("clearinghouse.web.lab:router",),
     ),
     Domain(
         "evals",
@@ -87,6 +89,7 @@ DOMAINS: tuple[Domain, ...] = (
             "clearinghouse.api.routes.evals:reference_router",
         ),
         commands=("clearinghouse.cli.evals",),
+        pages=("clearinghouse.web.evaluator:router",),
     ),
     # Before vulns: the CLI lists vulns' group last (tests/test_architecture.py).
     Domain(
@@ -113,6 +116,7 @@ DOMAINS: tuple[Domain, ...] = (
             "clearinghouse.api.routes.case_fixes:router",
         ),
         commands=("clearinghouse.cli.cases", "clearinghouse.cli.case_fixes"),
+        pages=("clearinghouse.web.cases:router", "clearinghouse.web.vendor:router"),
     ),
     Domain(  # operator inventories (issue 15); before vulns (tests/test_architecture.py)
         "inventory",
@@ -132,6 +136,7 @@ DOMAINS: tuple[Domain, ...] = (
             "clearinghouse.api.routes.csaf:router",
         ),
         first_routes=("clearinghouse.api.routes.osv:router",),  # the public OSV queries
+        pages=("clearinghouse.web.advisories:router", "clearinghouse.web.triage:router"),
         commands=(
             "clearinghouse.cli.csaf",
             "clearinghouse.cli.vulns",

@@ -75,6 +75,11 @@ MEANS: dict[tuple[str, str], Callable[[Target, object], bool]] = {
     ("subscription", "org_id"): lambda t, v: t.org_id == v,
     ("delivery", "org_id"): lambda t, v: t.org_id == v,
     ("case", "participant_org"): lambda t, v: v in {org for org, _ in t.case_parties},
+    # inventory (issue 15)
+    ("asset", "org_id"): lambda t, v: t.org_id == v,
+    ("sbom", "org_id"): lambda t, v: t.org_id == v,
+    ("component", "org_id"): lambda t, v: t.org_id == v,
+    ("exposure", "org_id"): lambda t, v: t.org_id == v,
 }
 # Kinds that can_see knows but that are listed under another kind: tokens are listed as the
 # caller's own only (list_scope's `own_token`), a narrower set than may be read one by one.
@@ -89,6 +94,7 @@ ORGS = {
     "org_vd": OrgKind.vendor,
     "org_vd2": OrgKind.vendor,
     "org_op": OrgKind.operator,
+    "org_op2": OrgKind.operator,
 }
 PRINCIPALS = [
     Principal.system(),
@@ -139,6 +145,11 @@ TARGETS = [
                 frozenset({("org_op", "operator_group"), ("org_co", "coordinator")}),
             ]
         )
+    ),
+    *(  # inventory (issue 15): every kind, of every organisation (operators' and others')
+        Target(kind, f"{kind}_{org}", org_id=org)
+        for kind in ("asset", "sbom", "component", "exposure")
+        for org in ORGS
     ),
 ]
 

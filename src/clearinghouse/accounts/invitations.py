@@ -119,8 +119,12 @@ def list_invitations(
     return Page(items=[invitation_out(i) for i in rows], next_cursor=nxt)
 
 
-def accept_invitation(db: Database, data: InvitationAccept) -> InvitationAccepted:
-    """Redeem a code (no token needed): creates the user and their first token, once.
+def accept_invitation(
+    db: Database, data: InvitationAccept, *, password_hash: str | None = None
+) -> InvitationAccepted:
+    """Redeem a code (no token needed): creates the user and their first token, once; with
+    `password_hash` (the web page: `passwords.hash_password`, made before the transaction),
+    the user's password too.
 
     Every refusal answers the caller alike (`invitation_invalid`, 401), so a code learns nothing
     about its invitation. A refused code that names a real invitation (replayed after use,
@@ -129,7 +133,7 @@ def accept_invitation(db: Database, data: InvitationAccept) -> InvitationAccepte
     code_hash = hash_secret(data.code.strip())
     try:
         with db.transaction() as session:
-            return _accept(session, code_hash)
+            return _accept(session, code_hash, password_hash)
     except _Refused as refused:
         with db.transaction() as session:
             audit.record(
@@ -152,7 +156,7 @@ class _Refused(Exception):
         self.invitation_id, self.org_id, self.reason = inv.id, inv.org_id, reason
 
 
-def _accept(session: Session, code_hash: str) -> InvitationAccepted:
+def _accept(session: Session, code_hash: str, password_hash: str | None) -> InvitationAccepted:
     inv = session.scalar(
         select(Invitation).where(Invitation.code_hash == code_hash).with_for_update()
     )
@@ -170,6 +174,7 @@ def _accept(session: Session, code_hash: str) -> InvitationAccepted:
         # An outsider's invitation only ever seats the first person of a new organisation.
         raise _Refused(inv, "superseded")
     user = new_user(session, inv.org_id, inv.email, Role(inv.role))
+    user.password_hash = password_hash
     issued, token = new_token(
         session, user, TokenCreate(user_id=user.id, description="from invitation")
     )
@@ -180,6 +185,11 @@ def _accept(session: Session, code_hash: str) -> InvitationAccepted:
         actor=Actor(user.id, inv.org_id, token.id),
         subject_type="invitation",
         subject_id=inv.id,
-        data={"user_id": user.id, "org_id": inv.org_id, "role": inv.role},
+        data={
+            "user_id": user.id,
+            "org_id": inv.org_id,
+            "role": inv.role,
+            "password_set": password_hash is not None,
+        },
     )
     return InvitationAccepted(user_id=user.id, org_id=inv.org_id, token=issued.token)

@@ -174,6 +174,13 @@ class Action(StrEnum):
     case_fix_override = "case:fix-override"
     case_bundle = "case:bundle"
     case_bundle_poc = "case:bundle-poc"
+    # --- inventory (issue 15): operators' assets, SBOMs, exposures (rules: the block at the end)
+    asset_create = "asset:create"
+    asset_read = "asset:read"
+    sbom_upload = "sbom:upload"
+    sbom_read = "sbom:read"
+    exposure_read = "exposure:read"
+    exposure_update = "exposure:update"
 
 
 READ_ACTIONS = {
@@ -256,6 +263,8 @@ def can_see(p: Principal, t: Target) -> bool:
             return _mine(p, t.org_id)
         case "case" | "case_message" | "case_event" | "case_artifact":
             return _case_can_see(p, t)
+        case "asset" | "sbom" | "component" | "exposure":  # inventory (issue 15)
+            return _inventory_can_see(p, t)
     return False
 
 
@@ -538,6 +547,8 @@ def list_scope(p: Principal, kind: str) -> ListScope:
             return _where(("org_id", p.org_id))
         case "case":
             return _where(("participant_org", p.org_id))
+        case "asset" | "sbom" | "component" | "exposure":  # inventory (issue 15)
+            return _inventory_scope(p)
     return NOTHING
 
 
@@ -651,5 +662,50 @@ RULES.update(
         Action.case_bundle_poc: _either(
             _coordinator(Role.member), _case_participant("reporter", "vendor", role=Role.admin)
         ),
+    }
+)
+
+
+# --- inventory (issue 15): operators' assets, their SBOMs and components, exposures ---------
+# An operator's inventory says which of its systems run what: a map of where it can be hurt.
+# Its own organisation sees it; coordinators see every operator's (they coordinate remediation
+# with them); nobody else learns it exists (404): not labs, evaluators, vendors, nor another
+# operator. Every object carries its asset's organisation as `org_id`.
+# - An operator's members register its assets and upload their SBOMs; a coordinator member may
+#   do both on an operator's behalf (audited; the domain refuses assets of any org but an
+#   operator's). Viewers and read-only tokens only read.
+# - Exposure status changes: the operator's members, and coordinator members.
+# Listings ("asset", "sbom", "component", "exposure") filter on `org_id`.
+
+
+def _inventory_can_see(p: Principal, t: Target) -> bool:
+    return p.is_kind(OrgKind.coordinator) or (p.is_kind(OrgKind.operator) and _mine(p, t.org_id))
+
+
+def _inventory_scope(p: Principal) -> ListScope:
+    if p.is_kind(OrgKind.coordinator):
+        return EVERYTHING
+    if p.is_kind(OrgKind.operator):
+        return _where(("org_id", p.org_id))
+    return NOTHING
+
+
+def _inventory_writer(p: Principal, t: Target | None) -> bool:
+    """Its own operator's members, or coordinator members (on an operator's behalf). The target
+    is the asset (or, to create one, the organisation it will belong to)."""
+    if t is None or not p.at_least(Role.member):
+        return False
+    return p.is_kind(OrgKind.coordinator) or (p.is_kind(OrgKind.operator) and _mine(p, t.org_id))
+
+
+READ_ACTIONS |= {Action.asset_read, Action.sbom_read, Action.exposure_read}
+RULES.update(
+    {
+        Action.asset_create: _inventory_writer,
+        Action.asset_read: _visible,
+        Action.sbom_upload: _inventory_writer,
+        Action.sbom_read: _visible,
+        Action.exposure_read: _visible,
+        Action.exposure_update: _inventory_writer,
     }
 )

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from clearinghouse.accounts import invitations
 from clearinghouse.accounts.errors import (
     SignInRefused,
     SignInThrottled,
@@ -28,6 +29,7 @@ from clearinghouse.accounts.errors import (
 from clearinghouse.accounts.models import LoginFailure, OrgKind, Role, Scope, User, WebSession
 from clearinghouse.accounts.passwords import check_password, hash_password
 from clearinghouse.accounts.policy import Principal
+from clearinghouse.accounts.schemas import InvitationAccept
 from clearinghouse.accounts.tokens import hash_secret
 from clearinghouse.accounts.users import normal_email
 from clearinghouse.audit import trail as audit
@@ -37,6 +39,7 @@ from clearinghouse.core.config import Settings
 from clearinghouse.core.errors import InvalidInput, NotFound
 from clearinghouse.core.events import AuditTag
 from clearinghouse.core.ids import new_id
+from clearinghouse.storage.db import Database
 
 SESSION_SCOPES = frozenset({Scope.read, Scope.write})
 
@@ -158,7 +161,7 @@ def _candidates(session: Session, email: str, org_name: str | None) -> list[User
 
 
 def sign_in(
-    session: Session,
+    db: Database,
     settings: Settings,
     *,
     email: str,
@@ -166,9 +169,26 @@ def sign_in(
     org_name: str | None,
     client: str,
 ) -> Opened:
-    """Check a password and open a session; or record the failure (audited, counted) and raise
-    SignInRefused, or SignInThrottled past `web_login_max_failures` in the window. The caller
-    commits in both cases (a refusal's audit event and counter must be kept)."""
+    """Check a password and open a session. A failure is audited and counted (committed) and
+    raises SignInRefused, or SignInThrottled past `web_login_max_failures` in the window."""
+    with db.transaction() as session:
+        outcome = _attempt(
+            session, settings, email=email, password=password, org_name=org_name, client=client
+        )
+    if isinstance(outcome, Opened):
+        return outcome
+    raise outcome
+
+
+def _attempt(
+    session: Session,
+    settings: Settings,
+    *,
+    email: str,
+    password: str,
+    org_name: str | None,
+    client: str,
+) -> Opened | SignInRefused | SignInThrottled:
     key = _throttle_key(email, client)
     now = utcnow()
     since = now - timedelta(seconds=settings.web_login_window_seconds)
@@ -177,9 +197,10 @@ def sign_in(
         select(func.count()).select_from(LoginFailure).where(LoginFailure.key_hash == key)
     )
     if (failures or 0) >= settings.web_login_max_failures:
-        raise SignInThrottled("too many failed sign-ins; wait a few minutes and try again")
+        return SignInThrottled("too many failed sign-ins; wait a few minutes and try again")
     users = _candidates(session, email, org_name)
     user = users[0] if len(users) == 1 else None
+    # Unknown or ambiguous e-mail: verified against a dummy hash, in the same time.
     ok, rehashed = check_password(user.password_hash if user else None, password)
     if user is None or not ok or user.disabled_at is not None:
         session.add(LoginFailure(id=new_id("lgf"), key_hash=key, failed_at=now))
@@ -189,12 +210,9 @@ def sign_in(
             actor=Actor(None, None, None),
             subject_type="user",
             subject_id=user.id if user else None,
-            data={
-                "reason": "ambiguous" if len(users) > 1 else "refused",
-                "client": client[:64],
-            },
+            data={"reason": "ambiguous" if len(users) > 1 else "refused", "client": client[:64]},
         )
-        raise SignInRefused(
+        return SignInRefused(
             "the e-mail, organisation or password is wrong"
             + (" (this e-mail is in several organisations: name yours)" if len(users) > 1 else "")
         )
@@ -202,6 +220,16 @@ def sign_in(
         user.password_hash = rehashed
     session.execute(delete(LoginFailure).where(LoginFailure.key_hash == key))
     return open_session(session, user, settings, via="password")
+
+
+def accept_invitation(db: Database, settings: Settings, code: str, password: str) -> Opened:
+    """The invitation page: redeem the code, set the new user's password, and sign them in."""
+    digest = hash_password(password)  # a password too short changes nothing
+    accepted = invitations.accept_invitation(db, InvitationAccept(code=code), password_hash=digest)
+    with db.transaction() as session:
+        user = session.get(User, accepted.user_id)
+        assert user is not None  # just created, and users are never deleted
+        return open_session(session, user, settings, via="invitation")
 
 
 def set_password(session: Session, user_id: str, password: str, *, actor: Actor) -> None:
@@ -226,6 +254,7 @@ __all__ = [
     "Resolved",
     "SignInRefused",
     "SignInThrottled",
+    "accept_invitation",
     "csrf_matches",
     "csrf_token",
     "open_session",

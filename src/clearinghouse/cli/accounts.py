@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
@@ -14,6 +15,7 @@ from clearinghouse.accounts.invitations import (
 )
 from clearinghouse.accounts.models import OrgKind, Role, Scope
 from clearinghouse.accounts.orgs import create_org, get_org, list_orgs
+from clearinghouse.accounts.policy import Principal
 from clearinghouse.accounts.schemas import (
     InvitationAccept,
     InvitationCreate,
@@ -23,7 +25,16 @@ from clearinghouse.accounts.schemas import (
 )
 from clearinghouse.accounts.tokens import issue_token, list_tokens, revoke_token
 from clearinghouse.accounts.users import create_user, list_users
-from clearinghouse.cli.common import JsonOpt, TokenOpt, acting, emit, handles_errors, services
+from clearinghouse.accounts.web_sessions import set_password
+from clearinghouse.cli.common import (
+    JsonOpt,
+    TokenOpt,
+    acting,
+    emit,
+    handles_errors,
+    out,
+    services,
+)
 
 orgs = typer.Typer(help="Organisations.", no_args_is_help=True)
 users = typer.Typer(help="Users and their roles.", no_args_is_help=True)
@@ -103,6 +114,26 @@ def user_create(
 ) -> None:
     with acting(token) as (session, p, _):
         emit(create_user(session, p, UserCreate(org_id=org_id, email=email, role=role)), as_json)
+
+
+@users.command("set-password")
+@handles_errors
+def user_set_password(
+    user_id: str,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="read the password from standard input")
+    ] = False,
+) -> None:
+    """Set a user's web sign-in password (docs/web.md). The operator at the console acts as the
+    system; the password is prompted for (twice, hidden) unless --password-stdin."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    s = services()
+    with s.db.transaction() as session:
+        set_password(session, user_id, password, actor=Principal.system().actor)
+    out.print(f"password set for {user_id}")
 
 
 @users.command("list")

@@ -114,6 +114,20 @@ class Settings(BaseSettings):
         le=32 * 1024**2,
         description="the largest artifact uploaded to a coordination case",
     )
+    # --- inventory (issue 15): SBOM intake limits ---
+    inventory_sbom_max_bytes: int = Field(
+        default=64 * 1024**2,
+        ge=1024,
+        le=512 * 1024**2,
+        description="the largest SBOM accepted for upload (CLEARINGHOUSE_INVENTORY_SBOM_MAX_BYTES)",
+    )
+    inventory_sbom_max_components: int = Field(
+        default=100_000,
+        ge=1,
+        le=2_000_000,
+        description="the most components one SBOM may list "
+        "(CLEARINGHOUSE_INVENTORY_SBOM_MAX_COMPONENTS)",
+    )
     log_level: str = "INFO"
     log_format: str = "json"
     allow_private_endpoints: bool | None = Field(

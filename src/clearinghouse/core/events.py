@@ -47,6 +47,11 @@ class AuditTag(StrEnum):
     EVALS_REFERENCE_MODEL_CREATE = "evals:reference-model:create"
     EVALS_RUN_CREATE = "evals:run:create"
     EVALS_RUN_FINISH = "evals:run:finish"
+    # inventory (issue 15)
+    INVENTORY_ASSET_CREATE = "inventory:asset:create"
+    INVENTORY_SBOM_UPLOAD = "inventory:sbom:upload"
+    INVENTORY_SBOM_MATCH = "inventory:sbom:match"
+    INVENTORY_VULN_MATCH = "inventory:vuln:match"
     INVENTORY_EPSS_IMPORT = "inventory:epss:import"  # issue 15: EPSS scores (inventory/epss.py)
     NOTIFICATIONS_DELIVERY_DEAD = "notifications:delivery:dead"
     NOTIFICATIONS_DELIVERY_DELIVERED = "notifications:delivery:delivered"

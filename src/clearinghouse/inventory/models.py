@@ -13,25 +13,29 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from clearinghouse.storage.base import Base
 
-# CISA's 16 critical infrastructure sectors (PPD-21), as lower-case slugs.
-SECTORS: tuple[str, ...] = (
-    "chemical",
-    "commercial_facilities",
-    "communications",
-    "critical_manufacturing",
-    "dams",
-    "defense_industrial_base",
-    "emergency_services",
-    "energy",
-    "financial_services",
-    "food_agriculture",
-    "government_facilities",
-    "healthcare",
-    "information_technology",
-    "nuclear",
-    "transportation",
-    "water",
-)
+
+class Sector(StrEnum):
+    """CISA's 16 critical infrastructure sectors (PPD-21), as lower-case slugs."""
+
+    chemical = "chemical"
+    commercial_facilities = "commercial_facilities"
+    communications = "communications"
+    critical_manufacturing = "critical_manufacturing"
+    dams = "dams"
+    defense_industrial_base = "defense_industrial_base"
+    emergency_services = "emergency_services"
+    energy = "energy"
+    financial_services = "financial_services"
+    food_agriculture = "food_agriculture"
+    government_facilities = "government_facilities"
+    healthcare = "healthcare"
+    information_technology = "information_technology"
+    nuclear = "nuclear"
+    transportation = "transportation"
+    water = "water"
+
+
+SECTORS: tuple[str, ...] = tuple(Sector)
 
 
 class Criticality(StrEnum):
@@ -168,3 +172,15 @@ class ExposureEvent(Base):
     to_status: Mapped[str] = mapped_column(String(16))
     note: Mapped[str] = mapped_column(Text, default="")
     evidence: Mapped[dict[str, Any]]
+
+
+class VulnSync(Base):
+    """Where the periodic `inventory.sync_vulns` job is (one row): the newest record change it
+    has matched (`updated_mark`, a record's `updated_at`), and when it last ran (`checked_at`:
+    embargoes that ended since then are matched too, as an embargo ends by the clock)."""
+
+    __tablename__ = "inventory_vuln_sync"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    updated_mark: Mapped[datetime]
+    checked_at: Mapped[datetime]

@@ -3,7 +3,7 @@
 A page module adds a panel for the organisation kinds it serves:
 
     @panel(OrgKind.lab, order=10)
-    def lab_windows(session: Session, p: Principal) -> Panel | None:
+    def lab_windows(session: Session, p: Principal, services: Services) -> Panel | None:
         return Panel("Review windows", "lab/_panel.html", {"rows": ...})
 
 Extension points: the lab and evaluator panels are in `web/lab.py` and `web/evaluator.py`;
@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from clearinghouse.accounts.models import OrgKind
 from clearinghouse.accounts.policy import Principal
+from clearinghouse.container import Services
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,7 @@ class Panel:
     overdue: int = 0  # how many of its items are overdue (shown in the heading)
 
 
-PanelFn = Callable[[Session, Principal], Panel | None]
+PanelFn = Callable[[Session, Principal, Services], Panel | None]
 _PANELS: list[tuple[int, frozenset[OrgKind], PanelFn]] = []
 
 
@@ -42,9 +43,9 @@ def panel(*kinds: OrgKind, order: int = 50) -> Callable[[PanelFn], PanelFn]:
     return register
 
 
-def panels_for(session: Session, p: Principal) -> list[Panel]:
+def panels_for(session: Session, p: Principal, services: Services) -> list[Panel]:
     out = []
     for _, kinds, fn in _PANELS:
-        if p.org_kind in kinds and (built := fn(session, p)) is not None:
+        if p.org_kind in kinds and (built := fn(session, p, services)) is not None:
             out.append(built)
     return out

@@ -11,6 +11,7 @@ from fastapi import Request, Response
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
+from clearinghouse.web.cookies import services_of
 from clearinghouse.web.dashboard import panels_for
 from clearinghouse.web.deps import OptionalPrincipal, PagePrincipal, SessionDep
 from clearinghouse.web.routing import page_router
@@ -28,7 +29,7 @@ def front(request: Request, p: OptionalPrincipal) -> HTMLResponse:
 
 @router.get("/dashboard")
 def dashboard(request: Request, p: PagePrincipal, session: SessionDep) -> HTMLResponse:
-    return render(request, "dashboard.html", panels=panels_for(session, p))
+    return render(request, "dashboard.html", panels=panels_for(session, p, services_of(request)))
 
 
 @router.get("/static/{name}")

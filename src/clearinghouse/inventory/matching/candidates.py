@@ -1,0 +1,55 @@
+"""One advisory against every current component, through the (ecosystem, name) index of
+`inventory_components`: the distinct versions of the packages it names are fetched and
+evaluated once each, then only the affected versions' components are read. The cost grows with
+the packages the advisory names and the matches, never with all components (no rescan)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from clearinghouse.inventory.matching.engine import AdvisoryIndex, Hit
+from clearinghouse.inventory.models import Component, Sbom
+from clearinghouse.vulns.models import Vulnerability
+
+
+@dataclass
+class Stats:
+    versions_evaluated: int = 0  # distinct (ecosystem, name, version) asked of the evaluator
+    components_read: int = 0  # component rows read (only those of affected versions)
+
+
+def components_for_advisory(
+    session: Session, vuln: Vulnerability, stats: Stats | None = None
+) -> Iterator[tuple[str, Hit]]:
+    """(component id, hit) for every component of a current SBOM the record affects."""
+    stats = stats if stats is not None else Stats()
+    index = AdvisoryIndex([(vuln.id, vuln.record)])
+    current = select(Sbom.id).where(Sbom.superseded_at.is_(None))
+    for ecosystem, name in index.packages():
+        package = (
+            Component.ecosystem == ecosystem,
+            Component.name == name,
+            Component.sbom_id.in_(current),
+        )
+        versions = session.scalars(select(Component.version).where(*package).distinct())
+        affected: dict[str, Hit] = {}
+        for version in versions:
+            if version is None:
+                continue
+            stats.versions_evaluated += 1
+            for hit in index.match(ecosystem, name, version):
+                affected[version] = hit
+        if not affected:
+            continue
+        rows = session.execute(
+            select(Component.id, Component.version).where(
+                *package, Component.version.in_(sorted(affected))
+            )
+        )
+        for component_id, version in rows:
+            stats.components_read += 1
+            yield component_id, affected[version or ""]
