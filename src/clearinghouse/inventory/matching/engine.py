@@ -13,6 +13,7 @@ Two ways in, with the same answers (a property test holds them together):
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -52,7 +53,7 @@ class AdvisoryIndex:
 
     def __init__(self, records: Iterable[tuple[str, dict[str, Any]]] = ()) -> None:
         self._entries: dict[PackageKey, list[tuple[str, dict[str, Any]]]] = {}
-        self._compiled: dict[PackageKey, list[tuple[str, CompiledEntry] | None]] = {}
+        self._compiled: dict[PackageKey, list[tuple[str, CompiledEntry]]] = {}
         self._memo: dict[tuple[str, str, str], tuple[Hit, ...]] = {}
         self.evaluations = 0  # distinct (ecosystem, name, version) evaluated
         self.errors = 0  # entries the evaluator refused (a malformed range or version)
@@ -66,7 +67,8 @@ class AdvisoryIndex:
                 continue
             key = (package["ecosystem"], normalise_name(package["ecosystem"], package["name"]))
             self._entries.setdefault(key, []).append((vuln_id, entry))
-            self._compiled.pop(key, None)
+            # compiled up front (its bounds parsed once), as the expert's index parses them
+            self._compiled.setdefault(key, []).append((vuln_id, compile_entry(entry)))
         self._memo.clear()
 
     def packages(self) -> list[PackageKey]:
@@ -76,10 +78,10 @@ class AdvisoryIndex:
         return key in self._entries
 
     def match(self, ecosystem: str, name: str, version: str) -> tuple[Hit, ...]:
-        memo_key = (ecosystem, name, version)
-        cached = self._memo.get(memo_key)
-        if cached is not None:
-            return cached
+        try:
+            return self._memo[(ecosystem, name, version)]
+        except KeyError:
+            pass
         entries = self._entries.get((ecosystem, name), ())
         hits: dict[str, Hit] = {}
         for vuln_id, entry in entries:
@@ -92,63 +94,64 @@ class AdvisoryIndex:
             _merge(hits, vuln_id, fixed_on_branch(version, entry))
         self.evaluations += 1
         result = tuple(hits[v] for v in sorted(hits))
-        self._memo[memo_key] = result
+        self._memo[(ecosystem, name, version)] = result
         return result
-
-    def _compile(self, key: PackageKey) -> list[tuple[str, CompiledEntry] | None]:
-        compiled = self._compiled.get(key)
-        if compiled is None:
-            compiled = []
-            for vuln_id, entry in self._entries.get(key, ()):
-                try:
-                    compiled.append((vuln_id, compile_entry(entry)))
-                except InvalidInput:
-                    compiled.append(None)  # a compile the batch cannot do: `match` decides
-            self._compiled[key] = compiled
-        return compiled
 
     def match_versions(self, ecosystem: str, name: str, versions: Iterable[str]) -> None:
         """Evaluate the versions of one package at once and remember the answers."""
-        key = (ecosystem, name)
         memo = self._memo
         todo = [v for v in dict.fromkeys(versions) if (ecosystem, name, v) not in memo]
-        if not todo:
-            return
-        if key not in self._entries:
+        if todo:
+            self._sweep(ecosystem, name, todo)
+
+    def _sweep(self, ecosystem: str, name: str, todo: list[str]) -> None:
+        """`todo`: distinct versions not yet in the memo."""
+        memo = self._memo
+        compiled = self._compiled.get((ecosystem, name))
+        if compiled is None:
             for v in todo:
                 memo[(ecosystem, name, v)] = ()
             return
-        compiled = self._compile(key)
-        if any(c is None for c in compiled):
-            for v in todo:
-                self.match(ecosystem, name, v)
-            return
         version_set = VersionSet(ecosystem, todo)
         per_version: list[dict[str, Hit]] = [{} for _ in todo]
+        refused = 0
         try:
-            for item in compiled:
-                assert item is not None
-                vuln_id, entry = item
-                found, refused = affected_among(version_set, entry)
-                self.errors += refused
+            for vuln_id, entry in compiled:
+                found, errors = affected_among(version_set, entry)
+                refused += errors
                 for i, fixed in found.items():
-                    _merge(per_version[i], vuln_id, fixed)
+                    hits = per_version[i]
+                    prior = hits.get(vuln_id)
+                    if prior is None or (prior.fixed_in is None and fixed is not None):
+                        hits[vuln_id] = Hit(vuln_id, fixed)  # as _merge: the first fix wins
         except InvalidInput:  # univers cannot order two of these versions: one at a time
             for v in todo:
                 self.match(ecosystem, name, v)
             return
+        self.errors += refused
         self.evaluations += len(todo)
         for v, hits in zip(version_set.versions, per_version, strict=True):
-            memo[(ecosystem, name, v)] = tuple(hits[x] for x in sorted(hits)) if hits else ()
+            memo[(ecosystem, name, v)] = (
+                tuple(hits[x] for x in sorted(hits)) if len(hits) > 1 else tuple(hits.values())
+            )
 
     def match_many(self, components: Iterable[tuple[str, str, str]]) -> None:
         """Evaluate every (ecosystem, name, version) of `components` ahead of `match`, grouped
         by package: each distinct version parsed once, each range swept once per package."""
-        by_package: dict[PackageKey, dict[str, None]] = {}
-        memo = self._memo
-        for component in components:
-            if component not in memo:
-                ecosystem, name, version = component
-                by_package.setdefault((ecosystem, name), {})[version] = None
-        for (ecosystem, name), versions in by_package.items():
-            self.match_versions(ecosystem, name, versions)
+        # The sweep allocates hundreds of thousands of small containers and frees none, which
+        # would set off a full garbage collection over the whole heap (the caller's million
+        # components included) again and again: collection waits until the batch is done.
+        paused = gc.isenabled()
+        gc.disable()
+        try:
+            by_package: dict[PackageKey, list[str]] = {}
+            memo = self._memo
+            for component in dict.fromkeys(components):  # distinct first (hashing at C speed)
+                if component not in memo:
+                    ecosystem, name, version = component
+                    by_package.setdefault((ecosystem, name), []).append(version)
+            for (ecosystem, name), versions in by_package.items():
+                self._sweep(ecosystem, name, versions)
+        finally:
+            if paused:
+                gc.enable()
