@@ -36,8 +36,8 @@ reformat: setup ## apply ruff's fixes and formatting
 	$(BIN)/ruff format src tests bench scripts
 
 .PHONY: demo
-demo: setup ## run the end-to-end demo on embedded defaults
-	$(BIN)/python scripts/demo.py
+demo: setup ## run the end-to-end demo on embedded defaults (SERVE=1: keep the UI running after)
+	SERVE=$(SERVE) $(BIN)/python scripts/demo.py
 
 .PHONY: serve
 serve: setup ## serve the API on 127.0.0.1:8000 (migrating first)

@@ -33,6 +33,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from demo_coordination import coordination_part, deadline_policy
 from demo_inventory import inventory_part
+from demo_web import print_accounts, serve_until_interrupted, web_part
 
 ROOT = Path(__file__).resolve().parents[1]
 VAR = ROOT / "var" / "demo"
@@ -175,6 +176,10 @@ def main() -> None:
             "POST", "/api/v1/orgs", json={"name": "Evaluation Agency", "kind": "evaluator"}
         )
 
+        people: list[tuple[str, str, str]] = [
+            ("coordinator (admin)", "admin@clearinghouse.gov", boot["token"])
+        ]
+
         def join(org_id: str, email: str) -> str:
             invite = call(
                 "POST",
@@ -186,6 +191,8 @@ def main() -> None:
             )
             if r.status_code != 201:
                 raise SystemExit(f"accept -> {r.status_code} {r.text}")
+            kind = call("GET", f"/api/v1/orgs/{org_id}")["kind"]
+            people.append((f"{kind} (admin)", email, str(r.json()["token"])))
             return str(r.json()["token"])
 
         lab_token = join(lab["id"], "liaison@lab.example")
@@ -420,6 +427,7 @@ def main() -> None:
             )
         if SHARED.is_dir():
             inventory_part(step, call, join, cli, VAR)
+        accounts = web_part(step, call, CLI, env, base, people)
 
         step("The review window")
         print(f"  submission        {sub['id']}  ({sub['model_name']} {sub['model_version']})")
@@ -433,6 +441,9 @@ def main() -> None:
         print(
             "\nThe review delivers findings before the deadline. It never approves, clears or blocks a release."
         )
+        print_accounts(base, accounts)
+        if os.environ.get("SERVE") == "1":
+            serve_until_interrupted(procs[0])
     finally:
         for p in procs:
             p.send_signal(signal.SIGTERM)
