@@ -9,7 +9,7 @@ import time
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from clearinghouse.accounts.policy import Principal
 from clearinghouse.core.clock import utcnow
@@ -91,6 +91,9 @@ def test_later_records_and_ended_embargoes_reach_the_operator(world: World) -> N
             .where(Vulnerability.id == stale)
             .values(updated_at=utcnow() - timedelta(minutes=2))
         )
+    _sync(world)  # nothing newer than the mark: no round, by design (the overlap is read once
+    # per new change, never on every tick); the next change starts a round that reads it
+    _import(world, "PYSEC-SYNC-5", "unrelated")
     _sync(world)
     assert stale in _open(world, asset)
 
@@ -111,3 +114,41 @@ def test_the_job_is_periodic_and_runs_through_the_worker(world: World) -> None:
         jobs.enqueue(s, SYNC_VULNS_JOB, {})
     drain(svc)
     assert _open(world, asset) == {vid}
+
+
+def test_a_bulk_import_sharing_one_timestamp_is_synced_in_batches_and_stops(
+    world: World, monkeypatch: Any
+) -> None:
+    """The demo's PyPA import stamps 2,661 records with one `updated_at`: a round must move
+    forward batch by batch and end (it once re-read the same full batch forever), and a tick
+    with nothing new must not read the overlap again."""
+    from clearinghouse.inventory.matching import sync
+    from clearinghouse.inventory.tasks import SYNC_VULNS_JOB
+    from clearinghouse.storage import jobs
+    from clearinghouse.storage.jobs import Job
+
+    monkeypatch.setattr(sync, "BATCH", 5)
+    _, asset = operator_with_asset(world)
+    svc = world.services
+    _sync(world)
+    with svc.db.transaction() as s:
+        upload(s, Principal.system(), svc.settings, asset, cyclonedx("pkg:pypi/bulk7@1.0"))
+    drain(svc)
+    with svc.db.transaction() as s:  # one transaction, one timestamp, like an import
+        for n in range(12):
+            upsert(s, canonical(_doc(f"PYSEC-BULK-{n}", f"bulk{n}")))
+    with svc.db.transaction() as s:
+        jobs.enqueue(s, SYNC_VULNS_JOB, {})
+    drain(svc, rounds=20)
+    with svc.db.transaction() as s:
+        ran = s.scalar(select(func.count()).select_from(Job).where(Job.kind == SYNC_VULNS_JOB))
+        waiting = s.scalar(
+            select(func.count())
+            .select_from(Job)
+            .where(Job.kind == SYNC_VULNS_JOB, Job.state == "queued")
+        )
+    assert waiting == 0 and ran is not None and ran <= 5, ran  # 12 records: 3 batches, done
+    bulk7 = _open(world, asset)
+    assert len(bulk7) == 1  # the one record of bulk7 matched
+    with svc.db.transaction() as s:  # nothing new: the round does not start
+        assert sync.sync_vulns(s).matched == 0

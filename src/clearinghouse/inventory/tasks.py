@@ -68,10 +68,14 @@ def match_vuln(ctx: JobContext, payload: dict[str, Any]) -> None:
 
 @job_handler(SYNC_VULNS_JOB, periodic=True)
 def sync_vulns(ctx: JobContext, payload: dict[str, Any]) -> None:
-    """Records changed since the last run, and embargoes that ended since, against the
-    components (inventory.matching.sync); a full batch queues the next run at once."""
+    """Records changed since the last round, and embargoes that ended since, against the
+    components (inventory.matching.sync). A full batch queues the round's next batch, with its
+    position: a round always moves forward."""
+    after = None
+    if payload.get("after_at"):
+        after = (datetime.fromisoformat(payload["after_at"]), str(payload["after_id"]))
     started = utcnow()
-    result = sync.sync_vulns(ctx.tx)
+    result = sync.sync_vulns(ctx.tx, after=after)
     _prioritise_changed(ctx, started)
     if result.opened or result.closed:
         audit.record(
@@ -82,8 +86,9 @@ def sync_vulns(ctx: JobContext, payload: dict[str, Any]) -> None:
             subject_id="sync",
             data={"matched": result.matched, "opened": result.opened, "closed": result.closed},
         )
-    if result.more:
-        jobs.enqueue(ctx.tx, SYNC_VULNS_JOB, {})
+    if result.after is not None:
+        at, last_id = result.after
+        jobs.enqueue(ctx.tx, SYNC_VULNS_JOB, {"after_at": at.isoformat(), "after_id": last_id})
 
 
 # exposures (helper I3): priorities again after an EPSS or KEV import

@@ -271,19 +271,26 @@ def parse(data: bytes) -> VexDocument:
         doc = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         raise VexInvalid("the document is not UTF-8 JSON (CycloneDX VEX is read as JSON)") from None
+    except RecursionError:
+        raise VexInvalid("the document is nested too deeply") from None
     if not isinstance(doc, dict):
         raise VexInvalid("the document is not a JSON object")
     try:  # its statements are kept as evidence: no NUL, no lone surrogate
         check_storable(doc)
     except ValueError as exc:
         raise VexInvalid(f"the document holds text that cannot be stored: {exc}") from None
+    except RecursionError:
+        raise VexInvalid("the document is nested too deeply") from None
     digest = hashlib.sha256(data).hexdigest()
-    if str(doc.get("@context", "")).startswith("https://openvex.dev/ns"):
-        return VexDocument("openvex", digest, tuple(_openvex(doc)))
-    if doc.get("bomFormat") == "CycloneDX":
-        return VexDocument("cyclonedx", digest, tuple(_cyclonedx(doc)))
-    if isinstance(doc.get("document"), dict) and "csaf_version" in doc["document"]:
-        return VexDocument("csaf", digest, tuple(_csaf(doc)))
+    try:  # the validators (pure-Python jsonschema) recurse with the document's depth
+        if str(doc.get("@context", "")).startswith("https://openvex.dev/ns"):
+            return VexDocument("openvex", digest, tuple(_openvex(doc)))
+        if doc.get("bomFormat") == "CycloneDX":
+            return VexDocument("cyclonedx", digest, tuple(_cyclonedx(doc)))
+        if isinstance(doc.get("document"), dict) and "csaf_version" in doc["document"]:
+            return VexDocument("csaf", digest, tuple(_csaf(doc)))
+    except RecursionError:
+        raise VexInvalid("the document is nested too deeply") from None
     raise VexInvalid("not OpenVEX (@context), CycloneDX (bomFormat) or CSAF (document)")
 
 
