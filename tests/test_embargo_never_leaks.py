@@ -45,6 +45,11 @@ OTHER_PARAMS = {
     "reference_model_id",
     "webhook_id",
     "cve_id",
+    # inventory (issue 15): an operator's own assets, SBOMs and exposures; the early warning an
+    # operator of the sharing group gets is tested in tests/inventory/test_early_warning.py
+    "asset_id",
+    "sbom_id",
+    "exposure_id",
 }
 # Query strings tried on top of the bare path, per route.
 QUERIES: dict[str, list[str]] = {

@@ -36,8 +36,8 @@ SYSTEM = Principal.system()
 
 @pytest.fixture
 def svc(services: Services) -> Iterator[Services]:
-    # The table is not in the composition root's metadata until the lead declares the domain,
-    # so the PostgreSQL fixture does not truncate it between tests: start clean here.
+    # Start clean whatever ran before on this database (belt and braces: the table is in
+    # metadata(), which the PostgreSQL fixture truncates).
     with services.db.transaction() as s:
         s.execute(delete(EpssScore))
     yield services

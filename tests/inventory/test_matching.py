@@ -163,7 +163,9 @@ def test_sbom_match_opens_and_a_fixed_sbom_remediates_with_evidence(world: World
     drain(svc)
     (exp,) = _exposures(world, asset)
     assert (exp.vuln_id, exp.status, exp.fixed_in, exp.version) == (vuln, "open", "2.0", "1.5")
-    assert exp.ssvc is None and exp.epss is None and exp.due_at is None
+    # prioritised in the matching job's own transaction: never seen without a decision
+    assert exp.ssvc in {"Act", "Attend", "Track*", "Track"} and exp.ssvc_inputs
+    assert exp.due_at is not None and exp.epss is None  # no EPSS score imported
     # the same vulnerable version again: carried over, not duplicated
     with svc.db.transaction() as s:
         upload(s, Principal.system(), svc.settings, asset, cyclonedx("pkg:pypi/tinyparse@1.5"))

@@ -67,11 +67,11 @@ def test_prioritise_fills_every_field_from_the_record_kev_epss_and_asset(world: 
             epss.import_epss(s, f, EPSS.name, principal=Principal.system())
     asset = _asset(world, exposure="small", mission_impact="degraded", wellbeing_impact="minimal")
     before = _matched(world, asset, "pkg:pypi/logfour@1.0")
-    assert before.ssvc is None  # matching leaves it to prioritise
+    assert before.ssvc is not None  # the matching job prioritised it, in its transaction
     with svc.db.transaction() as s:
         e = s.get(Exposure, before.id)
         assert e is not None
-        assert prioritise(s, [e]) == 1
+        assert prioritise(s, [e]) == 0  # idempotent: nothing changes the second time
         assert e.kev is True and e.epss == 0.94358
         # KEV -> active; AU:N from the 4.0 vector; VC:H -> total; degraded+minimal -> low MWI
         inputs = e.ssvc_inputs or {}

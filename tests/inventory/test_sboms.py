@@ -260,3 +260,26 @@ def test_an_example_bom_is_stored_with_every_component(
     r = _post(client, op.headers, asset, data)
     assert r.status_code == 201, r.text
     assert r.json()["component_count"] > 40
+
+
+def test_a_cyclonedx_bom_with_bomformat_after_its_components_is_recognised(world: World) -> None:
+    """cyclonedx-py writes "components" first and "bomFormat" after them, far past the first
+    64 KiB of a real environment's SBOM. The format is told by the parsed keys, not the bytes."""
+    from clearinghouse.inventory.sboms.intake import read
+
+    components = [
+        {
+            "bom-ref": f"pkg{n}",
+            "description": "x" * 400,
+            "name": f"pkg{n}",
+            "purl": f"pkg:pypi/pkg{n}@1.0",
+            "type": "library",
+            "version": "1.0",
+        }
+        for n in range(400)
+    ]
+    doc = {"components": components, "bomFormat": "CycloneDX", "specVersion": "1.6", "version": 1}
+    data = json.dumps(doc, indent=2).encode()
+    assert data.index(b'"bomFormat"') > 65536
+    parsed = read(data, None, world.services.settings)
+    assert len(parsed.components) == 400

@@ -313,11 +313,12 @@ def test_a_forged_input_value_reaching_decide_is_refused() -> None:
         decide(given("active", "maybe", "total", "high"))
 
 
-def test_rank_orders_outcomes() -> None:
-    assert sorted(["Track", None, "Act", "Track*", "Attend"], key=ssvc.rank) == [
+def test_rank_is_the_exposures_ssvc_rank_most_urgent_first() -> None:
+    assert [ssvc.rank(o) for o in ("Act", "Attend", "Track*", "Track", None, "Decline")] == [
+        0,
+        1,
+        2,
+        3,
         None,
-        "Track",
-        "Track*",
-        "Attend",
-        "Act",
+        None,
     ]

@@ -34,7 +34,7 @@ def email_of(services: Services, user_id: str) -> str:
 def give_password(services: Services, member: Member, password: str = PASSWORD) -> str:
     """Set the member's password; return their e-mail."""
     with services.db.transaction() as s:
-        set_password(s, member.user_id, password, actor=Principal.system().actor)
+        set_password(s, Principal.system(), member.user_id, password)
     return email_of(services, member.user_id)
 
 

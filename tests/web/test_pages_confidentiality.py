@@ -11,10 +11,12 @@ from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 
 from clearinghouse.accounts.models import OrgKind, Role
 from clearinghouse.container import Services
 from clearinghouse.core.clock import utcnow
+from clearinghouse.reviews.models import Submission
 from tests.support.openai_stub import openai_endpoint
 from tests.support.web import signed_in_client
 from tests.support.world import Member, World
@@ -197,3 +199,28 @@ def test_the_report_preview_is_sandboxed(services: Services, scene: Scene) -> No
         assert "script-src" not in csp
     finally:
         ev.__exit__(None, None, None)
+
+
+def test_the_dashboard_shows_what_is_overdue_to_the_lab_and_its_evaluator(
+    services: Services, scene: Scene
+) -> None:
+    with services.db.transaction() as s:
+        s.execute(
+            update(Submission)
+            .where(Submission.id == scene.submission_id)
+            .values(deadline=utcnow() - timedelta(hours=1))
+        )
+    for member in (scene.lab, scene.evaluator):
+        browser = signed_in_client(services, member)
+        try:
+            html = browser.get("/dashboard").text
+            assert "1 overdue" in html and "overdue since" in html, member.kind
+            assert MARKER in html
+        finally:
+            browser.__exit__(None, None, None)
+    outsider = signed_in_client(services, scene.other_evaluator)
+    try:
+        html = outsider.get("/dashboard").text
+        assert "overdue" not in html and MARKER not in html
+    finally:
+        outsider.__exit__(None, None, None)

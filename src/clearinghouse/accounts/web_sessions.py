@@ -28,7 +28,7 @@ from clearinghouse.accounts.errors import (
 )
 from clearinghouse.accounts.models import LoginFailure, OrgKind, Role, Scope, User, WebSession
 from clearinghouse.accounts.passwords import check_password, hash_password
-from clearinghouse.accounts.policy import Principal
+from clearinghouse.accounts.policy import Action, Principal, Target, authorize
 from clearinghouse.accounts.schemas import InvitationAccept
 from clearinghouse.accounts.tokens import hash_secret
 from clearinghouse.accounts.users import normal_email
@@ -232,18 +232,26 @@ def accept_invitation(db: Database, settings: Settings, code: str, password: str
         return open_session(session, user, settings, via="invitation")
 
 
-def set_password(session: Session, user_id: str, password: str, *, actor: Actor) -> None:
-    """Set a user's password (the operator's CLI, or the invited user accepting)."""
+def set_password(session: Session, p: Principal, user_id: str, password: str) -> None:
+    """Set a user's password: one's own, or (an organisation's admin) a member's of one's own
+    organisation. A password signs in as that user, so it is authorised exactly as issuing
+    that user a token is (`token:create`; policy.py has no password action of its own), and
+    nobody sets another organisation's user's password."""
     user = session.get(User, user_id)
     if user is None:
         raise NotFound(f"no user with id {user_id!r}")
+    authorize(
+        p,
+        Action.token_create,
+        Target("token", id=None, org_id=user.membership.org_id, user_id=user.id),
+    )
     if user.disabled_at is not None:
         raise InvalidInput("the user is disabled", code="user_disabled")
     user.password_hash = hash_password(password)
     audit.record(
         session,
         AuditTag.ACCOUNTS_PASSWORD_SET,
-        actor=actor,
+        actor=p.actor,
         subject_type="user",
         subject_id=user.id,
     )

@@ -15,7 +15,6 @@ from clearinghouse.accounts.invitations import (
 )
 from clearinghouse.accounts.models import OrgKind, Role, Scope
 from clearinghouse.accounts.orgs import create_org, get_org, list_orgs
-from clearinghouse.accounts.policy import Principal
 from clearinghouse.accounts.schemas import (
     InvitationAccept,
     InvitationCreate,
@@ -123,16 +122,16 @@ def user_set_password(
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help="read the password from standard input")
     ] = False,
+    token: TokenOpt = None,
 ) -> None:
-    """Set a user's web sign-in password (docs/web.md). The operator at the console acts as the
-    system; the password is prompted for (twice, hidden) unless --password-stdin."""
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-    s = services()
-    with s.db.transaction() as session:
-        set_password(session, user_id, password, actor=Principal.system().actor)
+    """Set a web sign-in password (docs/web.md): one's own, or, as an organisation's admin, a
+    member's. Prompted for (twice, hidden) unless --password-stdin."""
+    with acting(token) as (session, p, _):
+        if password_stdin:
+            password = sys.stdin.readline().rstrip("\r\n")
+        else:
+            password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+        set_password(session, p, user_id, password)
     out.print(f"password set for {user_id}")
 
 

@@ -385,6 +385,7 @@ def assess(facts: SsvcFacts) -> Decision:
     return decide(resolve(facts))
 
 
-def rank(outcome: str | None) -> int:
-    """Sort key: Act 4, Attend 3, Track* 2, Track 1, not decided 0."""
-    return OUTCOMES.index(outcome) + 1 if outcome in OUTCOMES else 0
+def rank(outcome: str | None) -> int | None:
+    """The exposure's `ssvc_rank` (sorts most urgent first): Act 0, Attend 1, Track* 2, Track 3;
+    None when not decided."""
+    return 3 - OUTCOMES.index(outcome) if outcome in OUTCOMES else None

@@ -4,16 +4,23 @@ module registers their handlers."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+
+from sqlalchemy import select
 
 from clearinghouse.audit import trail as audit
 from clearinghouse.audit.schemas import Actor
+from clearinghouse.core.clock import utcnow
 from clearinghouse.core.events import AuditTag
 from clearinghouse.inventory import (
     early_warning,  # noqa: F401  (registers its case hooks)
     prioritise_tasks,
 )
+from clearinghouse.inventory.due import DuePolicy
 from clearinghouse.inventory.matching import apply, sync
+from clearinghouse.inventory.models import Exposure
+from clearinghouse.inventory.prioritise import prioritise
 from clearinghouse.inventory.sboms.intake import MATCH_SBOM_JOB
 from clearinghouse.storage import jobs
 from clearinghouse.storage.jobs import JobContext, job_handler
@@ -21,9 +28,18 @@ from clearinghouse.storage.jobs import JobContext, job_handler
 SYNC_VULNS_JOB = "inventory.sync_vulns"
 
 
+def _prioritise_changed(ctx: JobContext, since: datetime) -> None:
+    """SSVC, EPSS, KEV and due date for every exposure this job opened or updated (in the same
+    transaction: an exposure is never seen unprioritised after its job committed)."""
+    changed = ctx.tx.scalars(select(Exposure).where(Exposure.updated_at >= since))
+    prioritise(ctx.tx, changed, DuePolicy.from_settings(ctx.services.settings))
+
+
 @job_handler(MATCH_SBOM_JOB)
 def match_sbom(ctx: JobContext, payload: dict[str, Any]) -> None:
+    started = utcnow()
     result = apply.match_sbom(ctx.tx, payload["sbom_id"])
+    _prioritise_changed(ctx, started)
     audit.record(
         ctx.tx,
         AuditTag.INVENTORY_SBOM_MATCH,
@@ -36,7 +52,9 @@ def match_sbom(ctx: JobContext, payload: dict[str, Any]) -> None:
 
 @job_handler(apply.MATCH_VULN_JOB)
 def match_vuln(ctx: JobContext, payload: dict[str, Any]) -> None:
+    started = utcnow()
     result = apply.match_vuln(ctx.tx, payload["vuln_id"])
+    _prioritise_changed(ctx, started)
     if result.get("opened") or result.get("closed") or result.get("withdrawn"):
         audit.record(
             ctx.tx,
@@ -52,7 +70,9 @@ def match_vuln(ctx: JobContext, payload: dict[str, Any]) -> None:
 def sync_vulns(ctx: JobContext, payload: dict[str, Any]) -> None:
     """Records changed since the last run, and embargoes that ended since, against the
     components (inventory.matching.sync); a full batch queues the next run at once."""
+    started = utcnow()
     result = sync.sync_vulns(ctx.tx)
+    _prioritise_changed(ctx, started)
     if result.opened or result.closed:
         audit.record(
             ctx.tx,

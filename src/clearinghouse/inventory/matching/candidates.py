@@ -35,11 +35,14 @@ def components_for_advisory(
             Component.name == name,
             Component.sbom_id.in_(current),
         )
-        versions = session.scalars(select(Component.version).where(*package).distinct())
+        versions = [
+            v
+            for v in session.scalars(select(Component.version).where(*package).distinct())
+            if v is not None
+        ]
+        index.match_versions(ecosystem, name, versions)  # one sweep over all of them
         affected: dict[str, Hit] = {}
         for version in versions:
-            if version is None:
-                continue
             stats.versions_evaluated += 1
             for hit in index.match(ecosystem, name, version):
                 affected[version] = hit
@@ -50,6 +53,6 @@ def components_for_advisory(
                 *package, Component.version.in_(sorted(affected))
             )
         )
-        for component_id, version in rows:
+        for component_id, found in rows:
             stats.components_read += 1
-            yield component_id, affected[version or ""]
+            yield component_id, affected[found or ""]

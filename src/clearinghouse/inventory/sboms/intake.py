@@ -39,9 +39,7 @@ def sniff(data: bytes) -> str:
     """The format of `data`: JSON by its keys, XML by its root, SPDX tag-value by its tags."""
     head = data[:4096].lstrip(b"\xef\xbb\xbf \t\r\n")
     if head.startswith(b"{"):
-        if b'"bomFormat"' in data[:65536]:
-            return "cyclonedx-json"
-        return "spdx-json"  # SPDX 2 ("spdxVersion"), or refused there (SPDX 3 JSON-LD...)
+        return "json"  # CycloneDX or SPDX: told apart by the parsed document's keys (`read`)
     if head.startswith(b"<"):
         return "cyclonedx-xml"
     if b"SPDXVersion:" in head:
@@ -78,16 +76,24 @@ def read(data: bytes, fmt: str | None, settings: Settings) -> ParsedSbom:
     fmt = fmt or sniff(data)
     limit = settings.inventory_sbom_max_components
     try:
+        doc: dict[str, Any] | None = None
+        if fmt == "json":
+            # By the keys, not by where they fall in the bytes: cyclonedx-py sorts its keys, so
+            # "bomFormat" comes after "components", often megabytes into the file.
+            doc = _json(data)
+            fmt = "cyclonedx-json" if "bomFormat" in doc else "spdx-json"
         match fmt:
             case "cyclonedx-json":
-                doc = _json(data)
+                doc = doc if doc is not None else _json(data)
                 if doc.get("bomFormat") != "CycloneDX":
                     raise SbomInvalid('the JSON is not a CycloneDX BOM ("bomFormat")')
                 return cyclonedx.parse_json(doc, max_components=limit)
             case "cyclonedx-xml":
                 return cyclonedx.parse_xml(data, max_components=limit)
             case "spdx-json":
-                return spdx.parse_json(_json(data), max_components=limit)
+                return spdx.parse_json(
+                    doc if doc is not None else _json(data), max_components=limit
+                )
             case _:
                 try:
                     text = data.decode("utf-8")
