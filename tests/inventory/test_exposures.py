@@ -342,3 +342,53 @@ def test_cli_exposures_json_is_a_list_of_exactly_the_contract_keys(
     assert json.loads(metrics.stdout)["open_total"] == 7
     refused = cli(two["b"].token, "exposure-status", two["ids"]["track"], "remediated")
     assert refused.exit_code == 1
+
+
+@pytest.mark.slow
+def test_schemathesis_on_the_exposure_routes(
+    two: dict[str, Any], cli_env: dict[str, str], tmp_path: Any
+) -> None:
+    """The new routes fuzzed from their OpenAPI description: no 5xx, every answer (errors
+    included: ERROR_RESPONSES) as documented; as the operator with exposures, and operator B."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests.support.server import serving
+    from tests.test_schemathesis import CHECKS
+
+    st = shutil.which("schemathesis", path=str(Path(sys.executable).parent))
+    assert st
+    budget = os.environ.get("CLEARINGHOUSE_SCHEMATHESIS_SECONDS", "30")
+    with serving(cli_env) as base:
+        for who in ("a", "b"):
+            r = subprocess.run(
+                [
+                    st,
+                    "run",
+                    f"{base}/api/openapi.json",
+                    "-H",
+                    f"Authorization: Bearer {two[who].token}",
+                    "--checks",
+                    CHECKS,
+                    "--include-path-regex",
+                    r"^/api/v1/(exposures|inventory/metrics|assets/\{asset_id\}/vex)",
+                    "-n",
+                    "25",
+                    "--max-time",
+                    budget,
+                    "--seed",
+                    "20261130",
+                    "--warnings",
+                    "off",
+                    "--report-dir",
+                    str(tmp_path / who),
+                ],
+                capture_output=True,
+                text=True,
+                timeout=int(budget) + 120,
+            )
+            assert r.returncode == 0, f"schemathesis as {who}:\n{r.stdout[-6000:]}"
+            assert "generated" in r.stdout
