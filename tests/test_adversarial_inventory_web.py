@@ -525,3 +525,19 @@ def test_an_operator_has_an_exposures_page(
     sign_in(client, services, ab["a"])
     r = client.get("/exposures", follow_redirects=False)
     assert r.status_code == 200 and ab["ea"] in r.text
+
+
+def test_oversized_bulk_and_bad_paging_are_refused_with_a_code(
+    client: TestClient, services: Services, ab: dict[str, Any]
+) -> None:
+    a = ab["a"]
+    r = client.post(
+        "/api/v1/exposures/bulk-status",
+        json={"ids": [ab["ea"]] * 501 + ["exp_x"], "status": "risk_accepted"},
+        headers=a.headers,
+    )
+    assert r.status_code == 422
+    for bad in ("limit=100000", "sector=moon", "cursor=%00%00"):
+        path = "/api/v1/inventory/metrics?" if bad.startswith("sector") else "/api/v1/exposures?"
+        assert client.get(path + bad, headers=a.headers).status_code == 422, bad
+    assert _status(services, ab["ea"]) == "open"
