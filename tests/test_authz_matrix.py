@@ -9,6 +9,7 @@ The expectations are written out here independently of `accounts.policy`; they a
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -172,6 +173,23 @@ def asset_create(c: Caller, rel: str) -> str:
 
 
 ASSET = {"name": "scada historian", "sector": "energy", "criticality": "high"}
+VEX = json.dumps(
+    {
+        "@context": "https://openvex.dev/ns/v0.2.0",
+        "@id": "https://example.org/vex/matrix",
+        "author": "operator",
+        "timestamp": "2026-01-01T00:00:00Z",
+        "version": 1,
+        "statements": [
+            {
+                "vulnerability": {"name": "CVE-2026-0001"},
+                "products": [{"@id": "pkg:pypi/tinyparse@1.5"}],
+                "status": "not_affected",
+                "justification": "component_not_present",
+            }
+        ],
+    }
+).encode()
 SBOM = (
     b'{"bomFormat": "CycloneDX", "specVersion": "1.5", "version": 1, "components": '
     b'[{"type": "library", "name": "demo", "version": "1.0", "purl": "pkg:pypi/demo@1.0"}]}'
@@ -640,6 +658,27 @@ SPECS: dict[tuple[str, str], Spec] = {
     ("GET", "/api/v1/sboms/{sbom_id}/components"): Spec(
         lambda c, r: decide(see_asset(c, r), True), target="sbom"
     ),
+    # inventory exposures (issue 15): the asset's rules, object by object
+    ("GET", "/api/v1/exposures"): Spec(always),
+    ("GET", "/api/v1/exposures/{exposure_id}"): Spec(
+        lambda c, r: decide(see_asset(c, r), True), target="exposure"
+    ),
+    ("POST", "/api/v1/exposures/{exposure_id}/status"): Spec(
+        inventory_writer,
+        target="exposure",
+        body=lambda t: {"status": "in_progress", "note": "matrix"},
+        mutates=True,
+    ),
+    ("POST", "/api/v1/exposures/bulk-status"): Spec(
+        inventory_writer,
+        target="exposure",
+        body=lambda t: {"ids": [t["exposure_id"]], "status": "in_progress"},
+        mutates=True,
+    ),
+    ("GET", "/api/v1/inventory/metrics"): Spec(always),
+    ("POST", "/api/v1/assets/{asset_id}/vex"): Spec(
+        inventory_writer, target="asset", files=lambda t: {"file": ("vex.json", VEX)}, mutates=True
+    ),
 }
 
 
@@ -817,7 +856,7 @@ class Fixtures:
                 t["org_id"] = (
                     self.others[OrgKind.operator] if coordinator else self.org_for(caller, rel)
                 )
-            case "asset" | "sbom":
+            case "asset" | "sbom" | "exposure":
                 t.update(self._inventory(spec, caller, rel))
             case "cve_id" | "cve_id_public" | "cna_referral":
                 t.update(self._cna(spec.target, t["n"]))
@@ -965,6 +1004,13 @@ class Fixtures:
                 t["sbom_id"] = intake.upload(
                     s, Principal.system(), self.world.services.settings, t["asset_id"], SBOM
                 ).id
+        if spec.target == "exposure":
+            from clearinghouse.core.ids import new_id
+            from tests.inventory.exposure_support import exposure, import_record, osv_doc
+
+            with self.world.services.db.transaction() as s:
+                vuln = import_record(s, osv_doc(f"PYSEC-MATRIX-{new_id('x')}"))
+                t["exposure_id"] = exposure(s, t["asset_id"], vuln)
         return t
 
     def _case(self, spec: Spec, caller: Caller, rel: str) -> dict[str, str]:

@@ -122,8 +122,11 @@ DOMAINS: tuple[Domain, ...] = (
         "inventory",
         models=("clearinghouse.inventory.models", "clearinghouse.inventory.epss_models"),
         jobs="clearinghouse.inventory.tasks",
-        routes=("clearinghouse.api.routes.assets:router",),
-        commands=("clearinghouse.cli.inventory",),
+        routes=(
+            "clearinghouse.api.routes.assets:router",
+            "clearinghouse.api.routes.exposures:router",
+        ),
+        commands=("clearinghouse.cli.inventory", "clearinghouse.cli.exposures"),
     ),
     Domain(
         "vulns",

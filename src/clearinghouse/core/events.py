@@ -47,12 +47,18 @@ class AuditTag(StrEnum):
     EVALS_REFERENCE_MODEL_CREATE = "evals:reference-model:create"
     EVALS_RUN_CREATE = "evals:run:create"
     EVALS_RUN_FINISH = "evals:run:finish"
+    INVENTORY_EPSS_IMPORT = "inventory:epss:import"  # issue 15: EPSS scores (inventory/epss.py)
     # inventory (issue 15)
     INVENTORY_ASSET_CREATE = "inventory:asset:create"
     INVENTORY_SBOM_UPLOAD = "inventory:sbom:upload"
     INVENTORY_SBOM_MATCH = "inventory:sbom:match"
     INVENTORY_VULN_MATCH = "inventory:vuln:match"
-    INVENTORY_EPSS_IMPORT = "inventory:epss:import"  # issue 15: EPSS scores (inventory/epss.py)
+    # inventory exposures (issue 15, helper I3): status changes, VEX, priorities, early warning
+    INVENTORY_EXPOSURE_STATUS = "inventory:exposure:status"
+    INVENTORY_EXPOSURE_VEX = "inventory:exposure:vex"
+    INVENTORY_EXPOSURE_REPRIORITISE = "inventory:exposure:reprioritise"
+    INVENTORY_EXPOSURE_EARLY_WARNING = "inventory:exposure:early-warning"
+    INVENTORY_EXPOSURE_DISCLOSE = "inventory:exposure:disclose"
     NOTIFICATIONS_DELIVERY_DEAD = "notifications:delivery:dead"
     NOTIFICATIONS_DELIVERY_DELIVERED = "notifications:delivery:delivered"
     NOTIFICATIONS_DELIVERY_REDELIVER = "notifications:delivery:redeliver"

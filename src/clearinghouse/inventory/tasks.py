@@ -60,3 +60,7 @@ def sync_vulns(ctx: JobContext, payload: dict[str, Any]) -> None:
         )
     if result.more:
         jobs.enqueue(ctx.tx, SYNC_VULNS_JOB, {})
+
+
+# exposures (helper I3): the reprioritisation job and the early-warning hooks register here
+from clearinghouse.inventory import early_warning, prioritise_tasks  # noqa: E402, F401
