@@ -62,7 +62,7 @@ def lines(title: str, days: Sequence[date], series: Mapping[str, Sequence[int]])
         else "no open exposures in this period"
     )
     left, plot_w, plot_h, top, legend_h = 48, 620, 220, 16, 28
-    width, height = left + plot_w + 16, top + plot_h + 40 + legend_h
+    width, height = left + plot_w + 48, top + plot_h + 40 + legend_h
     peak = _nice_max(max((max(v) for v in shown.values()), default=0))
     parts = _open(width, height, title, f"{title}. {summary}")
     for i in range(5):  # the y axis: 0, 1/4 ... peak
