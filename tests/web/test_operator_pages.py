@@ -27,6 +27,7 @@ from clearinghouse.inventory.sboms.intake import upload
 from clearinghouse.inventory.schemas import AssetCreate
 from tests.inventory.exposure_support import import_record, osv_doc
 from tests.inventory.support import cyclonedx, drain
+from tests.inventory.test_vex_intake import _openvex
 from tests.support.world import Member, World
 from tests.web.pages_kit import Browser
 
@@ -412,3 +413,34 @@ def test_the_operator_dashboard_lists_act_and_attend_and_counts_overdue(
     assert A_VULN not in other and "2 overdue" not in other
     metrics = Browser(client, services, scene.a).get("/operator/metrics").text
     assert "<svg" in metrics and "<desc" in metrics and "Open exposures by severity" in metrics
+
+
+def test_the_vex_form_closes_what_it_names_and_refuses_what_is_invalid(
+    client: TestClient, services: Services, scene: Scene
+) -> None:
+    doc = _openvex(A_VULN, A_PURL, justification="vulnerable_code_not_in_execute_path")
+    b = Browser(client, services, scene.b)  # another operator: the API's 404, nothing changed
+    r = b.http.post(
+        f"/operator/assets/{scene.a_asset}/vex",
+        data={"csrf_token": b.csrf},
+        files={"file": ("vex.json", doc, "application/json")},
+    )
+    assert r.status_code == 404 and A_NAME not in r.text
+    assert _status(services, scene.a_exposure) == "open"
+    a = Browser(client, services, scene.a)
+    r = a.http.post(
+        f"/operator/assets/{scene.a_asset}/vex",
+        data={"csrf_token": a.csrf},
+        files={"file": ("vex.json", doc, "application/json")},
+    )
+    assert r.status_code == 200 and "openvex" in r.text and scene.a_exposure in r.text
+    assert _status(services, scene.a_exposure) == "not_affected"
+    r = a.http.post(
+        f"/operator/assets/{scene.a_asset}/vex",
+        data={"csrf_token": a.csrf},
+        files={"file": ("vex.json", b"<not json>", "application/json")},
+    )
+    assert r.status_code == 422 and "<not json>" not in r.text
+    # no file chosen: a clear 422
+    r = a.post(f"/operator/assets/{scene.a_asset}/vex")
+    assert r.status_code == 422
