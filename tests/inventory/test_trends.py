@@ -66,6 +66,11 @@ def test_open_by_severity_per_day_by_hand(world: World) -> None:
             s, principal("org_c", OrgKind.coordinator), days=5, today=TODAY
         )
         vendor = trends.open_by_severity(s, principal("org_v", OrgKind.vendor), days=5, today=TODAY)
+        water = trends.open_by_severity(
+            s, principal("org_c", OrgKind.coordinator), days=5, today=TODAY, sector="water"
+        )
+        with pytest.raises(InvalidInput):
+            trends.open_by_severity(s, principal(org_a, OrgKind.operator), sector="moon")
 
     assert mine.days == [TODAY - timedelta(days=n) for n in (4, 3, 2, 1, 0)]
     assert mine.series["high"] == [1, 1, 1, 1, 1]
@@ -76,6 +81,7 @@ def test_open_by_severity_per_day_by_hand(world: World) -> None:
     assert theirs.series["critical"] == [1, 1, 1, 1, 1] and theirs.series["high"] == [0] * 5
     assert coord.series["critical"] == [1, 2, 2, 1, 1] and coord.series["high"] == [1] * 5
     assert all(v == [0] * 5 for v in vendor.series.values())
+    assert all(v == [0] * 5 for v in water.series.values())  # both assets are energy
 
 
 @pytest.mark.parametrize("days", [0, -1, trends.MAX_DAYS + 1])
@@ -83,3 +89,26 @@ def test_a_bad_window_is_refused(world: World, days: int) -> None:
     with world.services.db.reading() as s, pytest.raises(InvalidInput) as exc:
         trends.open_by_severity(s, principal("org_a", OrgKind.operator), days=days)
     assert exc.value.code == "trend_days_invalid"
+
+
+def test_overdue_lists_the_callers_open_exposures_past_due_longest_first(world: World) -> None:
+    org_a, asset_a = _asset(world)
+    org_b, asset_b = _asset(world)
+    now = datetime.now(UTC)
+    with world.services.db.transaction() as s:
+        vuln = import_record(s, osv_doc("PYSEC-TREND-2"))
+        late = exposure(s, asset_a, vuln, due_at=now - timedelta(days=1))
+        later = exposure(s, asset_a, vuln, due_at=now - timedelta(days=9), status="in_progress")
+        exposure(s, asset_a, vuln, due_at=now + timedelta(days=1))  # not yet due
+        exposure(s, asset_a, vuln, due_at=now - timedelta(days=5), status="mitigated")
+        exposure(s, asset_a, vuln)  # no due date
+        theirs = exposure(s, asset_b, vuln, due_at=now - timedelta(days=3))
+    with world.services.db.reading() as s:
+        mine = trends.overdue(s, principal(org_a, OrgKind.operator))
+        coord = trends.overdue(s, principal("org_c", OrgKind.coordinator))
+        lab = trends.overdue(s, principal("org_l", OrgKind.lab))
+        assert [e.id for e in mine] == [later, late] and all(e.overdue for e in mine)
+        assert [e.id for e in coord] == [later, theirs, late] and lab == []
+        assert trends.overdue(s, principal("org_c", OrgKind.coordinator), sector="water") == []
+        with pytest.raises(InvalidInput):
+            trends.overdue(s, principal(org_b, OrgKind.operator), limit=0)

@@ -413,6 +413,9 @@ def test_the_operator_dashboard_lists_act_and_attend_and_counts_overdue(
     assert A_VULN not in other and "2 overdue" not in other
     metrics = Browser(client, services, scene.a).get("/operator/metrics").text
     assert "<svg" in metrics and "<desc" in metrics and "Open exposures by severity" in metrics
+    assert f'href="/operator/exposures/{scene.a_exposure}"' in metrics  # an overdue item
+    theirs = Browser(client, services, scene.b).get("/operator/metrics").text
+    assert scene.a_exposure not in theirs and "Nothing is overdue" in theirs
 
 
 def test_the_vex_form_closes_what_it_names_and_refuses_what_is_invalid(
@@ -444,3 +447,40 @@ def test_the_vex_form_closes_what_it_names_and_refuses_what_is_invalid(
     # no file chosen: a clear 422
     r = a.post(f"/operator/assets/{scene.a_asset}/vex")
     assert r.status_code == 422
+
+
+def test_hostile_form_values_are_a_422_that_echoes_nothing_and_changes_nothing(
+    client: TestClient, services: Services, scene: Scene
+) -> None:
+    a = Browser(client, services, scene.a)
+    hostile = "<script>alert(1)</script>"
+    posts = [
+        ("/operator/exposures/bulk-status", {"ids": hostile, "status": "mitigated"}),
+        ("/operator/exposures/bulk-status", {"ids": scene.a_exposure, "status": hostile}),
+        ("/operator/exposures/bulk-status", {"ids": ["x"] * 501, "status": "mitigated"}),
+        ("/operator/exposures/bulk-status", {"status": "mitigated"}),  # nothing selected
+        (
+            f"/operator/exposures/{scene.a_exposure}/status",
+            {"status": "not_affected", "justification": hostile},
+        ),
+        (f"/operator/exposures/{scene.a_exposure}/status", {"status": "open", "note": "x" * 2001}),
+        ("/operator/assets", {"org_id": hostile, "name": "n", "sector": "energy"}),
+    ]
+    for path, data in posts:
+        r = a.post(path, data)
+        assert r.status_code == 422, (path, r.status_code)
+        assert "<script>" not in r.text and r.headers["content-type"].startswith("text/html")
+    r = a.http.post(
+        f"/operator/assets/{scene.a_asset}/sboms",
+        data={"csrf_token": a.csrf, "format": hostile},
+        files={"file": ("bom.json", cyclonedx("pkg:pypi/x@1"), "application/json")},
+    )
+    assert r.status_code == 422 and "<script>" not in r.text
+    r = a.http.post(f"/operator/assets/{scene.a_asset}/sboms", data={"csrf_token": a.csrf})
+    assert r.status_code == 422  # no file chosen
+    assert _status(services, scene.a_exposure) == "open"
+    with services.db.reading() as s:
+        assert (
+            s.scalar(select(func.count()).select_from(Sbom).where(Sbom.asset_id == scene.a_asset))
+            == 1
+        )

@@ -26,10 +26,12 @@ from sqlalchemy.orm import Session
 from clearinghouse.accounts.policy import Principal, list_scope
 from clearinghouse.core.clock import utcnow
 from clearinghouse.core.errors import InvalidInput
-from clearinghouse.inventory.exposures import SEVERITIES
-from clearinghouse.inventory.models import Exposure
+from clearinghouse.inventory.exposures import SEVERITIES, outs
+from clearinghouse.inventory.models import OPEN_STATUSES, SECTORS, Asset, Exposure
+from clearinghouse.inventory.schemas_exposures import ExposureOut
 
 MAX_DAYS = 366
+MAX_OVERDUE = 200
 
 
 @dataclass(frozen=True)
@@ -55,22 +57,41 @@ def _by_day(session: Session, query: Any) -> dict[tuple[str, str], int]:
     return {(str(sev), str(day)): int(n) for sev, day, n in session.execute(query)}
 
 
+def _scope(p: Principal, sector: str | None) -> list[ColumnElement[bool]]:
+    """The caller's list scope, and the sector's assets (checked as inventory.metrics does)."""
+    where = [list_scope(p, "exposure").clause(Exposure)]
+    if sector is not None:
+        if sector not in SECTORS:
+            raise InvalidInput(
+                f"sector must be one of CISA's 16 sector slugs ({', '.join(SECTORS)})",
+                code="sector_invalid",
+                field="sector",
+            )
+        where.append(Exposure.asset_id.in_(select(Asset.id).where(Asset.sector == sector)))
+    return where
+
+
 def open_by_severity(
-    session: Session, p: Principal, *, days: int = 90, today: date | None = None
+    session: Session,
+    p: Principal,
+    *,
+    days: int = 90,
+    today: date | None = None,
+    sector: str | None = None,
 ) -> Trend:
     """The open exposures per severity at the end of each of the last `days` UTC days, the
-    last being `today` (default: the current UTC day)."""
+    last being `today` (default: the current UTC day); of one sector's assets if given."""
     if not 1 <= days <= MAX_DAYS:
         raise InvalidInput(f"days must be between 1 and {MAX_DAYS}", code="trend_days_invalid")
     last = today or utcnow().date()
     first = last - timedelta(days=days - 1)
     start = datetime.combine(first, time.min, tzinfo=UTC)
     end = datetime.combine(last + timedelta(days=1), time.min, tzinfo=UTC)
-    scope = list_scope(p, "exposure").clause(Exposure)
+    scope = _scope(p, sector)
     sev = Exposure.severity
 
     def grouped(*where: ColumnElement[bool]) -> Any:
-        return select(sev, func.count()).where(scope, *where).group_by(sev)
+        return select(sev, func.count()).where(*scope, *where).group_by(sev)
 
     opened_before = _counts(session, grouped(Exposure.opened_at < start))
     closed_before = _counts(session, grouped(Exposure.closed_at < start))
@@ -79,13 +100,13 @@ def open_by_severity(
     opened = _by_day(
         session,
         select(sev, opened_day, func.count())
-        .where(scope, Exposure.opened_at >= start, Exposure.opened_at < end)
+        .where(*scope, Exposure.opened_at >= start, Exposure.opened_at < end)
         .group_by(sev, opened_day),
     )
     closed = _by_day(
         session,
         select(sev, closed_day, func.count())
-        .where(scope, Exposure.closed_at >= start, Exposure.closed_at < end)
+        .where(*scope, Exposure.closed_at >= start, Exposure.closed_at < end)
         .group_by(sev, closed_day),
     )
     calendar = [first + timedelta(days=i) for i in range(days)]
@@ -101,3 +122,24 @@ def open_by_severity(
             counts.append(running)
         series[s] = counts
     return Trend(days=calendar, series=series)
+
+
+def overdue(
+    session: Session, p: Principal, *, limit: int = 20, sector: str | None = None
+) -> list[ExposureOut]:
+    """The open exposures past their due date that the caller may list (of one sector's assets
+    if given), the longest overdue first, as the API shows exposures
+    (`inventory.exposures.outs`)."""
+    if not 1 <= limit <= MAX_OVERDUE:
+        raise InvalidInput(f"limit must be between 1 and {MAX_OVERDUE}", code="limit_invalid")
+    rows = session.scalars(
+        select(Exposure)
+        .where(
+            *_scope(p, sector),
+            Exposure.status.in_(sorted(s.value for s in OPEN_STATUSES)),
+            Exposure.due_at < utcnow(),
+        )
+        .order_by(Exposure.due_at, Exposure.id)
+        .limit(limit)
+    )
+    return outs(session, list(rows))

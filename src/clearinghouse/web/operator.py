@@ -54,6 +54,7 @@ EXPOSURE_PAGE = 50
 SBOM_HISTORY = 50
 COMPONENT_PAGE = 50
 TREND_DAYS = 90
+OVERDUE_ROWS = 20
 SBOM_FORMATS = ("cyclonedx-json", "cyclonedx-xml", "spdx-json", "spdx-tag-value")
 # SSVC outcomes by priority (the listing's order), highest first
 SSVC_ORDER: tuple[str, ...] = tuple(reversed(ssvc.OUTCOMES))
@@ -285,8 +286,10 @@ def change_status(
 def metrics_page(
     request: Request, p: PagePrincipal, session: SessionDep, sector: Filter = None
 ) -> HTMLResponse:
-    figures = metrics.metrics(session, p, sector=_blank(sector))
-    trend = trends.open_by_severity(session, p, days=TREND_DAYS)
+    chosen = _blank(sector)
+    figures = metrics.metrics(session, p, sector=chosen)
+    trend = trends.open_by_severity(session, p, days=TREND_DAYS, sector=chosen)
+    late = trends.overdue(session, p, limit=OVERDUE_ROWS, sector=chosen)
     by_ssvc: dict[str, int] = {k: figures.open_by_ssvc.get(k, 0) for k in SSVC_ORDER}
     if figures.open_by_ssvc.get("none"):
         by_ssvc["undecided"] = figures.open_by_ssvc["none"]
@@ -294,6 +297,8 @@ def metrics_page(
         request,
         "operator/metrics.html",
         figures=figures,
+        late=late,
+        asset_names={a.id: a.name for a in _assets_of(session, p, late)},
         sector=sector or "",
         sectors=SECTORS,
         trend=trend,
