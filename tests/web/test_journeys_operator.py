@@ -13,9 +13,11 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from clearinghouse.accounts.models import OrgKind, Role
 from clearinghouse.container import Services
+from clearinghouse.inventory.models import Exposure
 from clearinghouse.inventory.prioritise_tasks import request_reprioritise
 from tests.inventory.exposure_support import import_record, osv_doc
 from tests.inventory.support import cyclonedx, drain
@@ -28,6 +30,7 @@ from tests.web.test_journeys_coordination import (  # noqa: F401 - the fixtures
     shots,
     signed_in,
 )
+from tests.web.test_operator_pages import _early_warning
 
 pytestmark = [
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium is not installed"),
@@ -99,8 +102,19 @@ def test_an_operator_uploads_an_sbom_and_closes_an_exposure_and_an_outsider_is_r
     checked(page, shots, "operator-metrics")
     page.goto("/dashboard")
     checked(page, shots)
+    with services.db.transaction() as s:  # an early warning under embargo: badge and banner
+        ew_vuln = import_record(s, osv_doc("PYSEC-2026-PUMP-EW", "pumpctl", "1.4.0"))
+        closed = s.scalar(select(Exposure.id).where(Exposure.org_id == org))
+        assert closed is not None
+        ew = _early_warning(s, closed, ew_vuln)
+    page.goto("/operator/exposures")
+    assert "TLP:AMBER" in page.inner_text("main") and page.locator(".embargo").count() == 1
+    checked(page, shots, "operator-exposures-early-warning")
+    page.goto(f"/operator/exposures/{ew}")
+    assert "Early warning" in page.inner_text("main")
+    checked(page, shots)
     api = client.get("/api/v1/exposures", headers=operator.headers).json()["items"]
-    assert [e["status"] for e in api] == ["remediated"]
+    assert sorted(e["status"] for e in api) == ["open", "remediated"]
 
     other = signed_in(chromium, services, server, outsider)
     for path, status in ((asset_path, 404), (exposure_path, 404)):

@@ -295,7 +295,7 @@ def _status(services: Services, exposure_id: str) -> str:
 
 
 def test_bulk_change_is_all_or_nothing_and_the_status_form_records_the_event(
-    client: TestClient, services: Services, scene: Scene
+    client: TestClient, services: Services, world: World, scene: Scene
 ) -> None:
     a = Browser(client, services, scene.a)
     # B's exposure among A's: the API's 404, naming nothing of B's, and nothing changed
@@ -328,6 +328,18 @@ def test_bulk_change_is_all_or_nothing_and_the_status_form_records_the_event(
     # an illegal move is the API's 409
     r = a.post(f"/operator/exposures/{scene.a_exposure}/status", {"status": "open"})
     assert r.status_code == 409
+    # A's viewer reads but may not change: no form, and the API's 403
+    viewer = Browser(client, services, world.member(scene.a.org_id, OrgKind.operator, Role.viewer))
+    listing = viewer.get("/operator/exposures").text
+    assert (
+        A_PURL in listing
+        and 'name="ids"' not in listing
+        and "Change the status" not in (viewer.get(f"/operator/exposures/{scene.ew_exposure}").text)
+    )
+    r = viewer.post(
+        "/operator/exposures/bulk-status", {"ids": scene.ew_exposure, "status": "mitigated"}
+    )
+    assert r.status_code == 403
     # B may not change A's exposure: 404
     r = Browser(client, services, scene.b).post(
         f"/operator/exposures/{scene.ew_exposure}/status", {"status": "mitigated"}

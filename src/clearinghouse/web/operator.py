@@ -232,6 +232,8 @@ def exposure_list(
         asset_names=asset_names,
         chosen={**chosen, "kev": kev or ""},
         statuses=[s.value for s in ExposureStatus],
+        # the bulk form offers the usual next step first (reopening is last)
+        bulk_statuses=[s.value for s in ExposureStatus if s is not ExposureStatus.open] + ["open"],
         severities=SEVERITIES,
         outcomes=SSVC_ORDER,
         justifications=[j.value for j in Justification],
