@@ -127,6 +127,7 @@ DOMAINS: tuple[Domain, ...] = (
             "clearinghouse.api.routes.exposures:router",
         ),
         commands=("clearinghouse.cli.inventory", "clearinghouse.cli.exposures"),
+        pages=("clearinghouse.web.operator:router",),
     ),
     Domain(
         "vulns",
