@@ -107,8 +107,10 @@ class Sbom(Base):
 class Component(Base):
     __tablename__ = "inventory_components"
     __table_args__ = (
-        # the candidate lookup for a new advisory (inventory.matching.candidates)
-        Index("ix_inventory_components_lookup", "ecosystem", "name"),
+        # The candidate lookup for a new advisory (inventory.matching.candidates), covering:
+        # a package's distinct versions on current SBOMs, then the affected versions' ids, are
+        # read from the index alone, without a row lookup per component.
+        Index("ix_inventory_components_package", "ecosystem", "name", "version", "sbom_id", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)  # "cmp_..."
