@@ -73,7 +73,9 @@ def test_a_bad_recipe_exits_non_zero_with_its_code(
 ) -> None:
     result = CliRunner().invoke(app, ["validate", str(tmp_path), "--json"])
     assert result.exit_code == 1
-    assert "[recipe_missing]" in result.output
+    assert '"code": "recipe_missing"' in result.output  # --json: the error as JSON
+    result = CliRunner().invoke(app, ["validate", str(tmp_path)])
+    assert result.exit_code == 1 and "[recipe_missing]" in result.output
     (tmp_path / "recipe.toml").write_text(
         '[target]\nsource = "."\nrun = "x {poc}"\n[poc]\nfile = "../x"\nexpect = "asan"\n'
     )

@@ -47,13 +47,10 @@ def server(cli_env: dict[str, str]) -> Iterator[str]:
 
 
 @pytest.fixture
-def chromium() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield browser
-        browser.close()
+def chromium(browser: Any) -> Any:
+    """The session's one browser (tests/web/conftest.py): a second `sync_playwright` in the
+    same process refuses to start inside the first one's event loop."""
+    return browser
 
 
 @pytest.fixture

@@ -82,7 +82,7 @@ def guarded(fn: Callable[[], T]) -> T:
     try:
         return fn()
     except ClearinghouseError as exc:
-        fail(exc)
+        fail(exc, as_json="--json" in sys.argv)
         raise AssertionError("unreachable") from exc
 
 

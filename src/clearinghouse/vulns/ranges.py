@@ -316,9 +316,12 @@ def compile_range(
         raise InvalidInput("a range needs at least one introduced event", code="range_invalid")
     limit: Key = None
     for e in events:
-        if e.kind == "limit" and limit is not _INF:
+        if e.kind == "limit":
+            # Every limit is parsed, as `in_range` parses them, even after a "*": a malformed
+            # one refuses the range whatever the order.
             k = _INF if e.version == _INF else native_key(ecosystem, rtype, e.version)
-            limit = k if limit is None or k is _INF or limit < k else limit
+            if limit is not _INF:
+                limit = k if limit is None or k is _INF or limit < k else limit
     zeros, keyed = [], []
     for e in events:
         if e.kind == "introduced" and e.version == _ZERO:

@@ -182,10 +182,11 @@ def test_the_cli_replays_with_json_and_refuses_bad_input_with_codes(
         )
 
     unknown = cli("evals", "replay", "run_nope", "--no-wait")
-    assert unknown.returncode == 1 and "[not_found]" in unknown.stderr
+    # --json: the error is one JSON object on stderr with its stable code
+    assert unknown.returncode == 1 and '"code": "not_found"' in unknown.stderr, unknown.stderr
     for bad in ("ctf_generated", "ctf_generated=x", "=3"):
         r = cli("evals", "run", "--reference-model", "x", "--task-limit", bad, "--no-wait")
-        assert r.returncode == 1 and "[invalid_request]" in r.stderr, r.stderr
+        assert r.returncode == 1 and '"code": "invalid_request"' in r.stderr, r.stderr
     with chat_server() as model:
         register(world.services, "cli-replay", model.base_url, "sk-cli-replay-0123456789")
         first = cli(
