@@ -158,7 +158,8 @@ class Exposure(Base):
     detail: Mapped[str] = mapped_column(String(16), default="full")  # full | early_warning
     opened_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]
-    updated_at: Mapped[datetime]
+    # indexed: each matching job prioritises what it touched (`updated_at >= its start`)
+    updated_at: Mapped[datetime] = mapped_column(index=True)
 
 
 class ExposureEvent(Base):
