@@ -28,16 +28,23 @@ def components_for_advisory(
     """(component id, hit) for every component of a current SBOM the record affects."""
     stats = stats if stats is not None else Stats()
     index = AdvisoryIndex([(vuln.id, vuln.record)])
-    current = select(Sbom.id).where(Sbom.superseded_at.is_(None))
     for ecosystem, name in index.packages():
+        # Current SBOMs by a join, not `sbom_id IN (subquery)`: with the version list below,
+        # SQLite multiplied the two IN lists (versions x SBOMs index probes: 700 ms for one
+        # popular package at 1M components, 20 ms by the join).
         package = (
             Component.ecosystem == ecosystem,
             Component.name == name,
-            Component.sbom_id.in_(current),
+            Sbom.superseded_at.is_(None),
         )
         versions = [
             v
-            for v in session.scalars(select(Component.version).where(*package).distinct())
+            for v in session.scalars(
+                select(Component.version)
+                .join(Sbom, Sbom.id == Component.sbom_id)
+                .where(*package)
+                .distinct()
+            )
             if v is not None
         ]
         index.match_versions(ecosystem, name, versions)  # one sweep over all of them
@@ -49,9 +56,9 @@ def components_for_advisory(
         if not affected:
             continue
         rows = session.execute(
-            select(Component.id, Component.version).where(
-                *package, Component.version.in_(sorted(affected))
-            )
+            select(Component.id, Component.version)
+            .join(Sbom, Sbom.id == Component.sbom_id)
+            .where(*package, Component.version.in_(sorted(affected)))
         )
         for component_id, found in rows:
             stats.components_read += 1
