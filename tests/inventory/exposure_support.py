@@ -3,7 +3,7 @@ components, and exposure rows built by hand with chosen values (for the listing 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session
 
 from clearinghouse.core.clock import utcnow
 from clearinghouse.core.ids import new_id
+from clearinghouse.inventory import ssvc as ssvc_tree
 from clearinghouse.inventory.models import Asset, Component, Exposure, ExposureEvent, Sbom
-from clearinghouse.inventory.prioritise import outcome_rank
-from clearinghouse.vulns.models import Vulnerability
+from clearinghouse.vulns.models import KevEntry, Vulnerability
 from clearinghouse.vulns.osv import canonical
 from clearinghouse.vulns.records import upsert
 
@@ -46,6 +46,21 @@ def osv_doc(
     if vector:
         doc["severity"] = [{"type": "CVSS_V4" if "4.0" in vector else "CVSS_V3", "score": vector}]
     return doc
+
+
+LOG4SHELL_KEV_DUE = date(2021, 12, 24)
+
+
+def kev_listed(s: Session, cve_id: str = "CVE-2021-44228") -> None:
+    """A CISA KEV entry for `cve_id` (Log4Shell's dates: added 2021-12-10, due 2021-12-24)."""
+    s.add(
+        KevEntry(
+            cve_id=cve_id,
+            date_added=date(2021, 12, 10),
+            due_date=LOG4SHELL_KEV_DUE,
+            digest="0" * 64,
+        )
+    )
 
 
 def import_record(s: Session, doc: dict[str, Any]) -> str:
@@ -126,7 +141,7 @@ def exposure(
         epss=None,
         fixed_in="2.0",
         ssvc=ssvc,
-        ssvc_rank=outcome_rank(ssvc),
+        ssvc_rank=ssvc_tree.rank(ssvc),
         ssvc_inputs=None,
         due_at=due_at,
         status=status,

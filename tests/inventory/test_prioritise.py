@@ -5,7 +5,7 @@ EPSS import."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import select
@@ -13,14 +13,13 @@ from sqlalchemy import select
 from clearinghouse.accounts.models import OrgKind, Role
 from clearinghouse.accounts.policy import Principal
 from clearinghouse.core.clock import utcnow
-from clearinghouse.inventory import assets, epss
+from clearinghouse.inventory import assets, epss, ssvc
 from clearinghouse.inventory.models import Exposure
-from clearinghouse.inventory.prioritise import outcome_rank, prioritise
+from clearinghouse.inventory.prioritise import prioritise
 from clearinghouse.inventory.prioritise_tasks import request_reprioritise
 from clearinghouse.inventory.sboms.intake import upload
 from clearinghouse.inventory.schemas import AssetCreate
-from clearinghouse.vulns.models import KevEntry
-from tests.inventory.exposure_support import import_record, osv_doc
+from tests.inventory.exposure_support import import_record, kev_listed, osv_doc
 from tests.inventory.support import cyclonedx, drain
 from tests.support.world import World
 
@@ -55,14 +54,7 @@ def test_prioritise_fills_every_field_from_the_record_kev_epss_and_asset(world: 
         import_record(
             s, osv_doc("PYSEC-2026-10", "logfour", aliases=("CVE-2021-44228",), vector=V4_TOTAL)
         )
-        s.add(
-            KevEntry(
-                cve_id="CVE-2021-44228",
-                date_added=date(2021, 12, 10),
-                due_date=date(2021, 12, 24),
-                digest="0" * 64,
-            )
-        )
+        kev_listed(s)
         with EPSS.open("rb") as f:
             epss.import_epss(s, f, EPSS.name, principal=Principal.system())
     asset = _asset(world, exposure="small", mission_impact="degraded", wellbeing_impact="minimal")
@@ -81,7 +73,7 @@ def test_prioritise_fills_every_field_from_the_record_kev_epss_and_asset(world: 
         assert inputs["mission_wellbeing"]["value"] == "low"
         assert inputs["exposure"]["value"] == "small" and inputs["table_version"] == "2.0.3"
         # CISA table row 27: E=active, A=no, TI=total, MWI=low -> Track
-        assert e.ssvc == "Track" and e.ssvc_rank == outcome_rank("Track") == 3
+        assert e.ssvc == "Track" and e.ssvc_rank == ssvc.rank("Track") == 3
         # the KEV entry's date (long past) is earlier than Track's 180 days: overdue from the start
         assert e.due_at == datetime(2021, 12, 24, 23, 59, 59, tzinfo=UTC)
         assert inputs["due"].startswith("kev:")

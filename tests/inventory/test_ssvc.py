@@ -319,6 +319,7 @@ def test_rank_is_the_exposures_ssvc_rank_most_urgent_first() -> None:
         1,
         2,
         3,
-        None,
-        None,
+        9,
+        9,
     ]
+    assert ssvc.UNDECIDED_RANK == 9

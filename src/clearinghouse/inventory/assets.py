@@ -49,8 +49,8 @@ def create_asset(session: Session, p: Principal, body: AssetCreate) -> AssetOut:
         criticality=body.criticality.value,
         owner_contact=body.owner_contact,
         exposure=body.exposure.value if body.exposure else None,
-        mission_impact=body.mission_impact,
-        wellbeing_impact=body.wellbeing_impact,
+        mission_impact=body.mission_impact.value if body.mission_impact else None,
+        wellbeing_impact=body.wellbeing_impact.value if body.wellbeing_impact else None,
         created_at=utcnow(),
         created_by=p.user_id,
     )

@@ -16,7 +16,9 @@ in SQL): the exposure's operator and coordinators; an exposure nobody else may s
 exactly like an unknown id.
 
 The listing is ordered by SSVC decision (Act, Attend, Track*, Track, then undecided), then due
-date (none last), then id, with a keyset cursor over those three values.
+date (none last), then id, with a keyset cursor over those three values. The order is stored:
+`Exposure.ssvc_rank` (9 when undecided) and `Exposure.due_sort` (9999-12-31 when no due date),
+so an index reads each page in order (inventory.models.Exposure names which).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, literal, or_, select
+from sqlalchemy import ColumnElement, false, select, true, tuple_
 from sqlalchemy.orm import Session
 
 from clearinghouse.accounts.listing import scoped_select
@@ -58,7 +60,6 @@ from clearinghouse.inventory.schemas_exposures import (
     ExposureOut,
     StatusChange,
 )
-from clearinghouse.storage.base import UTCDateTime
 from clearinghouse.vulns.models import VulnerabilityAlias
 
 S = ExposureStatus
@@ -75,11 +76,8 @@ TRANSITIONS: dict[ExposureStatus, frozenset[ExposureStatus]] = {
 }
 SEVERITIES = ("critical", "high", "medium", "low", "none", "unknown")
 
-# The listing's sort: undecided after Track, no due date after every date.
-_NO_RANK = 9
-_NO_DUE = datetime(9999, 12, 31, tzinfo=UTC)
-_RANK = func.coalesce(Exposure.ssvc_rank, _NO_RANK)
-_DUE = func.coalesce(Exposure.due_at, literal(_NO_DUE, UTCDateTime()))
+# The listing's order: stored sort keys (undecided after Track, no due date after every date).
+_ORDER = (Exposure.ssvc_rank, Exposure.due_sort, Exposure.id)
 
 
 class ExposureFilterInvalid(InvalidInput):
@@ -220,17 +218,19 @@ def filters(
     if kev is not None:
         where.append(Exposure.kev.is_(kev))
     if _choice(ssvc_outcome, ssvc.OUTCOMES, "ssvc") is not None:
-        where.append(Exposure.ssvc == ssvc_outcome)
+        # by its rank (the same rows): the listing's indexes then serve the filter too
+        where.append(Exposure.ssvc_rank == ssvc.rank(ssvc_outcome))
     return where
 
 
 def _cursor(e: Exposure) -> str:
-    rank = _NO_RANK if e.ssvc_rank is None else e.ssvc_rank
-    due = (e.due_at or _NO_DUE).astimezone(UTC).strftime("%Y%m%d%H%M%S%f")
-    return encode_cursor(f"{rank}.{due}.{e.id}")
+    due = e.due_sort.astimezone(UTC).strftime("%Y%m%d%H%M%S%f")
+    return encode_cursor(f"{e.ssvc_rank}.{due}.{e.id}")
 
 
-def _after(cursor: str) -> ColumnElement[bool]:
+def _after(cursor: str, rank_filter: int | None) -> ColumnElement[bool]:
+    """The rows after the cursor's, as a row value that both databases seek an index to. With
+    the rank fixed by a filter, only (due_sort, id) is compared (SQLite sorts otherwise)."""
     value = decode_cursor(cursor)
     try:
         rank_s, due_s, last_id = value.split(".", 2)
@@ -242,11 +242,11 @@ def _after(cursor: str) -> ColumnElement[bool]:
         ) from None
     if not last_id:
         raise InvalidInput("the cursor is not one this server issued", code="cursor_invalid")
-    return or_(
-        _RANK > rank,
-        (_RANK == rank) & (_DUE > due),
-        (_RANK == rank) & (_DUE == due) & (Exposure.id > last_id),
-    )
+    if rank_filter is None:
+        return tuple_(*_ORDER) > (rank, due, last_id)
+    if rank != rank_filter:  # a cursor of another rank: all of this one, or none, follows it
+        return true() if rank < rank_filter else false()
+    return tuple_(Exposure.due_sort, Exposure.id) > (due, last_id)
 
 
 def list_exposures(
@@ -269,8 +269,8 @@ def list_exposures(
     )
     query = scoped_select(p, "exposure", Exposure).where(*where)
     if cursor:
-        query = query.where(_after(cursor))
-    rows = list(session.scalars(query.order_by(_RANK, _DUE, Exposure.id).limit(limit + 1)))
+        query = query.where(_after(cursor, ssvc.rank(ssvc_outcome) if ssvc_outcome else None))
+    rows = list(session.scalars(query.order_by(*_ORDER).limit(limit + 1)))
     more = len(rows) > limit
     rows = rows[:limit]
     return Page(items=outs(session, rows), next_cursor=_cursor(rows[-1]) if more and rows else None)

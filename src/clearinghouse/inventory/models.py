@@ -4,14 +4,31 @@ finds (asset x component x vulnerability) with their status history."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    Computed,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    literal_column,
+)
+from sqlalchemy.engine.default import DefaultExecutionContext
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.expression import ColumnElement
 
-from clearinghouse.storage.base import Base
+from clearinghouse.inventory import ssvc
+from clearinghouse.storage.base import Base, UTCDateTime
 
 
 class Sector(StrEnum):
@@ -45,14 +62,6 @@ class Criticality(StrEnum):
     critical = "critical"
 
 
-class ExposureLevel(StrEnum):
-    """SSVC deployer "system exposure"."""
-
-    small = "small"
-    controlled = "controlled"
-    open = "open"
-
-
 class ExposureStatus(StrEnum):
     open = "open"
     in_progress = "in_progress"
@@ -74,7 +83,8 @@ class Asset(Base):
     sector: Mapped[str] = mapped_column(String(40), index=True)
     criticality: Mapped[str] = mapped_column(String(16))
     owner_contact: Mapped[str | None] = mapped_column(String(320))
-    # SSVC deployer context (the vocabulary is validated by inventory.ssvc once merged)
+    # SSVC context: inventory.ssvc's ExposureLevel, MissionImpact, WellbeingImpact (checked by
+    # inventory.schemas.AssetCreate)
     exposure: Mapped[str | None] = mapped_column(String(16))
     mission_impact: Mapped[str | None] = mapped_column(String(40))
     wellbeing_impact: Mapped[str | None] = mapped_column(String(40))
@@ -124,21 +134,68 @@ class Component(Base):
     unmatched_reason: Mapped[str | None] = mapped_column(String(200))  # NULL when matchable
 
 
+NO_DUE = datetime(9999, 12, 31, tzinfo=UTC)  # `due_sort` of an exposure with no due date
+
+
+class _NoDue(ColumnElement[datetime]):
+    """`NO_DUE` as a constant in a generated column's expression, written as each database
+    stores a UTCDateTime: SQLite's text (so that it equals a bound NO_DUE exactly, as the
+    listing's cursor needs); PostgreSQL's timestamptz built from a UTC timestamp (a generated
+    column's expression must be immutable: no session time zone in it)."""
+
+    inherit_cache = True
+    type = UTCDateTime()
+
+
+@compiles(_NoDue)
+def _no_due_text(_element: _NoDue, _compiler: SQLCompiler, **_kw: object) -> str:
+    return "'9999-12-31 00:00:00.000000'"
+
+
+@compiles(_NoDue, "postgresql")
+def _no_due_timestamptz(_element: _NoDue, _compiler: SQLCompiler, **_kw: object) -> str:
+    return "timezone('UTC', '9999-12-31 00:00:00'::timestamp)"
+
+
+def _rank_of_ssvc(context: DefaultExecutionContext) -> int:
+    """`ssvc_rank` of an exposure inserted without one: its outcome's."""
+    params: dict[str, Any] = context.get_current_parameters()  # type: ignore[no-untyped-call]
+    return ssvc.rank(params.get("ssvc"))
+
+
 class Exposure(Base):
     """An asset x component x vulnerability. `ssvc`, `epss`, `due_at` are filled by the
-    prioritisation (inventory.ssvc, inventory.epss, inventory.due)."""
+    prioritisation (inventory.ssvc, inventory.epss, inventory.due).
+
+    The listing's order (ssvc outcome, due date, id) is stored in two non-null sort keys so
+    that an index gives it, never a sort of an operator's rows (issue 16): `ssvc_rank`
+    (`ssvc.rank(ssvc)`: written with `ssvc`, computed from it on an insert that leaves it out)
+    and `due_sort`, the due date or `NO_DUE`, which the database itself derives from `due_at`
+    (a stored generated column), so no writer, bulk statements included, can let it differ."""
 
     __tablename__ = "inventory_exposures"
     __table_args__ = (
         UniqueConstraint("asset_id", "component_id", "vuln_id"),
-        Index("ix_inventory_exposures_org_status", "org_id", "status"),
-        # the prioritised cursor: (ssvc_rank, due_at, id)
-        Index("ix_inventory_exposures_priority", "ssvc_rank", "due_at", "id"),
+        # The listing's pages in its order (exposures.list_exposures): an operator's (org_id
+        # = its own), the same by status (the dashboard's open ones by outcome), a
+        # coordinator's (every operator's), and a coordinator's by status. The first two serve
+        # every other query by org_id, or by org_id and status, as well.
+        Index("ix_inventory_exposures_org_priority", "org_id", "ssvc_rank", "due_sort", "id"),
+        Index(
+            "ix_inventory_exposures_org_status_priority",
+            "org_id",
+            "status",
+            "ssvc_rank",
+            "due_sort",
+            "id",
+        ),
+        Index("ix_inventory_exposures_priority", "ssvc_rank", "due_sort", "id"),
+        Index("ix_inventory_exposures_status_priority", "status", "ssvc_rank", "due_sort", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)  # "exp_..."
     asset_id: Mapped[str] = mapped_column(ForeignKey("inventory_assets.id"), index=True)
-    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id"), index=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id"))
     component_id: Mapped[str] = mapped_column(ForeignKey("inventory_components.id"), index=True)
     vuln_id: Mapped[str] = mapped_column(ForeignKey("vulnerabilities.id"), index=True)
     purl: Mapped[str | None] = mapped_column(Text)
@@ -148,12 +205,14 @@ class Exposure(Base):
     kev: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
     epss: Mapped[float | None] = mapped_column(Float)
     fixed_in: Mapped[str | None] = mapped_column(String(200))
-    ssvc: Mapped[str | None] = mapped_column(String(16), index=True)  # Track|Track*|Attend|Act
-    # Act=0, Attend=1, Track*=2, Track=3 (the name's alphabetical order is not the priority)
-    ssvc_rank: Mapped[int | None] = mapped_column(Integer)
+    ssvc: Mapped[str | None] = mapped_column(String(16), index=True)  # ssvc.OUTCOMES, or None
+    ssvc_rank: Mapped[int] = mapped_column(Integer, default=_rank_of_ssvc)  # ssvc.rank(ssvc)
     ssvc_inputs: Mapped[dict[str, Any] | None] = mapped_column(default=None)
     due_at: Mapped[datetime | None] = mapped_column(index=True)
-    status: Mapped[str] = mapped_column(String(16), index=True)
+    due_sort: Mapped[datetime] = mapped_column(
+        Computed(func.coalesce(literal_column("due_at"), _NoDue()), persisted=True)
+    )
+    status: Mapped[str] = mapped_column(String(16))
     justification: Mapped[str | None] = mapped_column(String(80))
     detail: Mapped[str] = mapped_column(String(16), default="full")  # full | early_warning
     opened_at: Mapped[datetime]

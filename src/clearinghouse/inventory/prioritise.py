@@ -2,7 +2,7 @@
 
 `prioritise(session, exposures)` fills, for each exposure, from its record and its asset:
 - `kev`: a CVE alias of the record is in CISA's KEV catalog (`vulns.catalog.kev_flags`);
-- `ssvc`, `ssvc_rank`, `ssvc_inputs`: the CISA tree's decision (`inventory.ssvc.assess`) with
+- `ssvc`, `ssvc_rank` (`ssvc.rank`), `ssvc_inputs`: the CISA tree's decision (`ssvc.assess`) with
   every input and its source. The facts: KEV (exploitation active), the coordination case of
   the record (exploitation `active` once a CVE of the case's records is KEV-listed: the only
   exploitation evidence a case records today, `coordination.cases.exploited_since`), the
@@ -11,7 +11,7 @@
 - `epss`: the highest latest EPSS score over the record's CVE aliases (`inventory.epss.latest`);
 - `due_at`: `inventory.due.due_at` from the opening date, the SSVC outcome, the severity and the
   KEV entry's due date (the earliest entry when several aliases are listed). The rule that set
-  it is kept in `ssvc_inputs["due"]`.
+  it is kept in `ssvc_inputs["due"]`; the database derives the sort key `due_sort` from it.
 
 It reads and writes in the caller's transaction, changes nothing when nothing changed (a re-run
 is a no-op: idempotent), and returns the number of exposures it changed.
@@ -35,14 +35,6 @@ from clearinghouse.vulns.models import Vulnerability, VulnerabilityAlias
 
 # CVSS versions, best first: a 4.0 vector carries Automatable (AU), 3.x does not.
 _CVSS_TYPES = ("CVSS_V4", "CVSS_V3")
-
-
-def outcome_rank(outcome: str | None) -> int | None:
-    """The listing's sort key, stored as `ssvc_rank`: Act 0, Attend 1, Track* 2, Track 3,
-    NULL when not decided (listed last)."""
-    if outcome not in ssvc.OUTCOMES:
-        return None
-    return len(ssvc.OUTCOMES) - 1 - ssvc.OUTCOMES.index(outcome)
 
 
 def _cvss_vector(record: dict[str, Any]) -> str | None:
@@ -125,7 +117,7 @@ def prioritise(
         values: dict[str, Any] = {
             "kev": bool(entries),
             "ssvc": decision.outcome,
-            "ssvc_rank": outcome_rank(decision.outcome),
+            "ssvc_rank": ssvc.rank(decision.outcome),
             "ssvc_inputs": {**decision.as_json(), "due": rule},
             "epss": max(alias_scores) if alias_scores else None,
             "due_at": due_at,

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from clearinghouse.core.schemas import Input
-from clearinghouse.inventory.models import Criticality, ExposureLevel, Sector
+from clearinghouse.inventory.models import Criticality, Sector
+from clearinghouse.inventory.ssvc import ExposureLevel, MissionImpact, WellbeingImpact
 
-# SSVC deployer context (CISA's deployer tree): mission and well-being impact.
-MissionImpact = Literal["degraded", "crippled", "mef_failure", "mission_failure"]
-WellbeingImpact = Literal["minimal", "material", "irreversible"]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Contact = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=320)]
 OrgId = Annotated[str, StringConstraints(min_length=1, max_length=40)]

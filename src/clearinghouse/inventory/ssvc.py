@@ -59,6 +59,7 @@ TABLE_PATH = DATA / "ssvc_cisa_coordinator_2_0_3.json"
 
 Outcome = Literal["Track", "Track*", "Attend", "Act"]
 OUTCOMES: tuple[Outcome, ...] = ("Track", "Track*", "Attend", "Act")  # lowest to highest
+UNDECIDED_RANK = 9  # an undecided exposure's `ssvc_rank`: listed after every outcome
 Source = Literal["kev", "case", "record", "cvss", "asset", "default"]
 E = TypeVar("E", bound=StrEnum)
 
@@ -104,7 +105,7 @@ class WellbeingImpact(StrEnum):
     irreversible = "irreversible"
 
 
-class Exposure(StrEnum):
+class ExposureLevel(StrEnum):
     """The asset's exposure: SSVC System Exposure 1.0.1's values."""
 
     small = "small"
@@ -130,7 +131,7 @@ MISSION_PREVALENCE: dict[MissionImpact, str] = {
 }
 DEFAULT_MISSION_IMPACT = MissionImpact.mef_failure
 DEFAULT_WELLBEING_IMPACT = WellbeingImpact.material
-DEFAULT_EXPOSURE = Exposure.open
+DEFAULT_EXPOSURE = ExposureLevel.open
 
 
 @dataclass(frozen=True)
@@ -271,13 +272,13 @@ def _exploitation(facts: SsvcFacts) -> Input:
     return Input("none", "default", "no KEV listing, no case evidence, none recorded")
 
 
-def _automatable(facts: SsvcFacts, exposure: Exposure) -> Input:
+def _automatable(facts: SsvcFacts, exposure: ExposureLevel) -> Input:
     if facts.automatable is not None:
         return Input("yes" if facts.automatable else "no", "record", "the record")
     au = _cvss_metrics(facts.cvss_vector).get("AU")
     if au in ("Y", "N"):
         return Input("yes" if au == "Y" else "no", "cvss", f"CVSS 4.0 AU:{au}")
-    if exposure is Exposure.small:
+    if exposure is ExposureLevel.small:
         return Input(
             "no",
             "default",
@@ -307,7 +308,7 @@ def _technical_impact(facts: SsvcFacts) -> Input:
 def resolve(facts: SsvcFacts) -> SsvcInputs:
     """The table's four inputs from what is known, each with its source."""
     exposure_in = (
-        Input(_enum(Exposure, facts.exposure, "exposure").value, "asset", "the asset")
+        Input(_enum(ExposureLevel, facts.exposure, "exposure").value, "asset", "the asset")
         if facts.exposure is not None
         else Input(DEFAULT_EXPOSURE.value, "default", "not known; assumed open")
     )
@@ -343,7 +344,7 @@ def resolve(facts: SsvcFacts) -> SsvcInputs:
     )
     return SsvcInputs(
         exploitation=_exploitation(facts),
-        automatable=_automatable(facts, Exposure(exposure_in.value)),
+        automatable=_automatable(facts, ExposureLevel(exposure_in.value)),
         technical_impact=_technical_impact(facts),
         mission_wellbeing=mwi_in,
         context=(
@@ -385,7 +386,7 @@ def assess(facts: SsvcFacts) -> Decision:
     return decide(resolve(facts))
 
 
-def rank(outcome: str | None) -> int | None:
-    """The exposure's `ssvc_rank` (sorts most urgent first): Act 0, Attend 1, Track* 2, Track 3;
-    None when not decided."""
-    return 3 - OUTCOMES.index(outcome) if outcome in OUTCOMES else None
+def rank(outcome: str | None) -> int:
+    """The exposure's `ssvc_rank`, the listing's first sort key (most urgent first): Act 0,
+    Attend 1, Track* 2, Track 3; `UNDECIDED_RANK` (after every outcome) when not decided."""
+    return len(OUTCOMES) - 1 - OUTCOMES.index(outcome) if outcome in OUTCOMES else UNDECIDED_RANK

@@ -33,7 +33,6 @@ from clearinghouse.inventory.models import (
     OPEN_STATUSES,
     SECTORS,
     Criticality,
-    ExposureLevel,
     ExposureStatus,
 )
 from clearinghouse.inventory.sboms import intake
@@ -114,9 +113,9 @@ def asset_list(
         operator_orgs=_operator_orgs(session, p) if can_create and coordinator else [],
         sectors=SECTORS,
         criticalities=[c.value for c in Criticality],
-        exposures=[e.value for e in ExposureLevel],
-        missions=["degraded", "crippled", "mef_failure", "mission_failure"],
-        wellbeings=["minimal", "material", "irreversible"],
+        exposures=[e.value for e in ssvc.ExposureLevel],
+        missions=[m.value for m in ssvc.MissionImpact],
+        wellbeings=[w.value for w in ssvc.WellbeingImpact],
     )
 
 

@@ -32,6 +32,7 @@ from clearinghouse.accounts.policy import Principal, list_scope
 from clearinghouse.core.clock import utcnow
 from clearinghouse.core.errors import InvalidInput
 from clearinghouse.core.ids import new_id
+from clearinghouse.inventory import ssvc
 from clearinghouse.inventory.matching.candidates import Stats, components_for_advisory
 from clearinghouse.inventory.matching.engine import AdvisoryIndex, Hit
 from clearinghouse.inventory.models import (
@@ -176,7 +177,7 @@ def _row(asset: Asset, component: Component, hit: Hit, f: Facts, now: datetime) 
         "epss": None,
         "fixed_in": hit.fixed_in,
         "ssvc": None,
-        "ssvc_rank": None,
+        "ssvc_rank": ssvc.rank(None),  # undecided until prioritised (listed last)
         "ssvc_inputs": None,
         "due_at": None,
         "status": S.open.value,
