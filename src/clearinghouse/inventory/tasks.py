@@ -77,14 +77,23 @@ def sync_vulns(ctx: JobContext, payload: dict[str, Any]) -> None:
     started = utcnow()
     result = sync.sync_vulns(ctx.tx, after=after)
     _prioritise_changed(ctx, started)
-    if result.opened or result.closed:
+    kev = {"exposures": 0, "changed": 0}
+    if result.kev_vulns:  # KEV entries added or changed: those CVEs' exposures only
+        policy = DuePolicy.from_settings(ctx.services.settings)
+        kev = prioritise_tasks.reprioritise_all(ctx.tx, policy, vuln_ids=result.kev_vulns)
+    if result.opened or result.closed or kev["changed"]:
         audit.record(
             ctx.tx,
             AuditTag.INVENTORY_VULN_MATCH,
             actor=Actor(),
             subject_type="inventory",
             subject_id="sync",
-            data={"matched": result.matched, "opened": result.opened, "closed": result.closed},
+            data={
+                "matched": result.matched,
+                "opened": result.opened,
+                "closed": result.closed,
+                "kev_reprioritised": kev["changed"],
+            },
         )
     if result.after is not None:
         at, last_id = result.after
