@@ -68,6 +68,13 @@ def _operator(world: World) -> tuple[Member, str]:
 
 @pytest.fixture
 def scene(client: TestClient, world: World) -> Scene:
+    return build_scene(client, world)
+
+
+def build_scene(client: TestClient, world: World) -> Scene:
+    """A notified-to-be case over a lab's record, with a vendor and one operator (`inside`) in
+    its sharing group; another operator (`outside`) with the same package, not in it."""
+
     def m(kind: OrgKind) -> Member:
         return world.member(world.org(kind), kind, Role.member)
 

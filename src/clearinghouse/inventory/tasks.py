@@ -14,7 +14,7 @@ from clearinghouse.audit.schemas import Actor
 from clearinghouse.core.clock import utcnow
 from clearinghouse.core.events import AuditTag
 from clearinghouse.inventory import (
-    early_warning,  # noqa: F401  (registers its case hooks)
+    early_warning,  # also registers its case hooks
     prioritise_tasks,
 )
 from clearinghouse.inventory.due import DuePolicy
@@ -39,6 +39,8 @@ def _prioritise_changed(ctx: JobContext, since: datetime) -> None:
 def match_sbom(ctx: JobContext, payload: dict[str, Any]) -> None:
     started = utcnow()
     result = apply.match_sbom(ctx.tx, payload["sbom_id"])
+    if "skipped" not in result:  # what the new SBOM brought, for the notified cases' groups
+        result["early_warnings"] = len(early_warning.warn_sbom(ctx.tx, payload["sbom_id"]))
     _prioritise_changed(ctx, started)
     audit.record(
         ctx.tx,
