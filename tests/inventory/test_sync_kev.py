@@ -8,8 +8,9 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import select
+from fastapi.testclient import TestClient
 
+from clearinghouse.accounts.models import OrgKind, Role
 from clearinghouse.accounts.policy import Principal
 from clearinghouse.core.clock import utcnow
 from clearinghouse.inventory.models import Exposure
@@ -86,9 +87,8 @@ def test_a_kev_import_reprioritises_the_exposures_of_that_cve_and_no_other(
         untouched = s.get(Exposure, other.id)
         assert untouched is not None
         assert untouched.ssvc_inputs == {"stale": True} and untouched.updated_at == stamped
-        # a second run within the overlap changes nothing further
-        assert s.scalar(select(Exposure.kev).where(Exposure.id == other.id)) is False
-    _sync(world)
+        assert untouched.kev is False
+    _sync(world)  # the next run, within the overlap, reads the entry again: still only its own
     with svc.db.transaction() as s:
         again = s.get(Exposure, other.id)
         assert again is not None and again.ssvc_inputs == {"stale": True}
@@ -115,3 +115,33 @@ def test_a_kev_entry_updated_later_moves_the_due_date(world: World, tmp_path: Pa
         e = s.get(Exposure, hit.id)
         assert e is not None
         assert e.due_at == datetime(moved.year, moved.month, moved.day, 23, 59, 59, tzinfo=UTC)
+
+
+def test_the_other_records_of_a_kev_listed_records_case_are_reprioritised_too(
+    client: TestClient, world: World, tmp_path: Path
+) -> None:
+    """A case's exploitation is active once any CVE of its records is KEV-listed: the case's
+    other record (no KEV alias of its own) is reprioritised with it."""
+    svc = world.services
+    _sync(world)
+    with svc.db.transaction() as s:
+        listed = import_record(s, osv_doc("PYSEC-2099-5", "kevlib", aliases=(EXPLOITED,)))
+        sibling = import_record(s, osv_doc("PYSEC-2099-6", "siblib"))
+    coordinator = world.member(world.org(OrgKind.coordinator), OrgKind.coordinator, Role.member)
+    r = client.post(
+        "/api/v1/cases",
+        headers=coordinator.headers,
+        json={"vuln_ids": [listed, sibling], "title": "two records", "tlp": "AMBER"},
+    )
+    assert r.status_code == 201, r.text
+    hit = _matched(world, _asset(world), "pkg:pypi/siblib@1.0")
+    assert (hit.ssvc_inputs or {})["exploitation"]["value"] == "none"
+    _sync(world)
+    due = (utcnow() + timedelta(days=1)).date()
+    import_kev(svc.db, Principal.system(), _kev_file(tmp_path, EXPLOITED, due.isoformat()))
+    _sync(world)
+    with svc.db.transaction() as s:
+        e = s.get(Exposure, hit.id)
+        assert e is not None and e.kev is False  # its own record is not listed
+        assert (e.ssvc_inputs or {})["exploitation"]["value"] == "active"
+        assert (e.ssvc_inputs or {})["exploitation"]["source"] == "case"
