@@ -582,6 +582,16 @@ SPECS: dict[tuple[str, str], Spec] = {
         body=lambda t: {"status": "under_investigation"},
         mutates=True,
     ),
+    # A vendor's VEX for its case (issue 15 part 4): the vendor-status rule (a member of a
+    # vendor organisation of the case); coordinators are not vendors (403), nor is the group.
+    ("POST", "/api/v1/cases/{case_id}/vex"): Spec(
+        lambda c, r: decide(
+            see_case(c, r), r == "own" and c.kind is OrgKind.vendor and c.at_least(Role.member)
+        ),
+        target="case",
+        files=lambda t: {"file": ("vex.json", VEX)},
+        mutates=True,
+    ),
     ("POST", "/api/v1/cases/{case_id}/transition"): Spec(
         case_coordinators, target="case", body=lambda t: {"to": "vendors_notified"}, mutates=True
     ),

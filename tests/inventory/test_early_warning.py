@@ -68,6 +68,13 @@ def _operator(world: World) -> tuple[Member, str]:
 
 @pytest.fixture
 def scene(client: TestClient, world: World) -> Scene:
+    return build_scene(client, world)
+
+
+def build_scene(client: TestClient, world: World) -> Scene:
+    """A notified-to-be case over a lab's record, with a vendor and one operator (`inside`) in
+    its sharing group; another operator (`outside`) with the same package, not in it."""
+
     def m(kind: OrgKind) -> Member:
         return world.member(world.org(kind), kind, Role.member)
 
@@ -134,6 +141,19 @@ def _notify(client: TestClient, sc: Scene) -> None:
         ),
         200,
     )
+
+
+def publish(client: TestClient, world: World, sc: Scene) -> None:
+    """The coordinator publishes the case now; the jobs it queues run."""
+    _ok(
+        client.post(
+            f"/api/v1/cases/{sc.case_id}/publish",
+            headers=sc.coordinator.headers,
+            json={"reason": "fix released"},
+        ),
+        200,
+    )
+    drain(world.services)
 
 
 @pytest.fixture
@@ -207,15 +227,7 @@ def test_a_later_member_of_the_group_is_warned_at_once_and_publication_discloses
     assert item["detail"] == "early_warning" and item["asset_id"] == late_asset
     assert _ok(client.get("/api/v1/exposures", headers=sc.outside.headers), 200)["items"] == []
     # publication: the warnings become full, and the outside operator is matched now
-    _ok(
-        client.post(
-            f"/api/v1/cases/{sc.case_id}/publish",
-            headers=sc.coordinator.headers,
-            json={"reason": "fix released"},
-        ),
-        200,
-    )
-    drain(world.services)
+    publish(client, world, sc)
     (full,) = _ok(client.get("/api/v1/exposures", headers=sc.inside.headers), 200)["items"]
     assert full["detail"] == "full" and full["tlp"] is None
     (outside,) = _ok(client.get("/api/v1/exposures", headers=sc.outside.headers), 200)["items"]

@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from clearinghouse.cli.common import JsonOpt, TokenOpt, acting, emit, handles_errors
+from clearinghouse.cli.exposures import read_bounded
 from clearinghouse.coordination import artifacts, cases, messages, participants, timeline
 from clearinghouse.coordination.deadlines import policy_for
 from clearinghouse.coordination.schemas import (
@@ -27,6 +28,7 @@ from clearinghouse.coordination.schemas import (
     VendorStatusCreate,
 )
 from clearinghouse.coordination.states import CaseState
+from clearinghouse.inventory import vex_intake
 
 cases_app = typer.Typer(help="Coordinated disclosure cases.", no_args_is_help=True)
 LIST_COLUMNS = ["id", "title", "state", "tlp", "embargo_until"]
@@ -100,6 +102,22 @@ def add_participant(
             ),
             as_json,
         )
+
+
+@cases_app.command("vex")
+@handles_errors
+def vex(
+    case_id: str,
+    file: Annotated[
+        Path, typer.Argument(help="OpenVEX, CycloneDX VEX or CSAF VEX", dir_okay=False)
+    ],
+    token: TokenOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """As a vendor of the case: assert not_affected for the case's records and packages."""
+    data = read_bounded(file, vex_intake.MAX_BYTES)
+    with acting(token) as (session, p, _):
+        emit(vex_intake.apply_for_case(session, p, case_id, data), as_json)
 
 
 @cases_app.command("vendor-status")

@@ -36,7 +36,9 @@ def register(root: typer.Typer) -> None:
     """Nothing to add at the root: the commands below join `inventory` (cli/inventory.py)."""
 
 
-def _read(file: Path, limit: int) -> bytes:
+def read_bounded(file: Path, limit: int) -> bytes:
+    """At most `limit` + 1 bytes of `file` (the service refuses what is over), or
+    `file_unreadable`."""
     try:
         with file.open("rb") as f:
             return f.read(limit + 1)
@@ -102,7 +104,7 @@ def vex(
     as_json: JsonOpt = False,
 ) -> None:
     """Assert not_affected (with a justification) for an asset's exposures, as VEX."""
-    data = _read(file, vex_intake.MAX_BYTES)
+    data = read_bounded(file, vex_intake.MAX_BYTES)
     with acting(token) as (session, p, _):
         emit(vex_intake.apply_to_asset(session, p, asset, data), as_json)
 
@@ -130,7 +132,7 @@ def epss_import(
     reprioritisation."""
     import io
 
-    data = _read(file, epss.MAX_BYTES)
+    data = read_bounded(file, epss.MAX_BYTES)
     with acting(token) as (session, p, _):
         result = epss.import_epss(session, io.BytesIO(data), file.name, principal=p)
         request_reprioritise(

@@ -1,7 +1,8 @@
 """Early warning under embargo (issue 15, part 5).
 
 When a coordination case's vendors are notified (or an operator joins a notified case's sharing
-group, `operator_group`), every embargoed record of the case is matched against the current
+group, `operator_group`, or an operator of that group uploads an SBOM during the embargo:
+`warn_sbom`, run by the SBOM's match job), every embargoed record of the case is matched against the current
 components of that group's operators only (`inventory.matching.candidates`, the one evaluator),
 and each match becomes an exposure with `detail="early_warning"`: what is affected (purl,
 version, fixed_in), severity, KEV, the SSVC priority and due date, and, read from the case when
@@ -37,12 +38,12 @@ from clearinghouse.accounts.policy import Principal
 from clearinghouse.audit import trail as audit
 from clearinghouse.coordination import cases, participants, publication
 from clearinghouse.coordination.models import Case, CaseVuln, Participant
-from clearinghouse.coordination.states import CaseState
+from clearinghouse.coordination.states import NOTIFIED, CaseState
 from clearinghouse.core.clock import utcnow
 from clearinghouse.core.events import AuditTag
 from clearinghouse.inventory.matching import apply
 from clearinghouse.inventory.matching.candidates import components_for_advisory
-from clearinghouse.inventory.models import Asset, Component, Exposure
+from clearinghouse.inventory.models import Asset, Component, Exposure, Sbom
 from clearinghouse.inventory.prioritise import prioritise
 from clearinghouse.notifications.outbox import Meta, Variant, emit
 from clearinghouse.vulns.models import Vulnerability
@@ -78,9 +79,9 @@ def warn(session: Session, p: Principal, case: Case, org_id: str) -> list[str]:
             .where(Component.id.in_(sorted(hits)), Asset.org_id == org_id)
         )
         for component, asset in pairs:
-            row = apply._row(asset, component, hits[component.id], facts, now)
+            row = apply.exposure_row(asset, component, hits[component.id], facts, now)
             rows.append({**row, "detail": EARLY_WARNING})
-    apply._insert_exposures(session, rows)
+    apply.insert_exposures(session, rows)
     opened = list(
         session.scalars(
             select(Exposure).where(
@@ -128,6 +129,31 @@ def warn(session: Session, p: Principal, case: Case, org_id: str) -> list[str]:
         data={"org_id": org_id, "exposures": [e.id for e in opened], "tlp": tlp.value},
     )
     return [e.id for e in opened]
+
+
+def warn_sbom(session: Session, sbom_id: str) -> list[str]:
+    """After an SBOM's match job: its organisation, if in the sharing group of notified cases
+    still under embargo, is warned (`warn`, each case in turn) about what the new SBOM brought.
+    A package already warned about is not again (`warn` is idempotent: the carried-over
+    exposure holds the unique asset x component x record). Returns the exposures opened."""
+    sbom = session.get(Sbom, sbom_id)
+    if sbom is None or sbom.superseded_at is not None:
+        return []
+    asset = session.get(Asset, sbom.asset_id)
+    assert asset is not None
+    notified = session.scalars(
+        select(Case)
+        .join(Participant, Participant.case_id == Case.id)
+        .where(
+            Participant.org_id == asset.org_id,
+            Participant.role == GROUP,
+            Case.state.in_([s.value for s in NOTIFIED]),
+            Case.notified_at.is_not(None),
+        )
+        .order_by(Case.created_at, Case.id)
+    )
+    system = Principal.system()
+    return [e for case in list(notified) for e in warn(session, system, case, asset.org_id)]
 
 
 def disclose(session: Session, vuln_ids: list[str]) -> None:

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from clearinghouse.accounts.listing import scoped_select
 from clearinghouse.accounts.policy import Action, Principal, Target, authorize
 from clearinghouse.audit import trail as audit
-from clearinghouse.coordination.models import Case, CaseVuln, VendorStatus
+from clearinghouse.coordination.models import Case, CaseVuln, Participant, VendorStatus
 from clearinghouse.coordination.publication import early_warning_tlp
 from clearinghouse.core.clock import utcnow
 from clearinghouse.core.errors import (
@@ -115,23 +115,32 @@ def load(
 # --- reading ---------------------------------------------------------------------------------
 
 
-def _early_warnings(session: Session, vuln_ids: set[str]) -> dict[str, dict[str, Any]]:
-    """vuln id -> {case_id, tlp, mitigation} of the case an early warning came through."""
-    if not vuln_ids:
+def _early_warnings(
+    session: Session, pairs: set[tuple[str, str]]
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """(vuln id, org id) -> {case_id, tlp, mitigation} of the case an early warning came
+    through: the newest case of the record whose sharing group holds the organisation (never
+    a case it is no party to, even a newer one of the same record)."""
+    if not pairs:
         return {}
-    out: dict[str, dict[str, Any]] = {}
-    for vuln_id, case in session.execute(
-        select(CaseVuln.vuln_id, Case)
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for vuln_id, org_id, case in session.execute(
+        select(CaseVuln.vuln_id, Participant.org_id, Case)
         .join(Case, Case.id == CaseVuln.case_id)
-        .where(CaseVuln.vuln_id.in_(vuln_ids))
-        .order_by(Case.created_at)
+        .join(Participant, Participant.case_id == Case.id)
+        .where(
+            CaseVuln.vuln_id.in_({v for v, _ in pairs}),
+            Participant.org_id.in_({o for _, o in pairs}),
+            Participant.role == "operator_group",
+        )
+        .order_by(Case.created_at, Case.id)
     ):
         vendors = session.scalars(
             select(VendorStatus)
             .where(VendorStatus.case_id == case.id)
             .order_by(VendorStatus.vendor_org_id)
         )
-        out[vuln_id] = {
+        out[(vuln_id, org_id)] = {
             "case_id": case.id,
             "tlp": early_warning_tlp(case).value,
             "mitigation": [
@@ -155,11 +164,13 @@ def outs(session: Session, rows: Sequence[Exposure]) -> list[ExposureOut]:
         ):
             if alias != vuln_id:
                 aliases.setdefault(vuln_id, []).append(alias)
-    warnings = _early_warnings(session, {e.vuln_id for e in rows if e.detail == EARLY_WARNING})
+    warnings = _early_warnings(
+        session, {(e.vuln_id, e.org_id) for e in rows if e.detail == EARLY_WARNING}
+    )
     now = utcnow()
     result = []
     for e in rows:
-        warning = warnings.get(e.vuln_id, {}) if e.detail == EARLY_WARNING else {}
+        warning = warnings.get((e.vuln_id, e.org_id), {}) if e.detail == EARLY_WARNING else {}
         result.append(
             ExposureOut(
                 id=e.id,

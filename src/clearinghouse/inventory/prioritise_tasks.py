@@ -1,5 +1,7 @@
-"""The `inventory.reprioritise` job's body: after an EPSS or KEV import, the standing
-exposures' priorities (SSVC, EPSS, KEV, due date) are computed again (`inventory.prioritise`).
+"""The `inventory.reprioritise` job's body: after an EPSS import, the standing exposures'
+priorities (SSVC, EPSS, KEV, due date) are computed again (`inventory.prioritise`). After a KEV
+import, the periodic `inventory.sync_vulns` reprioritises the exposures of the CVEs whose entry
+changed (`reprioritise_all(..., vuln_ids=...)`), not every exposure.
 
 The handler is registered in `inventory.tasks` (the domain's one jobs module) and calls `run`.
 Callers queue it with `request_reprioritise` in their own transaction; one job per import (the
@@ -8,9 +10,10 @@ idempotency key).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from clearinghouse.audit import trail as audit
@@ -34,17 +37,20 @@ def request_reprioritise(session: Session, reason: str, key: str | None = None) 
     jobs.enqueue(session, REPRIORITISE_JOB, {"reason": reason[:200]}, idempotency_key=key)
 
 
-def reprioritise_all(session: Session, policy: DuePolicy | None = None) -> dict[str, int]:
-    """Every standing exposure, in id order, a chunk at a time."""
+def reprioritise_all(
+    session: Session, policy: DuePolicy | None = None, vuln_ids: Sequence[str] | None = None
+) -> dict[str, int]:
+    """Every standing exposure (with `vuln_ids`: those of these records only), in id order, a
+    chunk at a time."""
     seen = changed = 0
     last = ""
+    where: ColumnElement[bool] = Exposure.status.in_(STANDING)
+    if vuln_ids is not None:
+        where = where & Exposure.vuln_id.in_(sorted(vuln_ids))
     while True:
         chunk = list(
             session.scalars(
-                select(Exposure)
-                .where(Exposure.status.in_(STANDING), Exposure.id > last)
-                .order_by(Exposure.id)
-                .limit(CHUNK)
+                select(Exposure).where(where, Exposure.id > last).order_by(Exposure.id).limit(CHUNK)
             )
         )
         if not chunk:

@@ -115,3 +115,16 @@ class VexResult(BaseModel):
     statements: int
     applied: list[str]
     skipped: list[VexSkip]
+
+
+class CaseVexResult(BaseModel):
+    """What a vendor's VEX for its case did, statement by statement (the indexes of the
+    document's statements, one per product), and nothing about the exposures it closed: a
+    vendor never learns which operators run its package, nor how many."""
+
+    case_id: str
+    format: str
+    sha256: str
+    statements: int
+    accepted: list[int]
+    skipped: list[VexSkip]

@@ -14,7 +14,7 @@ from clearinghouse.audit.schemas import Actor
 from clearinghouse.core.clock import utcnow
 from clearinghouse.core.events import AuditTag
 from clearinghouse.inventory import (
-    early_warning,  # noqa: F401  (registers its case hooks)
+    early_warning,  # also registers its case hooks
     prioritise_tasks,
 )
 from clearinghouse.inventory.due import DuePolicy
@@ -39,6 +39,8 @@ def _prioritise_changed(ctx: JobContext, since: datetime) -> None:
 def match_sbom(ctx: JobContext, payload: dict[str, Any]) -> None:
     started = utcnow()
     result = apply.match_sbom(ctx.tx, payload["sbom_id"])
+    if "skipped" not in result:  # what the new SBOM brought, for the notified cases' groups
+        result["early_warnings"] = len(early_warning.warn_sbom(ctx.tx, payload["sbom_id"]))
     _prioritise_changed(ctx, started)
     audit.record(
         ctx.tx,
@@ -77,14 +79,23 @@ def sync_vulns(ctx: JobContext, payload: dict[str, Any]) -> None:
     started = utcnow()
     result = sync.sync_vulns(ctx.tx, after=after)
     _prioritise_changed(ctx, started)
-    if result.opened or result.closed:
+    kev = {"exposures": 0, "changed": 0}
+    if result.kev_vulns:  # KEV entries added or changed: those CVEs' exposures only
+        policy = DuePolicy.from_settings(ctx.services.settings)
+        kev = prioritise_tasks.reprioritise_all(ctx.tx, policy, vuln_ids=result.kev_vulns)
+    if result.opened or result.closed or kev["changed"]:
         audit.record(
             ctx.tx,
             AuditTag.INVENTORY_VULN_MATCH,
             actor=Actor(),
             subject_type="inventory",
             subject_id="sync",
-            data={"matched": result.matched, "opened": result.opened, "closed": result.closed},
+            data={
+                "matched": result.matched,
+                "opened": result.opened,
+                "closed": result.closed,
+                "kev_reprioritised": kev["changed"],
+            },
         )
     if result.after is not None:
         at, last_id = result.after

@@ -21,9 +21,21 @@ outside their mapping is skipped, with the reason). Every applied statement is a
 `ExposureEvent` with evidence {format, document sha256, statement}, and one audit event
 records the document; all in the caller's transaction.
 
-Vendors' VEX (a vendor asserting for its products across every operator's exposures) is not
-built: the product has no record of which packages a vendor speaks for, and without one any
-vendor could close every operator's exposures to a package it does not make.
+A vendor's VEX (`apply_for_case`) has a bounded authority. The product keeps no registry of
+which packages a vendor makes, so a vendor does not speak for "its products" at large: it
+speaks in a coordination case in which it is a vendor participant (the policy's
+`case:vendor-status`; coordinators are not vendors and are refused), and its statements apply
+only to the case's records (our id, source id or an alias) and only to the packages those
+records name in their OSV `affected` (ecosystem and normalised name, from the purl without
+version). Any other statement is skipped with its reason ("not a record of this case", "not a
+product of this case"), so a vendor cannot close exposures to another vendor's package. An
+applicable `not_affected` statement with one of the five justifications closes every
+operator's open (open, in progress) exposure of those records whose component it covers (the
+operator rule above); risk-accepted, mitigated and closed exposures are left alone, and an
+operator may reopen (`not_affected` -> `open`). Each closure is an `ExposureEvent` by the
+vendor's user with evidence {asserted_by: "vendor", vendor_org_id, case_id, format, sha256,
+statement}. The answer, the case timeline event (`vendor_vex`) and its audit event say what
+happened to each statement and never which exposures or operators it touched, nor how many.
 """
 
 from __future__ import annotations
@@ -31,6 +43,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -40,24 +53,29 @@ from sqlalchemy.orm import Session
 
 from clearinghouse.accounts.policy import Action, Principal, Target, authorize
 from clearinghouse.audit import trail as audit
+from clearinghouse.coordination import timeline
+from clearinghouse.coordination.access import load_case
+from clearinghouse.coordination.models import CaseVuln
 from clearinghouse.core.clock import utcnow
 from clearinghouse.core.errors import InvalidInput
 from clearinghouse.core.events import AuditTag
 from clearinghouse.core.schemas import check_storable
 from clearinghouse.inventory import assets
 from clearinghouse.inventory.exposures import TRANSITIONS, apply_status
-from clearinghouse.inventory.models import Exposure, ExposureStatus
-from clearinghouse.inventory.schemas_exposures import VexResult, VexSkip
-from clearinghouse.vulns.models import Vulnerability, VulnerabilityAlias
+from clearinghouse.inventory.models import OPEN_STATUSES, Exposure, ExposureStatus
+from clearinghouse.inventory.schemas_exposures import CaseVexResult, VexResult, VexSkip
+from clearinghouse.vulns.models import AffectedPackage, Vulnerability, VulnerabilityAlias
 from clearinghouse.vulns.publication.vex import (
-    _CDX_JUSTIFICATION,
-    _CDX_STATE,
-    _CSAF_STATUS,
+    CDX_JUSTIFICATION,
+    CDX_STATE,
+    CSAF_STATUS,
     Justification,
     Product,
     ProductStatus,
     VexStatus,
 )
+from clearinghouse.vulns.purls import package_from_purl
+from clearinghouse.vulns.records import normalise_name
 
 MAX_BYTES = 16 * 1024**2
 SCHEMA = Path(__file__).parent / "data" / "openvex_json_schema_0_2_0.json"
@@ -65,9 +83,9 @@ SCHEMA = Path(__file__).parent / "data" / "openvex_json_schema_0_2_0.json"
 # The exports' mappings, read backwards. CycloneDX's `code_not_present` stands for two of the
 # shared labels (component_not_present, vulnerable_code_not_present); read back it is the
 # second, which is what CycloneDX says ("the code has been removed or tree-shaken").
-_FROM_CDX_STATE = {v: k for k, v in _CDX_STATE.items()}
-_FROM_CDX_JUSTIFICATION = {v: k for k, v in _CDX_JUSTIFICATION.items()}  # the last listed wins
-_FROM_CSAF_STATUS = {v: k for k, v in _CSAF_STATUS.items()}
+_FROM_CDX_STATE = {v: k for k, v in CDX_STATE.items()}
+_FROM_CDX_JUSTIFICATION = {v: k for k, v in CDX_JUSTIFICATION.items()}  # the last listed wins
+_FROM_CSAF_STATUS = {v: k for k, v in CSAF_STATUS.items()}
 
 
 class VexInvalid(InvalidInput):
@@ -214,7 +232,7 @@ def _walk(items: list[Any]) -> list[Any]:
 
 def _csaf(doc: dict[str, Any]) -> list[Statement]:
     from clearinghouse.vulns.errors import FormatError
-    from clearinghouse.vulns.intake.csaf import _csaf_products, validate_csaf
+    from clearinghouse.vulns.intake.csaf import csaf_products, validate_csaf
 
     if (doc.get("document") or {}).get("category") != "csaf_vex":
         raise VexInvalid("a CSAF document must be of category csaf_vex to be read as VEX")
@@ -222,7 +240,7 @@ def _csaf(doc: dict[str, Any]) -> list[Statement]:
         validate_csaf(doc)
     except FormatError as exc:
         raise VexInvalid(str(exc)[:400]) from None
-    products = _csaf_products(doc.get("product_tree") or {})
+    products = csaf_products(doc.get("product_tree") or {})
     out = []
     for v in doc.get("vulnerabilities") or []:
         names = frozenset(
@@ -319,6 +337,43 @@ def _covers(product: Product, e: Exposure) -> bool:
     return product.version is None or product.version == (e.version or have.version)
 
 
+def _refusal(st: Statement) -> str | None:
+    """Why a not_affected statement cannot be applied, or None."""
+    if st.status.justification is None:
+        return "no justification of the five VEX labels"
+    if st.status.product.vers:
+        return "a version range is not evaluated"
+    return None
+
+
+def _close(
+    session: Session,
+    e: Exposure,
+    st: Statement,
+    document: VexDocument,
+    actor: str,
+    evidence: dict[str, Any],
+    now: datetime,
+) -> None:
+    """One applicable statement closes one exposure as not_affected, with its evidence."""
+    assert st.status.justification is not None  # _refusal checked it
+    apply_status(
+        session,
+        e,
+        ExposureStatus.not_affected,
+        actor=actor,
+        note=st.status.impact_statement or f"VEX ({document.format})",
+        justification=st.status.justification.value,
+        evidence={
+            **evidence,
+            "format": document.format,
+            "sha256": document.sha256,
+            "statement": st.source,
+        },
+        now=now,
+    )
+
+
 def apply_to_asset(session: Session, p: Principal, asset_id: str, data: bytes) -> VexResult:
     """Apply an operator's VEX to one asset's exposures (see the module docstring)."""
     asset = assets.load(session, p, asset_id, Action.asset_read)
@@ -349,31 +404,15 @@ def apply_to_asset(session: Session, p: Principal, asset_id: str, data: bytes) -
     for n, st in enumerate(document.statements):
         if st.status.status is not VexStatus.not_affected:
             continue
-        if st.status.justification is None:
-            skipped.append(VexSkip(statement=n, reason="no justification of the five VEX labels"))
-            continue
-        if st.status.product.vers:
-            skipped.append(VexSkip(statement=n, reason="a version range is not evaluated"))
+        if (reason := _refusal(st)) is not None:
+            skipped.append(VexSkip(statement=n, reason=reason))
             continue
         for e in candidates:
             if e.id in applied or not (names.get(e.vuln_id, set()) & st.names):
                 continue
             if not _covers(st.status.product, e):
                 continue
-            apply_status(
-                session,
-                e,
-                ExposureStatus.not_affected,
-                actor=actor,
-                note=st.status.impact_statement or f"VEX ({document.format})",
-                justification=st.status.justification.value,
-                evidence={
-                    "format": document.format,
-                    "sha256": document.sha256,
-                    "statement": st.source,
-                },
-                now=now,
-            )
+            _close(session, e, st, document, actor, {}, now)
             applied.append(e.id)
     audit.record(
         session,
@@ -393,5 +432,106 @@ def apply_to_asset(session: Session, p: Principal, asset_id: str, data: bytes) -
         sha256=document.sha256,
         statements=len(document.statements),
         applied=applied,
+        skipped=skipped,
+    )
+
+
+# --- a vendor's VEX for its case ---------------------------------------------------------------
+
+
+def _package(purl: str | None) -> tuple[str, str] | None:
+    """(OSV ecosystem, normalised name) of an unversioned product purl, as records index it."""
+    found = package_from_purl(purl) if purl else None
+    if found is None:
+        return None
+    ecosystem, name, _ = found
+    return ecosystem, normalise_name(ecosystem, name)
+
+
+def _case_packages(session: Session, vuln_ids: set[str]) -> dict[str, set[tuple[str, str]]]:
+    """record id -> the (ecosystem, normalised name) packages its OSV `affected` names."""
+    out: dict[str, set[tuple[str, str]]] = {v: set() for v in vuln_ids}
+    for vuln_id, ecosystem, name in session.execute(
+        select(AffectedPackage.vuln_id, AffectedPackage.ecosystem, AffectedPackage.name).where(
+            AffectedPackage.vuln_id.in_(vuln_ids)
+        )
+    ):
+        out[vuln_id].add((ecosystem, name))
+    return out
+
+
+def apply_for_case(session: Session, p: Principal, case_id: str, data: bytes) -> CaseVexResult:
+    """Apply a vendor's VEX to every operator's open exposures of its case's records and
+    packages (see the module docstring). The answer names statements only."""
+    case, _ = load_case(session, p, case_id, Action.case_vendor_status)
+    document = parse(data)
+    vuln_ids = set(session.scalars(select(CaseVuln.vuln_id).where(CaseVuln.case_id == case.id)))
+    names = _names(session, vuln_ids)
+    packages = _case_packages(session, vuln_ids)
+    accepted: list[int] = []
+    skipped: list[VexSkip] = []
+    targets: list[tuple[Statement, set[str]]] = []
+    for n, st in enumerate(document.statements):
+        if st.status.status is not VexStatus.not_affected:
+            reason: str | None = "only not_affected statements are applied"
+        elif (reason := _refusal(st)) is None:
+            named = {v for v, known in names.items() if known & st.names}
+            package = _package(st.status.product.purl)
+            records = {v for v in named if package in packages[v]}
+            if not named:
+                reason = "not a record of this case"
+            elif not records:
+                reason = "not a product of this case: its records do not name this package"
+            else:
+                accepted.append(n)
+                targets.append((st, records))
+        if reason is not None:
+            skipped.append(VexSkip(statement=n, reason=reason))
+    if targets:
+        exposures = list(
+            session.scalars(
+                select(Exposure)
+                .where(
+                    Exposure.vuln_id.in_(sorted({v for _, records in targets for v in records})),
+                    Exposure.status.in_(sorted(OPEN_STATUSES)),
+                )
+                .order_by(Exposure.id)
+                .with_for_update()
+            )
+        )
+        evidence = {"asserted_by": "vendor", "vendor_org_id": p.org_id, "case_id": case.id}
+        actor = p.user_id or p.org_id or "system"
+        now = utcnow()
+        closed: set[str] = set()
+        for st, records in targets:
+            for e in exposures:
+                if e.id in closed or e.vuln_id not in records:
+                    continue
+                if _covers(st.status.product, e):
+                    _close(session, e, st, document, actor, evidence, now)
+                    closed.add(e.id)
+    # the case's parties read the timeline: statements only, never exposures or operators
+    timeline.record(
+        session,
+        p,
+        case.id,
+        "vendor_vex",
+        AuditTag.INVENTORY_EXPOSURE_VEX,
+        {
+            "vendor_org_id": p.org_id,
+            "format": document.format,
+            "sha256": document.sha256,
+            "statements": len(document.statements),
+            "accepted": accepted,
+            "skipped": [s.model_dump() for s in skipped],
+        },
+        tlp=case.tlp,
+    )
+    return CaseVexResult(
+        case_id=case.id,
+        format=document.format,
+        sha256=document.sha256,
+        statements=len(document.statements),
+        accepted=accepted,
         skipped=skipped,
     )

@@ -6,6 +6,7 @@ from typing import Any
 from sqlalchemy import Boolean, Date, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from clearinghouse.core.clock import utcnow
 from clearinghouse.storage.base import Base
 
 
@@ -89,7 +90,8 @@ class CweEntry(Base):
 class KevEntry(Base):
     """One entry of CISA's Known Exploited Vulnerabilities catalog. Records whose aliases name
     the CVE carry the KEV flag and due date (joined at read time, so a catalog update is one
-    import away)."""
+    import away). `changed_at` lets a consumer find what an import changed without a hook in
+    the import (the inventory's `sync_vulns` reprioritises those CVEs' exposures)."""
 
     __tablename__ = "kev_entries"
 
@@ -103,6 +105,9 @@ class KevEntry(Base):
     required_action: Mapped[str] = mapped_column(Text, default="")
     cwes: Mapped[list[str]] = mapped_column(default=list)
     digest: Mapped[str] = mapped_column(String(64))
+    # when the entry was added or last changed (migration 0024; NULL: before then): the
+    # inventory's periodic sync reprioritises the exposures of entries changed since its last run
+    changed_at: Mapped[datetime | None] = mapped_column(index=True, default=utcnow, onupdate=utcnow)
 
 
 class VulnerabilityReport(Base):

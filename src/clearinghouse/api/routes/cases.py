@@ -3,7 +3,10 @@ decision is the domain's and the policy's. A case the caller may not see is a 40
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from typing import Annotated
+
+from fastapi import APIRouter, File, Response, UploadFile
+from fastapi.concurrency import run_in_threadpool
 
 from clearinghouse.api.deps import Cursor, Id, Limit, PrincipalDep, ServicesDep, SessionDep
 from clearinghouse.api.problems import ERROR_RESPONSES
@@ -34,6 +37,8 @@ from clearinghouse.coordination.schemas import (
 )
 from clearinghouse.coordination.states import CaseState
 from clearinghouse.core.pagination import Page
+from clearinghouse.inventory import vex_intake
+from clearinghouse.inventory.schemas_exposures import CaseVexResult
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES, tags=["cases"])
 
@@ -78,6 +83,20 @@ def post_vendor_status(
 ) -> VendorStatusOut:
     """A vendor posts its own status, statement, VEX justification and fix."""
     return participants.post_vendor_status(session, p, case_id, body)
+
+
+@router.post("/cases/{case_id}/vex", response_model=CaseVexResult)
+async def post_case_vex(
+    case_id: Id,
+    file: Annotated[UploadFile, File(description="a CycloneDX VEX, CSAF VEX or OpenVEX document")],
+    p: PrincipalDep,
+    session: SessionDep,
+) -> CaseVexResult:
+    """A vendor of the case asserts `not_affected` (with a justification) for the case's
+    records and packages, as VEX: every operator's open exposure it covers is closed. The
+    answer says what became of each statement, never which exposures or operators."""
+    data = await file.read(vex_intake.MAX_BYTES + 1)
+    return await run_in_threadpool(vex_intake.apply_for_case, session, p, case_id, data)
 
 
 @router.post("/cases/{case_id}/transition", response_model=CaseOut)

@@ -131,8 +131,10 @@ def _event(
         exposure.closed_at = now
 
 
-def _insert_exposures(session: Session, rows: list[dict[str, Any]]) -> int:
-    """Insert, skipping any that exist (unique asset, component, vuln): idempotent."""
+def insert_exposures(session: Session, rows: list[dict[str, Any]]) -> int:
+    """Insert exposure rows (`exposure_row`'s), each with its "matched" event, skipping any
+    that exist (unique asset, component, vuln): idempotent. Returns how many were inserted.
+    The one place exposures are inserted (matching and the early warning)."""
     if not rows:
         return 0
     dialect = session.get_bind().dialect.name
@@ -162,7 +164,10 @@ def _insert_exposures(session: Session, rows: list[dict[str, Any]]) -> int:
     return opened
 
 
-def _row(asset: Asset, component: Component, hit: Hit, f: Facts, now: datetime) -> dict[str, Any]:
+def exposure_row(
+    asset: Asset, component: Component, hit: Hit, f: Facts, now: datetime
+) -> dict[str, Any]:
+    """A new open exposure of `component` to `hit`'s record, as `insert_exposures` takes it."""
     return {
         "id": new_id("exp"),
         "asset_id": asset.id,
@@ -259,7 +264,7 @@ def match_sbom(session: Session, sbom_id: str) -> dict[str, int]:
                 continue
             if hit.vuln_id not in facts_cache:
                 facts_cache[hit.vuln_id] = facts(session, visible[hit.vuln_id])
-            opened_rows.append(_row(asset, c, hit, facts_cache[hit.vuln_id], now))
+            opened_rows.append(exposure_row(asset, c, hit, facts_cache[hit.vuln_id], now))
     remediated = 0
     current_versions = {(c.ecosystem, c.name): c.version for c in components}
     for e in existing:
@@ -276,7 +281,7 @@ def match_sbom(session: Session, sbom_id: str) -> dict[str, int]:
         )
         _event(session, e, S.remediated.value, note, {"sbom_id": sbom.id, "version": version}, now)
         remediated += 1
-    opened = _insert_exposures(session, opened_rows)
+    opened = insert_exposures(session, opened_rows)
     sbom.diff = {**sbom.diff, "exposures_opened": opened, "exposures_remediated": remediated}
     return {
         "components": len(components),
@@ -346,8 +351,8 @@ def match_vuln(session: Session, vuln_id: str, stats: Stats | None = None) -> di
                     is not None
                 )
             if visible_to[asset.org_id]:
-                rows.append(_row(asset, component, hits[component.id], f, now))
-    opened = _insert_exposures(session, rows)
+                rows.append(exposure_row(asset, component, hits[component.id], f, now))
+    opened = insert_exposures(session, rows)
     return {"candidates": len(hits), "opened": opened, "closed": closed}
 
 

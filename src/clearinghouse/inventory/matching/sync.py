@@ -7,7 +7,14 @@ A periodic job (`inventory.sync_vulns`) matches against the indexed components
   withdrawal and publication moves it), read from the mark less an overlap, so that a write
   transaction that committed late, stamped before a change already seen, is not skipped;
 - the records whose embargo ended since its last run (an embargo ends by the clock and changes
-  no row, and until then an operator outside the case saw nothing).
+  no row, and until then an operator outside the case saw nothing);
+- the records whose id or alias is a CVE whose KEV entry was added or changed since its last
+  run (`KevEntry.changed_at`, less the overlap), and the other records of their coordination
+  cases (a case's exploitation is `active` once any of its CVEs is KEV-listed): their standing
+  exposures are reprioritised (`SyncResult.kev_vulns`; KEV flag, SSVC exploitation, KEV due
+  date), and no other exposure is touched. A KEV import (`vulns`, which may not import
+  `inventory`) needs no hook; the latency is the periodic interval. Within the overlap an
+  entry is read again on the next runs, which changes nothing (prioritisation is idempotent).
 
 A round runs only when something changed since the mark (or an embargo ended): the overlap is
 read again once per new change, never on every tick. It reads the records a batch at a time in
@@ -30,10 +37,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import Session
 
+from clearinghouse.coordination.models import CaseVuln
 from clearinghouse.core.clock import utcnow
 from clearinghouse.inventory.matching import apply
 from clearinghouse.inventory.models import Component, VulnSync
-from clearinghouse.vulns.models import Vulnerability
+from clearinghouse.vulns.models import KevEntry, Vulnerability, VulnerabilityAlias
 
 OVERLAP = timedelta(minutes=5)
 BATCH = 2000  # records one job matches; a full batch queues the round's next batch
@@ -46,6 +54,17 @@ class SyncResult:
     opened: int
     closed: int
     after: tuple[datetime, str] | None  # where the round's next batch starts; None: done
+    kev_vulns: tuple[str, ...] = ()  # records whose KEV facts changed: reprioritise their exposures
+
+
+def _kev_changed(session: Session, since: datetime) -> tuple[str, ...]:
+    """The records whose id or alias is a CVE whose KEV entry changed since `since`, with the
+    other records of their coordination cases."""
+    cves = select(KevEntry.cve_id).where(KevEntry.changed_at > since)
+    named = select(VulnerabilityAlias.vuln_id).where(VulnerabilityAlias.alias.in_(cves))
+    cases = select(CaseVuln.case_id).where(CaseVuln.vuln_id.in_(named))
+    siblings = select(CaseVuln.vuln_id).where(CaseVuln.case_id.in_(cases))
+    return tuple(sorted({*session.scalars(named), *session.scalars(siblings)}))
 
 
 def _match(session: Session, vuln_ids: list[str]) -> tuple[int, int]:
@@ -71,7 +90,9 @@ def sync_vulns(
         session.add(VulnSync(id=_ROW, updated_mark=now, checked_at=now))
         return SyncResult(0, 0, 0, None)
     ended: list[str] = []
+    kev: tuple[str, ...] = ()
     if after is None:
+        kev = _kev_changed(session, state.checked_at - OVERLAP)
         ended = list(
             session.scalars(
                 select(Vulnerability.id).where(
@@ -86,7 +107,7 @@ def sync_vulns(
         )
         if not changed:
             opened, closed = _match(session, ended)
-            return SyncResult(len(ended), opened, closed, None)
+            return SyncResult(len(ended), opened, closed, None, kev)
         after = (state.updated_mark - OVERLAP, "")
     at, last_id = after
     rows = session.execute(
@@ -104,4 +125,4 @@ def sync_vulns(
     if rows:
         state.updated_mark = max(state.updated_mark, rows[-1][1])
     nxt = (rows[-1][1], rows[-1][0]) if len(rows) == BATCH else None
-    return SyncResult(len(rows) + len(ended), opened, closed, nxt)
+    return SyncResult(len(rows) + len(ended), opened, closed, nxt, kev)

@@ -119,7 +119,7 @@ def validate_csaf(doc: dict[str, Any]) -> list[str]:
     return findings
 
 
-def _csaf_products(tree: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def csaf_products(tree: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """product_id → {name, purl, cpe, version} from branches, full names and relationships."""
     products: dict[str, dict[str, Any]] = {}
 
@@ -192,7 +192,7 @@ def csaf_records(doc: dict[str, Any]) -> Iterator[dict[str, Any]]:
     tracking = document["tracking"]
     modified = osv_timestamp(tracking["current_release_date"])
     published = osv_timestamp(tracking["initial_release_date"])
-    products = _csaf_products(doc.get("product_tree") or {})
+    products = csaf_products(doc.get("product_tree") or {})
     tlp = ((document.get("distribution") or {}).get("tlp") or {}).get("label")
     for n, vuln in enumerate(doc.get("vulnerabilities") or [], 1):
         cve = vuln.get("cve")

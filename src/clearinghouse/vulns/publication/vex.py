@@ -313,14 +313,16 @@ def _product_iri(product: Product) -> str:
 
 # --- CycloneDX 1.6 VEX --------------------------------------------------------------------
 
-_CDX_JUSTIFICATION = {
+# CDX_JUSTIFICATION, CDX_STATE and CSAF_STATUS are also read backwards by the VEX intake
+# (inventory.vex_intake): one mapping per format, both ways.
+CDX_JUSTIFICATION = {
     Justification.component_not_present: "code_not_present",
     Justification.vulnerable_code_not_present: "code_not_present",
     Justification.vulnerable_code_not_in_execute_path: "code_not_reachable",
     Justification.vulnerable_code_cannot_be_controlled_by_adversary: "requires_environment",
     Justification.inline_mitigations_already_exist: "protected_by_mitigating_control",
 }
-_CDX_STATE = {
+CDX_STATE = {
     VexStatus.affected: "exploitable",
     VexStatus.not_affected: "not_affected",
     VexStatus.fixed: "resolved",
@@ -416,8 +418,8 @@ def to_cyclonedx_vex(subject: VexSubject) -> dict[str, Any]:
                 published=datetime.fromisoformat(subject.published),
                 updated=stamp,
                 analysis=VulnerabilityAnalysis(
-                    state=ImpactAnalysisState(_CDX_STATE[status]),
-                    justification=ImpactAnalysisJustification(_CDX_JUSTIFICATION[justification])
+                    state=ImpactAnalysisState(CDX_STATE[status]),
+                    justification=ImpactAnalysisJustification(CDX_JUSTIFICATION[justification])
                     if justification
                     else None,
                     responses=responses,
@@ -432,7 +434,7 @@ def to_cyclonedx_vex(subject: VexSubject) -> dict[str, Any]:
 
 # --- CSAF 2.0 VEX -------------------------------------------------------------------------
 
-_CSAF_STATUS = {
+CSAF_STATUS = {
     VexStatus.affected: "known_affected",
     VexStatus.not_affected: "known_not_affected",
     VexStatus.fixed: "fixed",
@@ -479,7 +481,7 @@ def to_csaf_vex(subject: VexSubject, advisory: dict[str, Any]) -> dict[str, Any]
     }
     status: dict[str, list[str]] = defaultdict(list)
     for s, pid in ids.items():
-        status[_CSAF_STATUS[s.status]].append(pid)
+        status[CSAF_STATUS[s.status]].append(pid)
     base = advisory["vulnerabilities"][0]
     vuln: dict[str, Any] = {
         k: base[k] for k in ("cve", "ids", "notes", "cwe", "references", "title") if k in base
