@@ -130,6 +130,7 @@ def test_an_unexpected_failure_shows_a_browser_no_internal_detail(
     assert page.status_code == 500 and is_html(page)
     assert INTERNAL not in page.text and "RuntimeError" not in page.text
     assert "Something went wrong" in page.text
+    assert page.headers["x-request-id"]  # the reference the log has, for the operators
     api = failing_app.get("/api/v1/test-broken", headers=BROWSER)
     assert api.status_code == 500 and is_problem(api)
     assert api.json()["code"] == "internal_error" and INTERNAL not in api.text

@@ -159,16 +159,16 @@ def install(app: FastAPI, page: BrowserPage | None = None) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error")
+        response: Response | None = None
         if page is not None and wants_page(request):
-            html = await _browser_page(page, request, 500)
-            if html is not None:
-                return html
-        response = problem(
-            500,
-            "internal_error",
-            "Internal error",
-            "an unexpected error occurred; see the server log with this request_id",
-        )
+            response = await _browser_page(page, request, 500)
+        if response is None:
+            response = problem(
+                500,
+                "internal_error",
+                "Internal error",
+                "an unexpected error occurred; see the server log with this request_id",
+            )
         if (rid := request_id_var.get()) is not None:
             response.headers["X-Request-ID"] = rid
         return response
