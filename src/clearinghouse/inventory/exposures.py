@@ -78,6 +78,7 @@ SEVERITIES = ("critical", "high", "medium", "low", "none", "unknown")
 
 # The listing's order: stored sort keys (undecided after Track, no due date after every date).
 _ORDER = (Exposure.ssvc_rank, Exposure.due_sort, Exposure.id)
+_RANKS = frozenset(ssvc.rank(o) for o in (*ssvc.OUTCOMES, None))
 
 
 class ExposureFilterInvalid(InvalidInput):
@@ -260,7 +261,9 @@ def _after(cursor: str, rank_filter: int | None) -> ColumnElement[bool]:
         raise InvalidInput(
             "the cursor is not one this server issued", code="cursor_invalid"
         ) from None
-    if not last_id:
+    # only a rank the server writes: a forged one past the column's integer range would
+    # reach the database as a bound value it refuses (a 500)
+    if not last_id or rank_s != str(rank) or rank not in _RANKS:
         raise InvalidInput("the cursor is not one this server issued", code="cursor_invalid")
     if rank_filter is None:
         return tuple_(*_ORDER) > (rank, due, last_id)
