@@ -68,3 +68,13 @@ def list_orgs(
     query = query.where(scope.clause(Org))
     rows, nxt = paginate(session, query, Org.id, limit=limit, cursor=cursor)
     return Page(items=[org_out(o) for o in rows], next_cursor=nxt)
+
+
+def names_of(session: Session, org_ids: set[str]) -> dict[str, str]:
+    """Organisations' names by id, for ids that a service has already shown the caller (a
+    case's participants, an asset's operator): the page prints who, not an opaque id. Never a
+    listing: an id the caller was not shown is never asked for."""
+    if not org_ids:
+        return {}
+    query = select(Org.id, Org.name).where(Org.id.in_(sorted(org_ids)))
+    return {row[0]: row[1] for row in session.execute(query)}

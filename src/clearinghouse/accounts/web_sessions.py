@@ -42,6 +42,9 @@ from clearinghouse.core.ids import new_id
 from clearinghouse.storage.db import Database
 
 SESSION_SCOPES = frozenset({Scope.read, Scope.write})
+# How long an ended session's row is kept before the periodic purge deletes it. An ended
+# session never signs in (`resolve`); its sign-in and sign-out stay in the audit trail.
+PURGE_GRACE = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -139,6 +142,21 @@ def revoke(session: Session, resolved: Resolved) -> None:
             subject_type="web_session",
             subject_id=row.id,
         )
+
+
+def purge_ended(session: Session, settings: Settings) -> int:
+    """Delete the sessions that ended more than `PURGE_GRACE` ago: past their absolute expiry,
+    unused for longer than the idle limit, or signed out. Returns how many."""
+    cutoff = utcnow() - PURGE_GRACE
+    idle = timedelta(minutes=settings.web_session_idle_minutes)
+    result = session.execute(
+        delete(WebSession).where(
+            (WebSession.expires_at < cutoff)
+            | (WebSession.last_seen_at < cutoff - idle)
+            | (WebSession.revoked_at < cutoff)
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 # --- sign-in with a password -----------------------------------------------------------------
@@ -266,6 +284,7 @@ __all__ = [
     "csrf_matches",
     "csrf_token",
     "open_session",
+    "purge_ended",
     "resolve",
     "revoke",
     "set_password",

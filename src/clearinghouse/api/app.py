@@ -26,6 +26,9 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,80}$")
 
 
 _limiters: dict[int, anyio.CapacityLimiter] = {}
+# The web shell's error page for a browser (loaded by name, as its page routers are: the web
+# shell builds on the API's, never the other way).
+BROWSER_ERROR_PAGE = "clearinghouse.web.routing:browser_error_page"
 
 
 def _admission(services: Services) -> anyio.CapacityLimiter:
@@ -103,7 +106,7 @@ def create_app(services: Services | None = None) -> FastAPI:
     )
     app.state.services = services
     metrics = Metrics(services.db)
-    problems.install(app)
+    problems.install(app, page=load(BROWSER_ERROR_PAGE))
 
     app.add_middleware(Observe, services=services, metrics=metrics)
 

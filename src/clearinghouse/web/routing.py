@@ -22,7 +22,47 @@ log = logging.getLogger("clearinghouse.web")
 
 
 def error_page(request: Request, status: int, title: str, detail: str) -> Response:
-    return render(request, "error.html", status_code=status, title=title, detail=detail)
+    return render(
+        request, "error.html", status_code=status, title=title, detail=detail, status=status
+    )
+
+
+# What a browser is told when no page answers (the app's error handlers, api/problems.py): fixed
+# text per status, never the path, the exception or anything else from the request.
+_BROWSER_ERRORS: dict[int, tuple[str, str]] = {
+    404: (
+        "Page not found",
+        "There is no page at this address. Check the link, or start again from the front page.",
+    ),
+    405: (
+        "Not allowed here",
+        "This page does not take that kind of request. Go back and use the "
+        "page's own links and forms.",
+    ),
+}
+_SOMETHING_WRONG = (
+    "Something went wrong",
+    "Try again later. If it keeps happening, tell the instance's operators when it happened.",
+)
+
+
+def browser_error_page(request: Request, status: int) -> Response:
+    """The HTML page of an error raised outside any page route (an unknown path, a method a page
+    does not take) or of an unexpected failure, for a browser. It resolves the visitor's session
+    (for the navigation): when that fails too, a bare page without it."""
+    title, detail = (
+        _SOMETHING_WRONG
+        if status >= 500
+        else _BROWSER_ERRORS.get(
+            status, ("Request refused", "This request cannot be answered. Go back and try again.")
+        )
+    )
+    try:
+        return error_page(request, status, title, detail)
+    except Exception:  # the database may be what failed: the page as an anonymous visitor's
+        log.exception("the error page could not resolve the session")
+        request.state.web_session, request.state.principal = None, None
+        return error_page(request, status, title, detail)
 
 
 class PageRoute(APIRoute):

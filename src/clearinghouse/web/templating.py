@@ -12,10 +12,11 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from clearinghouse.accounts import orgs
 from clearinghouse.accounts.models import OrgKind
 from clearinghouse.accounts.policy import Principal
 from clearinghouse.core.clock import utcnow
-from clearinghouse.web.cookies import csrf_token_for
+from clearinghouse.web.cookies import csrf_token_for, services_of
 
 env = Environment(
     loader=PackageLoader("clearinghouse.web", "templates"),
@@ -102,6 +103,25 @@ def url_with(request: Request, **params: str | int | None) -> str:
     return f"{path}?{urlencode(query)}" if query else path
 
 
+class OrgNames:
+    """`org_name(org_id)` in templates: the organisation's name for an id the page already
+    shows (from a service's answer), or the id itself if there is none. Looked up once per id
+    and page, in a short read of its own (render has no session); autoescaped like any text."""
+
+    def __init__(self, request: Request) -> None:
+        self.request = request
+        self.known: dict[str, str] = {}
+
+    def __call__(self, org_id: str | None) -> str:
+        if not org_id:
+            return ""
+        if org_id not in self.known:
+            with services_of(self.request).db.reading() as session:
+                self.known.update(orgs.names_of(session, {org_id}))
+            self.known.setdefault(org_id, org_id)
+        return self.known[org_id]
+
+
 def render(request: Request, template: str, *, status_code: int = 200, **ctx: Any) -> HTMLResponse:
     """Render `template` with `ctx` plus what every page needs: the principal (or None), its
     navigation, the CSRF token for forms, the notice of a redirect and the current path."""
@@ -116,6 +136,7 @@ def render(request: Request, template: str, *, status_code: int = 200, **ctx: An
         notice=notice,
         path=request.url.path,
         url_with=lambda **p: url_with(request, **p),
+        org_name=OrgNames(request),
         **ctx,
     )
     response = HTMLResponse(html, status_code=status_code, headers=SECURITY_HEADERS)
