@@ -78,6 +78,7 @@ SEVERITIES = ("critical", "high", "medium", "low", "none", "unknown")
 
 # The listing's order: stored sort keys (undecided after Track, no due date after every date).
 _ORDER = (Exposure.ssvc_rank, Exposure.due_sort, Exposure.id)
+_RANKS = frozenset(ssvc.rank(o) for o in (*ssvc.OUTCOMES, None))
 
 
 class ExposureFilterInvalid(InvalidInput):
@@ -119,8 +120,11 @@ def _early_warnings(
     session: Session, pairs: set[tuple[str, str]]
 ) -> dict[tuple[str, str], dict[str, Any]]:
     """(vuln id, org id) -> {case_id, tlp, mitigation} of the case an early warning came
-    through: the newest case of the record whose sharing group holds the organisation (never
-    a case it is no party to, even a newer one of the same record)."""
+    through: of the record's notified cases whose sharing group holds the organisation (never
+    a case it is no party to, nor one that warned nobody yet), the strictest TLP, the newest
+    of those. A warning never shows looser than a case it may have come through: a newer,
+    looser case of the same record warns nothing new (the exposure exists) and so does not
+    relabel it."""
     if not pairs:
         return {}
     out: dict[tuple[str, str], dict[str, Any]] = {}
@@ -132,17 +136,23 @@ def _early_warnings(
             CaseVuln.vuln_id.in_({v for v, _ in pairs}),
             Participant.org_id.in_({o for _, o in pairs}),
             Participant.role == "operator_group",
+            Case.notified_at.is_not(None),
         )
         .order_by(Case.created_at, Case.id)
     ):
+        tlp = early_warning_tlp(case)
+        seen = out.get((vuln_id, org_id))
+        if seen is not None and seen["rank"] > tlp.rank:
+            continue
         vendors = session.scalars(
             select(VendorStatus)
             .where(VendorStatus.case_id == case.id)
             .order_by(VendorStatus.vendor_org_id)
         )
         out[(vuln_id, org_id)] = {
+            "rank": tlp.rank,
             "case_id": case.id,
-            "tlp": early_warning_tlp(case).value,
+            "tlp": tlp.value,
             "mitigation": [
                 {"vendor_org_id": v.vendor_org_id, "status": v.status, "fixed": v.fixed_versions}
                 for v in vendors
@@ -251,7 +261,9 @@ def _after(cursor: str, rank_filter: int | None) -> ColumnElement[bool]:
         raise InvalidInput(
             "the cursor is not one this server issued", code="cursor_invalid"
         ) from None
-    if not last_id:
+    # only a rank the server writes: a forged one past the column's integer range would
+    # reach the database as a bound value it refuses (a 500)
+    if not last_id or rank_s != str(rank) or rank not in _RANKS:
         raise InvalidInput("the cursor is not one this server issued", code="cursor_invalid")
     if rank_filter is None:
         return tuple_(*_ORDER) > (rank, due, last_id)

@@ -5,7 +5,8 @@
 - `ssvc`, `ssvc_rank` (`ssvc.rank`), `ssvc_inputs`: the CISA tree's decision (`ssvc.assess`) with
   every input and its source. The facts: KEV (exploitation active), the coordination case of
   the record (exploitation `active` once a CVE of the case's records is KEV-listed: the only
-  exploitation evidence a case records today, `coordination.cases.exploited_since`), the
+  exploitation evidence a case records today, `coordination.cases.exploited_since`, counting
+  only the case's public records: an embargoed record's listing never reaches a sibling), the
   record's CVSS vector (automatable, technical impact), the asset's exposure, mission and
   well-being impact;
 - `epss`: the highest latest EPSS score over the record's CVE aliases (`inventory.epss.latest`);
@@ -26,12 +27,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from clearinghouse.coordination.cases import exploited_since
 from clearinghouse.coordination.models import CaseVuln
+from clearinghouse.core.clock import utcnow
 from clearinghouse.inventory import due, epss, ssvc
 from clearinghouse.inventory.models import Asset, Exposure
 from clearinghouse.vulns.catalog import kev_flags
 from clearinghouse.vulns.models import Vulnerability, VulnerabilityAlias
+from clearinghouse.vulns.visibility import is_public
 
 # CVSS versions, best first: a 4.0 vector carries Automatable (AU), 3.x does not.
 _CVSS_TYPES = ("CVSS_V4", "CVSS_V3")
@@ -59,17 +61,39 @@ def _aliases(session: Session, vuln_ids: Sequence[str]) -> dict[str, list[str]]:
 
 
 def _case_exploited(session: Session, vuln_ids: Sequence[str]) -> set[str]:
-    """The records whose coordination case knows of exploitation in the wild."""
+    """The records whose coordination case knows of exploitation in the wild: a KEV listing
+    of a CVE of one of the case's **public** records (`coordination.cases.exploited_since`
+    less the embargoed ones). An embargoed record's listing stays with that record, whose
+    exposures are its case group's early warnings: carried to a public sibling it would tell
+    every operator of the sibling that its case holds an undisclosed exploited flaw."""
     cases: dict[str, list[str]] = {}
     for case_id, vuln_id in session.execute(
         select(CaseVuln.case_id, CaseVuln.vuln_id).where(CaseVuln.vuln_id.in_(vuln_ids))
     ):
         cases.setdefault(case_id, []).append(vuln_id)
+    if not cases:
+        return set()
+    members: dict[str, set[str]] = {}
+    for case_id, vuln_id in session.execute(
+        select(CaseVuln.case_id, CaseVuln.vuln_id).where(CaseVuln.case_id.in_(cases))
+    ):
+        members.setdefault(case_id, set()).add(vuln_id)
+    now = utcnow()
+    public = [
+        v.id
+        for v in session.scalars(
+            select(Vulnerability).where(
+                Vulnerability.id.in_({v for found in members.values() for v in found})
+            )
+        )
+        if is_public(v, now) and v.withdrawn is None
+    ]
+    listed = set(kev_flags(session, public)) if public else set()
     return {
         vuln_id
-        for case_id, members in cases.items()
-        if exploited_since(session, case_id) is not None
-        for vuln_id in members
+        for case_id, mine in cases.items()
+        if members.get(case_id, set()) & listed
+        for vuln_id in mine
     }
 
 

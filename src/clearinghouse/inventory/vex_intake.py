@@ -74,7 +74,7 @@ from clearinghouse.vulns.publication.vex import (
     ProductStatus,
     VexStatus,
 )
-from clearinghouse.vulns.purls import package_from_purl
+from clearinghouse.vulns.purls import PURL_ECOSYSTEMS, package_from_purl
 from clearinghouse.vulns.records import normalise_name
 
 MAX_BYTES = 16 * 1024**2
@@ -241,6 +241,7 @@ def _csaf(doc: dict[str, Any]) -> list[Statement]:
     except FormatError as exc:
         raise VexInvalid(str(exc)[:400]) from None
     products = csaf_products(doc.get("product_tree") or {})
+    ranges = _csaf_ranges(doc.get("product_tree") or {})
     out = []
     for v in doc.get("vulnerabilities") or []:
         names = frozenset(
@@ -270,7 +271,9 @@ def _csaf(doc: dict[str, Any]) -> list[Statement]:
                     # the export writes "unspecified" for a product with no version
                     version=base.version
                     or (info.get("version") if info.get("version") != "unspecified" else None),
-                    vers=info.get("vers"),
+                    # a range branch is a range however written (vers, or a free-text
+                    # specifier CSAF also allows): never read as every version
+                    vers=info.get("vers") or ranges.get(pid),
                 )
                 source = {"vulnerability": v.get("cve"), "product_id": pid, "status": csaf_status}
                 out.append(
@@ -278,6 +281,32 @@ def _csaf(doc: dict[str, Any]) -> list[Statement]:
                         names, ProductStatus(p, status, flags.get(pid), impacts.get(pid)), source
                     )
                 )
+    return out
+
+
+def _csaf_ranges(tree: dict[str, Any]) -> dict[str, str]:
+    """product_id -> its `product_version_range` branch name, for the products under such a
+    branch and the relationships built on them (`csaf_products` keeps only `vers:` ranges)."""
+    out: dict[str, str] = {}
+
+    def walk(branches: list[Any], within: str | None) -> None:
+        for b in branches:
+            if not isinstance(b, dict):
+                continue
+            here = str(b.get("name")) if b.get("category") == "product_version_range" else within
+            product = b.get("product") or {}
+            if here is not None and product.get("product_id"):
+                out[product["product_id"]] = here
+            walk(b.get("branches") or [], here)
+
+    walk(tree.get("branches") or [], None)
+    for rel in tree.get("relationships") or []:
+        ranged = out.get(rel.get("product_reference", "")) or out.get(
+            rel.get("relates_to_product_reference", "")
+        )
+        pid = (rel.get("full_product_name") or {}).get("product_id")
+        if ranged is not None and pid:
+            out[pid] = ranged
     return out
 
 
@@ -330,9 +359,27 @@ def _names(session: Session, vuln_ids: set[str]) -> dict[str, set[str]]:
     return out
 
 
+def _package_key(purl: str | None) -> tuple[str, str | None, str] | None:
+    """(purl type, namespace, name) of an unversioned purl, the name normalised as records
+    index it (PEP 503 for PyPI: `zope.interface` and `zope-interface` are one project), so
+    that a statement covers exactly the components its package check accepted."""
+    from packageurl import PackageURL
+
+    if not purl:
+        return None
+    try:
+        parsed = PackageURL.from_string(purl)
+    except ValueError:
+        return None
+    ecosystem = PURL_ECOSYSTEMS.get(parsed.type)
+    name = normalise_name(ecosystem, parsed.name) if ecosystem else parsed.name
+    return parsed.type, parsed.namespace, name
+
+
 def _covers(product: Product, e: Exposure) -> bool:
     have = _purl_product(e.purl)
-    if product.purl is None or have.purl != product.purl:
+    key = _package_key(product.purl)
+    if key is None or key != _package_key(have.purl):
         return False
     return product.version is None or product.version == (e.version or have.version)
 
