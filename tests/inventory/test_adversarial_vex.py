@@ -250,13 +250,6 @@ def test_replaying_a_document_changes_nothing_more(
     assert _events(world, sc.inside_asset).count(("not_affected", sc.vendor.user_id)) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="R3 break: an operator's reopening (not_affected -> open) does not stick; the "
-    "vendor replays the same document (same sha256) and closes the exposure again, so the "
-    "documented remedy ('an operator that disagrees reopens') is undone silently. Needs a "
-    "decision (e.g. skip exposures an operator reopened after a vendor closure)",
-)
 def test_a_replayed_document_does_not_undo_the_operators_reopening(
     client: TestClient, world: World, scene: Scene
 ) -> None:

@@ -32,7 +32,8 @@ product of this case"), so a vendor cannot close exposures to another vendor's p
 applicable `not_affected` statement with one of the five justifications closes every
 operator's open (open, in progress) exposure of those records whose component it covers (the
 operator rule above); risk-accepted, mitigated and closed exposures are left alone, and an
-operator may reopen (`not_affected` -> `open`). Each closure is an `ExposureEvent` by the
+operator may reopen (`not_affected` -> `open`), and a vendor's VEX never closes an exposure its
+operator reopened (replayed or new: the operator's judgement stands). Each closure is an `ExposureEvent` by the
 vendor's user with evidence {asserted_by: "vendor", vendor_org_id, case_id, format, sha256,
 statement}. The answer, the case timeline event (`vendor_vex`) and its audit event say what
 happened to each statement and never which exposures or operators it touched, nor how many.
@@ -48,7 +49,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from clearinghouse.accounts.policy import Action, Principal, Target, authorize
@@ -62,7 +63,7 @@ from clearinghouse.core.events import AuditTag
 from clearinghouse.core.schemas import check_storable
 from clearinghouse.inventory import assets
 from clearinghouse.inventory.exposures import TRANSITIONS, apply_status
-from clearinghouse.inventory.models import OPEN_STATUSES, Exposure, ExposureStatus
+from clearinghouse.inventory.models import OPEN_STATUSES, Exposure, ExposureEvent, ExposureStatus
 from clearinghouse.inventory.schemas_exposures import CaseVexResult, VexResult, VexSkip
 from clearinghouse.vulns.models import AffectedPackage, Vulnerability, VulnerabilityAlias
 from clearinghouse.vulns.publication.vex import (
@@ -541,6 +542,13 @@ def apply_for_case(session: Session, p: Principal, case_id: str, data: bytes) ->
                 .where(
                     Exposure.vuln_id.in_(sorted({v for _, records in targets for v in records})),
                     Exposure.status.in_(sorted(OPEN_STATUSES)),
+                    # One its operator reopened from not_affected stays open: the operator's
+                    # judgement of its own deployment stands over any vendor statement,
+                    # replayed or new.
+                    ~exists().where(
+                        ExposureEvent.exposure_id == Exposure.id,
+                        ExposureEvent.from_status == ExposureStatus.not_affected.value,
+                    ),
                 )
                 .order_by(Exposure.id)
                 .with_for_update()
