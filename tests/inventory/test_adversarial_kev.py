@@ -9,7 +9,6 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -98,7 +97,7 @@ def test_a_kev_entry_stamped_late_within_the_overlap_is_still_read(
         assert e is not None and e.kev is True
 
 
-def _catalog(tmp_path: Path, *cves: str) -> Path:
+def _catalog(tmp_path: Path, *cves: str, whole: bool = False) -> Path:
     path = tmp_path / "catalog.json"
     entries = [
         {
@@ -113,17 +112,13 @@ def _catalog(tmp_path: Path, *cves: str) -> Path:
         }
         for cve in cves
     ]
-    path.write_text(json.dumps({"title": "KEV", "vulnerabilities": entries}), encoding="utf-8")
+    doc: dict[str, object] = {"title": "KEV", "vulnerabilities": entries}
+    if whole:  # as CISA publishes it: the whole catalog, with its version and count
+        doc |= {"catalogVersion": "2026.11.30", "count": len(entries)}
+    path.write_text(json.dumps(doc), encoding="utf-8")
     return path
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="R3 finding: the KEV import is additive; an entry CISA removes from the catalog "
-    "(a full catalog without it) is never removed, so its exposures stay kev=True, "
-    "exploitation active (source kev) and keep the KEV due date forever. Needs a decision "
-    "(a full-catalog import that retires missing entries, stamped changed_at)",
-)
 def test_an_entry_removed_from_the_catalog_un_kevs_its_exposures(
     world: World, tmp_path: Path
 ) -> None:
@@ -135,7 +130,15 @@ def test_an_entry_removed_from_the_catalog_un_kevs_its_exposures(
     hit = _matched(world, _asset(world), "pkg:pypi/kevlib@1.0")
     assert hit.kev is True
     _sync(world)
-    import_kev(svc.db, Principal.system(), _catalog(tmp_path, "CVE-2099-47999"))  # removed
+    # an extract without the catalog's version and count only adds: nothing is removed
+    extract = import_kev(svc.db, Principal.system(), _catalog(tmp_path, "CVE-2099-47999"))
+    assert extract.removed == 0
+    _sync(world)
+    with svc.db.transaction() as s:
+        assert s.scalars(select(Exposure.kev).where(Exposure.id == hit.id)).one() is True
+    # the whole catalog without it: the entry is removed, and the sync un-KEVs the exposure
+    whole = _catalog(tmp_path, "CVE-2099-47999", whole=True)
+    assert import_kev(svc.db, Principal.system(), whole).removed == 1
     _sync(world)
     with svc.db.transaction() as s:
         e = s.scalars(select(Exposure).where(Exposure.id == hit.id)).one()

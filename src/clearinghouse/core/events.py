@@ -99,6 +99,7 @@ class AuditTag(StrEnum):
     VULNS_CWE_IMPORT = "vulns:cwe:import"
     VULNS_DEDUP_SCAN = "vulns:dedup:scan"
     VULNS_KEV_CREATE = "vulns:kev:create"
+    VULNS_KEV_DELETE = "vulns:kev:delete"
     VULNS_KEV_UPDATE = "vulns:kev:update"
     VULNS_MERGE_CREATE = "vulns:merge:create"
     VULNS_MERGE_UNDO = "vulns:merge:undo"

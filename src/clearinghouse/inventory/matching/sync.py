@@ -40,7 +40,7 @@ from sqlalchemy.orm import Session
 from clearinghouse.coordination.models import CaseVuln
 from clearinghouse.core.clock import utcnow
 from clearinghouse.inventory.matching import apply
-from clearinghouse.inventory.models import Component, VulnSync
+from clearinghouse.inventory.models import OPEN_STATUSES, Component, Exposure, VulnSync
 from clearinghouse.vulns.models import KevEntry, Vulnerability, VulnerabilityAlias
 
 OVERLAP = timedelta(minutes=5)
@@ -59,12 +59,28 @@ class SyncResult:
 
 def _kev_changed(session: Session, since: datetime) -> tuple[str, ...]:
     """The records whose id or alias is a CVE whose KEV entry changed since `since`, with the
-    other records of their coordination cases."""
+    other records of their coordination cases, and the records whose KEV entry was removed."""
     cves = select(KevEntry.cve_id).where(KevEntry.changed_at > since)
     named = select(VulnerabilityAlias.vuln_id).where(VulnerabilityAlias.alias.in_(cves))
-    cases = select(CaseVuln.case_id).where(CaseVuln.vuln_id.in_(named))
+    # An entry a whole catalog no longer lists is deleted (vulns.intake.kev): the records
+    # whose standing exposures still carry the flag with no entry left behind it. Few rows:
+    # the flagged exposures only (indexed on kev).
+    unlisted = (
+        select(Exposure.vuln_id)
+        .where(
+            Exposure.kev.is_(True),
+            Exposure.status.in_(sorted(OPEN_STATUSES)),
+            ~exists().where(
+                VulnerabilityAlias.vuln_id == Exposure.vuln_id,
+                VulnerabilityAlias.alias == KevEntry.cve_id,
+            ),
+        )
+        .distinct()
+    )
+    records = {*session.scalars(named), *session.scalars(unlisted)}
+    cases = select(CaseVuln.case_id).where(CaseVuln.vuln_id.in_(records))
     siblings = select(CaseVuln.vuln_id).where(CaseVuln.case_id.in_(cases))
-    return tuple(sorted({*session.scalars(named), *session.scalars(siblings)}))
+    return tuple(sorted({*records, *session.scalars(siblings)}))
 
 
 def _match(session: Session, vuln_ids: list[str]) -> tuple[int, int]:

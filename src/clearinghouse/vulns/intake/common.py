@@ -50,6 +50,7 @@ class ImportResult:
     updated: int = 0
     unchanged: int = 0
     rejected: list[dict[str, str]] = field(default_factory=list)
+    removed: int = 0  # KEV entries a whole catalog no longer lists
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -57,6 +58,7 @@ class ImportResult:
             "updated": self.updated,
             "unchanged": self.unchanged,
             "rejected": self.rejected,
+            **({"removed": self.removed} if self.removed else {}),
         }
 
 

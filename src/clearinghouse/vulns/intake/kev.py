@@ -11,6 +11,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
+
 from clearinghouse.accounts.policy import Action, Principal, authorize
 from clearinghouse.audit import trail as audit
 from clearinghouse.core.errors import ClearinghouseError
@@ -75,10 +77,13 @@ def import_kev(
                 {"source": item.source, "reason": "not a KEV catalog: no vulnerabilities list"}
             )
             continue
+        seen: set[str] = set()
+        rejected_before = len(result.rejected)
         for n, raw in enumerate(entries):
             source = f"{item.source}#vulnerabilities[{n}]"
             try:
                 entry = kev_entry(raw)
+                seen.add(entry["cve_id"])
                 with db.transaction() as session:
                     existing = session.get(KevEntry, entry["cve_id"], with_for_update=True)
                     if existing is None:
@@ -107,4 +112,40 @@ def import_kev(
             setattr(result, outcome, getattr(result, outcome) + 1)
             if on_record is not None:
                 on_record(result)
+        if _whole_catalog(item.data, entries) and len(result.rejected) == rejected_before:
+            result.removed += _retire(db, p, seen, path)
     return result
+
+
+def _whole_catalog(data: dict[str, Any], entries: list[Any]) -> bool:
+    """CISA's feed is the whole catalog each time: it names its version and its count. A file
+    that does both, with that many entries, says what is no longer listed; any other file
+    (a hand-made extract, a truncated download) only adds."""
+    count = data.get("count")
+    return (
+        isinstance(data.get("catalogVersion"), str)
+        and isinstance(count, int)
+        and not isinstance(count, bool)
+        and count == len(entries)
+    )
+
+
+def _retire(db: Database, p: Principal, listed: set[str], path: Path) -> int:
+    """Remove the entries a whole catalog no longer lists (CISA removes an entry that was
+    listed in error), each with its audit event; the inventory's periodic sync then
+    reprioritises the exposures that carried their KEV flag."""
+    with db.transaction() as session:
+        gone = [
+            e for e in session.scalars(select(KevEntry).with_for_update()) if e.cve_id not in listed
+        ]
+        for entry in gone:
+            session.delete(entry)
+            audit.record(
+                session,
+                AuditTag.VULNS_KEV_DELETE,
+                actor=p.actor,
+                subject_type="kev_entry",
+                subject_id=entry.cve_id,
+                data={"file": path.name[:200], "reason": "no longer in the catalog"},
+            )
+    return len(gone)
