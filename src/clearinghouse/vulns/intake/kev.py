@@ -117,10 +117,12 @@ def import_kev(
     return result
 
 
-def _whole_catalog(data: dict[str, Any], entries: list[Any]) -> bool:
+def _whole_catalog(data: Any, entries: list[Any]) -> bool:
     """CISA's feed is the whole catalog each time: it names its version and its count. A file
     that does both, with that many entries, says what is no longer listed; any other file
     (a hand-made extract, a truncated download) only adds."""
+    if not isinstance(data, dict):
+        return False
     count = data.get("count")
     return (
         isinstance(data.get("catalogVersion"), str)
