@@ -13,8 +13,7 @@ from typing import Annotated
 
 import typer
 
-from clearinghouse.cli.common import JsonOpt, TokenOpt, acting, emit, handles_errors
-from clearinghouse.cli.exposures import read_bounded
+from clearinghouse.cli.common import JsonOpt, TokenOpt, acting, emit, handles_errors, read_bounded
 from clearinghouse.coordination import artifacts, cases, messages, participants, timeline
 from clearinghouse.coordination.deadlines import policy_for
 from clearinghouse.coordination.schemas import (

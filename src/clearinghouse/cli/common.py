@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -96,6 +97,16 @@ def acting(token: str | None) -> Iterator[tuple[Session, Principal, Services]]:
         principal = accounts.authenticate(session, token)
     with svc.db.transaction() as session:
         yield session, principal, svc
+
+
+def read_bounded(file: Path, limit: int) -> bytes:
+    """At most `limit` + 1 bytes of `file` (the service refuses what is over), or
+    `file_unreadable`."""
+    try:
+        with file.open("rb") as f:
+            return f.read(limit + 1)
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {file}: {exc.strerror}", code="file_unreadable") from exc
 
 
 def to_jsonable(value: Any) -> Any:

@@ -9,9 +9,8 @@ from typing import Annotated
 
 import typer
 
-from clearinghouse.cli.common import JsonOpt, TokenOpt, acting, emit, handles_errors
+from clearinghouse.cli.common import JsonOpt, TokenOpt, acting, emit, handles_errors, read_bounded
 from clearinghouse.cli.inventory import inventory_app
-from clearinghouse.core.errors import InvalidInput
 from clearinghouse.inventory import epss, exposures, metrics, vex_intake
 from clearinghouse.inventory.prioritise_tasks import request_reprioritise
 from clearinghouse.inventory.schemas_exposures import StatusChange
@@ -34,16 +33,6 @@ COLUMNS = ["id", *EXPOSURE_KEYS]
 
 def register(root: typer.Typer) -> None:
     """Nothing to add at the root: the commands below join `inventory` (cli/inventory.py)."""
-
-
-def read_bounded(file: Path, limit: int) -> bytes:
-    """At most `limit` + 1 bytes of `file` (the service refuses what is over), or
-    `file_unreadable`."""
-    try:
-        with file.open("rb") as f:
-            return f.read(limit + 1)
-    except OSError as exc:
-        raise InvalidInput(f"cannot read {file}: {exc.strerror}", code="file_unreadable") from exc
 
 
 @inventory_app.command("exposures")

@@ -8,8 +8,7 @@ from typing import Annotated
 
 import typer
 
-from clearinghouse.cli.common import JsonOpt, TokenOpt, acting, emit, handles_errors
-from clearinghouse.core.errors import InvalidInput
+from clearinghouse.cli.common import JsonOpt, TokenOpt, acting, emit, handles_errors, read_bounded
 from clearinghouse.inventory import assets
 from clearinghouse.inventory.sboms import intake
 from clearinghouse.inventory.schemas import AssetCreate
@@ -103,12 +102,5 @@ def upload(
 ) -> None:
     """Upload an SBOM of an asset; it supersedes the current one and is matched by a job."""
     with acting(token) as (session, p, svc):
-        limit = svc.settings.inventory_sbom_max_bytes
-        try:
-            with file.open("rb") as f:
-                data = f.read(limit + 1)
-        except OSError as exc:
-            raise InvalidInput(
-                f"cannot read {file}: {exc.strerror}", code="file_unreadable"
-            ) from exc
+        data = read_bounded(file, svc.settings.inventory_sbom_max_bytes)
         emit(intake.upload(session, p, svc.settings, asset_id, data, fmt), as_json)

@@ -38,9 +38,11 @@ from clearinghouse.accounts.policy import Principal
 from clearinghouse.audit import trail as audit
 from clearinghouse.coordination import cases, participants, publication
 from clearinghouse.coordination.models import Case, CaseVuln, Participant
+from clearinghouse.coordination.schemas import ParticipantRole
 from clearinghouse.coordination.states import NOTIFIED, CaseState
 from clearinghouse.core.clock import utcnow
 from clearinghouse.core.events import AuditTag
+from clearinghouse.inventory.exposures import EARLY_WARNING
 from clearinghouse.inventory.matching import apply
 from clearinghouse.inventory.matching.candidates import components_for_advisory
 from clearinghouse.inventory.models import Asset, Component, Exposure, Sbom
@@ -50,8 +52,7 @@ from clearinghouse.vulns.models import Vulnerability
 from clearinghouse.vulns.visibility import is_public
 
 ALERT = "inventory.early_warning"
-EARLY_WARNING = "early_warning"
-GROUP = "operator_group"
+GROUP = ParticipantRole.operator_group.value
 
 
 def warn(session: Session, p: Principal, case: Case, org_id: str) -> list[str]:

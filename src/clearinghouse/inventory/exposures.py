@@ -35,6 +35,7 @@ from clearinghouse.accounts.policy import Action, Principal, Target, authorize
 from clearinghouse.audit import trail as audit
 from clearinghouse.coordination.models import Case, CaseVuln, Participant, VendorStatus
 from clearinghouse.coordination.publication import early_warning_tlp
+from clearinghouse.coordination.schemas import ParticipantRole
 from clearinghouse.core.clock import utcnow
 from clearinghouse.core.errors import (
     ClearinghouseError,
@@ -135,7 +136,7 @@ def _early_warnings(
         .where(
             CaseVuln.vuln_id.in_({v for v, _ in pairs}),
             Participant.org_id.in_({o for _, o in pairs}),
-            Participant.role == "operator_group",
+            Participant.role == ParticipantRole.operator_group.value,
             Case.notified_at.is_not(None),
         )
         .order_by(Case.created_at, Case.id)

@@ -75,7 +75,7 @@ from clearinghouse.vulns.publication.vex import (
     ProductStatus,
     VexStatus,
 )
-from clearinghouse.vulns.purls import PURL_ECOSYSTEMS, package_from_purl
+from clearinghouse.vulns.purls import package_from_purl
 from clearinghouse.vulns.records import normalise_name
 
 MAX_BYTES = 16 * 1024**2
@@ -360,29 +360,25 @@ def _names(session: Session, vuln_ids: set[str]) -> dict[str, set[str]]:
     return out
 
 
-def _package_key(purl: str | None) -> tuple[str, str | None, str] | None:
-    """(purl type, namespace, name) of an unversioned purl, the name normalised as records
-    index it (PEP 503 for PyPI: `zope.interface` and `zope-interface` are one project), so
-    that a statement covers exactly the components its package check accepted."""
-    from packageurl import PackageURL
-
-    if not purl:
+def _package(purl: str | None) -> tuple[str, str] | None:
+    """(OSV ecosystem, normalised name) of an unversioned product purl, as records index it."""
+    found = package_from_purl(purl) if purl else None
+    if found is None:
         return None
-    try:
-        parsed = PackageURL.from_string(purl)
-    except ValueError:
-        return None
-    ecosystem = PURL_ECOSYSTEMS.get(parsed.type)
-    name = normalise_name(ecosystem, parsed.name) if ecosystem else parsed.name
-    return parsed.type, parsed.namespace, name
+    ecosystem, name, _ = found
+    return ecosystem, normalise_name(ecosystem, name)
 
 
 def _covers(product: Product, e: Exposure) -> bool:
-    have = _purl_product(e.purl)
-    key = _package_key(product.purl)
-    if key is None or key != _package_key(have.purl):
+    """The statement's product is the exposure's package (as records index it, so PEP 503
+    spellings of one PyPI project are one package), at its version when the product names one.
+    An exposure's purl always has an OSV ecosystem: matching opened it through one."""
+    key = _package(product.purl)
+    if key is None or key != _package(e.purl):
         return False
-    return product.version is None or product.version == (e.version or have.version)
+    return product.version is None or product.version == (
+        e.version or _purl_product(e.purl).version
+    )
 
 
 def _refusal(st: Statement) -> str | None:
@@ -485,15 +481,6 @@ def apply_to_asset(session: Session, p: Principal, asset_id: str, data: bytes) -
 
 
 # --- a vendor's VEX for its case ---------------------------------------------------------------
-
-
-def _package(purl: str | None) -> tuple[str, str] | None:
-    """(OSV ecosystem, normalised name) of an unversioned product purl, as records index it."""
-    found = package_from_purl(purl) if purl else None
-    if found is None:
-        return None
-    ecosystem, name, _ = found
-    return ecosystem, normalise_name(ecosystem, name)
 
 
 def _case_packages(session: Session, vuln_ids: set[str]) -> dict[str, set[tuple[str, str]]]:

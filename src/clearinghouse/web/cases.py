@@ -29,6 +29,7 @@ from clearinghouse.coordination.schemas import (
     Justification,
     MessageCreate,
     ParticipantCreate,
+    ParticipantRole,
     PublishNow,
     TransitionCreate,
     VendorStatusValue,
@@ -151,7 +152,9 @@ def case_page(
         ),
         can_notify=CaseState.vendors_notified in TRANSITIONS[state],
         message_tlps=_later_tlps(case.tlp),
-        full_parties=[x for x in case.participants or [] if x.role != "operator_group"],
+        full_parties=[
+            x for x in case.participants or [] if x.role != ParticipantRole.operator_group
+        ],
         vendor_statuses=[s.value for s in VendorStatusValue],
         justifications=[j.value for j in Justification],
         red=Tlp.red.value,
